@@ -1,0 +1,3 @@
+"""cllcds.api (see docs/design.md)."""
+
+__all__: list[str] = []

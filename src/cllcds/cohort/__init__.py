@@ -1,0 +1,3 @@
+"""cllcds.cohort (see docs/design.md)."""
+
+__all__: list[str] = []

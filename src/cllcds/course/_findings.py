@@ -1,0 +1,551 @@
+"""The parts of a course state decided at the end of a replay: CMV, prophylaxis, grades and
+response. Each takes the replay's run and returns frozen values plus decisions recorded on it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from cllcds.domain import (
+    Antiviral,
+    Assessment,
+    AssessmentEvent,
+    Citation,
+    CmvAntigenemia,
+    CmvPcr,
+    CmvPolicy,
+    CmvUnit,
+    DecisionStatus,
+    LabCode,
+    ResponseCategory,
+)
+from cllcds.rules import grading, supportive
+from cllcds.rules import response as response_rules
+
+from ._state import (
+    Action,
+    CmvInfo,
+    CmvStatus,
+    CourseStatus,
+    GradeInfo,
+    HoldKind,
+    ProphylaxisInfo,
+    ResponseInfo,
+    Severity,
+)
+
+if TYPE_CHECKING:
+    from ._replay import _Run
+
+SEED = "seed"
+
+CMV_ANTIVIRALS = (
+    "ganciclovir",
+    "valganciclovir",
+    "foscarnet",
+    "cidofovir",
+    "maribavir",
+    "letermovir",
+)
+"""Drugs that treat or prevent CMV (aciclovir, valaciclovir and famciclovir are for herpes
+simplex / zoster prophylaxis and do not count)."""
+
+CMV_MONTHS_AFTER = 2
+"""CMV checks during therapy and for at least 2 months after (EU leaflet, E2)."""
+
+CMV_FEVER_WINDOW_DAYS = 3
+"""A fever within this many days of a detectable CMV result counts as symptoms with it
+(configurable default; Wendtner 2004 treated rising viral load "combined with fevers")."""
+
+PREEMPTIVE_CITATION = Citation(
+    SEED,
+    "Cytomegalovirus reactivation, last paragraph",
+    quote="considering this last, together with pre-emptive therapy, as the preferable approach "
+    "in the majority of patients",
+    rule_set="preemptive",
+)
+PROPHYLAXIS_CITATION = Citation(
+    SEED,
+    "Cytomegalovirus reactivation, last paragraph",
+    quote="up-front prophilaxis should be limited to patients with previous CMV reactivation or "
+    "disease and/or in case of inaccessibility of surveillance tests",
+    rule_set="prophylaxis",
+)
+SURVEILLANCE_CITATION = Citation(
+    "E2",
+    "EU package leaflet",
+    note="Patients are checked for CMV during treatment and for at least 2 months afterwards; "
+    "the interval is a configurable default (weekly).",
+)
+PREEMPTIVE_DRUG_CITATION = Citation(
+    "D1",
+    "Valganciclovir label dosing (induction)",
+    note="Valganciclovir 900 mg PO twice daily (induction), or ganciclovir 5 mg/kg IV every 12 h "
+    "(D2); CLL use is off-label. The seed: early valganciclovir may be very effective.",
+)
+VALGANCICLOVIR_PROPHYLAXIS_CITATION = Citation(
+    "P6",
+    "O'Brien 2008, Blood 111:1816",
+    note="Valganciclovir 450 mg PO twice daily prevented CMV reactivation during alemtuzumab "
+    "(0/20 vs 7/20 with valaciclovir).",
+)
+SINGLE_POSITIVE_CITATION = Citation(
+    "P9",
+    "Peter MacCallum CMV-DNAemia series, ASH 2004",
+    note="17 of 19 patients with a single positive DNAemia had no CMV illness; treat "
+    "persistent or rising CMV-DNA or CMV disease.",
+)
+CMV_HOLD_CITATION = Citation(
+    SEED,
+    "Cytomegalovirus reactivation (Wendtner 2004; Lundin 2002)",
+    note="Alemtuzumab was interrupted for CMV reactivation in the German consolidation trial and "
+    "restarted on oral ganciclovir in 2 of 4 Swedish patients; withholding during treatment is "
+    "the configurable default (engine setting cmv_hold_alemtuzumab_during_treatment).",
+)
+CD4_CITATION = Citation(
+    "L9",
+    "Laboratory tests",
+    note="CD4+ counts after treatment until recovery to ≥ 200 cells/µL; 4-weekly is a "
+    "configurable default.",
+)
+
+
+def _threshold(run: _Run, t: CmvPcr | CmvAntigenemia) -> float:
+    s = run.settings
+    if isinstance(t, CmvAntigenemia):
+        return s.cmv_antigenemia_threshold_cells
+    if t.unit is CmvUnit.COPIES_PER_ML:
+        return s.cmv_pcr_threshold_copies_per_ml
+    return s.cmv_pcr_threshold_iu_per_ml
+
+
+def _level(t: CmvPcr | CmvAntigenemia) -> float:
+    if isinstance(t, CmvAntigenemia):
+        return t.positive_cells
+    return t.value or 0.0
+
+
+def _describe(t: CmvPcr | CmvAntigenemia) -> str:
+    if isinstance(t, CmvAntigenemia):
+        return f"antigenemia {t.positive_cells:g} positive cells"
+    if not t.detected:
+        return "PCR not detected"
+    unit = t.unit.value if t.unit else ""
+    return f"PCR {t.value:g} {unit}".strip()
+
+
+def _treating(run: _Run, a: Antiviral, first_positive: dt.date | None) -> bool:
+    drug = a.drug.lower()
+    if not any(name in drug for name in CMV_ANTIVIRALS):
+        return False
+    return first_positive is not None and a.begins >= first_positive - dt.timedelta(days=1)
+
+
+def _active(a: Antiviral, day: dt.date) -> bool:
+    return a.begins <= day and (a.stop is None or a.stop >= day)
+
+
+def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
+    """CMV status, the action to take, the next test, and the alemtuzumab hold during therapy."""
+    as_of = run.as_of
+    policy = run.course.rule_sets.cmv
+    patient = run.course.patient
+    cite = PREEMPTIVE_CITATION if policy is CmvPolicy.PREEMPTIVE else PROPHYLAXIS_CITATION
+    actions: list[Action] = []
+    tests = sorted(run.cmv_tests, key=lambda t: t.date)
+    last = tests[-1] if tests else None
+    # The current positive episode: detectable results since the last negative one.
+    episode: list[CmvPcr | CmvAntigenemia] = []
+    for t in tests:
+        episode = [*episode, t] if t.detected else []
+    first_positive = episode[0].date if episode else None
+    cmv_drugs = [a for a in run.antivirals if any(n in a.drug.lower() for n in CMV_ANTIVIRALS)]
+    treating = [a for a in cmv_drugs if _treating(run, a, first_positive) and _active(a, as_of)]
+    # Was a treated episode cleared? A negative test after the treatment started.
+    cleared_after_treatment = any(
+        not t.detected and any(a.begins <= t.date for a in cmv_drugs if _treating(run, a, t.date))
+        for t in tests
+    )
+    # Policy fit (the review's authors): prophylaxis for prior reactivation or no surveillance.
+    needs_prophylaxis = patient.prior_cmv_reactivation or not patient.cmv_surveillance_available
+    if policy is CmvPolicy.PREEMPTIVE and needs_prophylaxis:
+        why = (
+            "prior CMV reactivation"
+            if patient.prior_cmv_reactivation
+            else "no access to CMV surveillance"
+        )
+        run.alert(
+            Severity.WARNING,
+            "cmv-policy",
+            f"Pre-emptive CMV policy, but the patient has {why}: the review limits up-front "
+            "valganciclovir prophylaxis to exactly such patients.",
+            PROPHYLAXIS_CITATION,
+            None,
+        )
+    if policy is CmvPolicy.PROPHYLAXIS and not cmv_drugs and run.started:
+        run.alert(
+            Severity.WARNING,
+            "cmv-prophylaxis-missing",
+            "CMV prophylaxis policy but no valganciclovir recorded: valganciclovir 450 mg "
+            "twice daily (O'Brien 2008).",
+            VALGANCICLOVIR_PROPHYLAXIS_CITATION,
+            None,
+        )
+
+    # Surveillance window: from the start to 2 months after the last dose (or ongoing).
+    last_dose = run.doses[-1][0] if run.doses else None
+    therapy_over = run.discontinued is not None or (
+        last_dose is not None and last_dose + dt.timedelta(days=run.profile.length_days) < as_of
+    )
+    window_end = supportive.add_months(last_dose, CMV_MONTHS_AFTER) if last_dose else None
+    in_window = not therapy_over or (window_end is not None and as_of <= window_end)
+
+    status: CmvStatus
+    action: str
+    if treating:
+        status = CmvStatus.ON_TREATMENT
+        action = f"Continue {treating[0].drug}; repeat CMV PCR weekly until it is negative."
+        if run.settings.cmv_hold_alemtuzumab_during_treatment:
+            run.hold(
+                HoldKind.CMV,
+                first_positive or as_of,
+                "CMV reactivation under treatment",
+                "a CMV test is negative on antiviral therapy",
+                CMV_HOLD_CITATION,
+            )
+        actions.append(
+            Action(
+                as_of if last is None else max(as_of, last.date + dt.timedelta(days=7)),
+                "cmv-test",
+                "CMV PCR (on treatment, until negative)",
+                cite,
+            )
+        )
+        run.decide("cmv.status", status.value, action, cite)
+    elif episode:
+        status = CmvStatus.POSITIVE
+        latest = episode[-1]
+        rising = len(episode) >= 2 and _level(episode[-1]) > _level(episode[-2])
+        febrile = any(abs((f.date - latest.date).days) <= CMV_FEVER_WINDOW_DAYS for f in run.fevers)
+        over = _level(latest) >= _threshold(run, latest)
+        if over or rising or febrile:
+            why = ", ".join(
+                w
+                for w, on in (
+                    (
+                        f"{_describe(latest)} at or above the threshold "
+                        f"{_threshold(run, latest):g}",
+                        over,
+                    ),
+                    ("rising on consecutive tests", rising),
+                    ("with fever", febrile),
+                )
+                if on
+            )
+            action = (
+                f"Start pre-emptive antiviral therapy now ({why}): valganciclovir 900 mg PO "
+                "twice daily or ganciclovir 5 mg/kg IV every 12 h."
+            )
+            run.alert(
+                Severity.CRITICAL,
+                "cmv-preemptive-therapy",
+                f"CMV {_describe(latest)} on {latest.date}: {action}",
+                PREEMPTIVE_DRUG_CITATION,
+                latest.date,
+            )
+            if run.settings.cmv_hold_alemtuzumab_during_treatment:
+                run.hold(
+                    HoldKind.CMV,
+                    latest.date,
+                    "CMV reactivation needing treatment",
+                    "a CMV test is negative on antiviral therapy",
+                    CMV_HOLD_CITATION,
+                )
+            actions.append(Action(as_of, "cmv-treat", action, PREEMPTIVE_DRUG_CITATION))
+            run.decide(
+                "cmv.preemptive-therapy",
+                True,
+                action,
+                PREEMPTIVE_DRUG_CITATION,
+                used={
+                    "latest": _describe(latest),
+                    "threshold (configurable)": _threshold(run, latest),
+                    "rising": rising,
+                    "fever": febrile,
+                },
+            )
+        else:
+            action = (
+                f"Low-level CMV ({_describe(latest)}) below the threshold "
+                f"{_threshold(run, latest):g} without fever: repeat within 7 days and treat "
+                "if it persists or rises."
+            )
+            run.alert(
+                Severity.WARNING, "cmv-low-level", action, SINGLE_POSITIVE_CITATION, latest.date
+            )
+            actions.append(
+                Action(
+                    min(as_of, latest.date + dt.timedelta(days=7))
+                    if latest.date + dt.timedelta(days=7) > as_of
+                    else as_of,
+                    "cmv-test",
+                    "Repeat CMV PCR",
+                    SINGLE_POSITIVE_CITATION,
+                )
+            )
+            run.decide(
+                "cmv.preemptive-therapy",
+                False,
+                action,
+                SINGLE_POSITIVE_CITATION,
+                used={"latest": _describe(latest)},
+            )
+    elif last is None:
+        status = CmvStatus.NOT_TESTED
+        action = (
+            "Take a baseline CMV PCR and test during therapy and for 2 months after."
+            if policy is CmvPolicy.PREEMPTIVE
+            else "Valganciclovir prophylaxis; test CMV in every febrile patient."
+        )
+        run.decide(
+            "cmv.status",
+            status.value,
+            action,
+            cite,
+            status=DecisionStatus.INDETERMINATE,
+            missing=("CMV test",),
+        )
+    else:
+        status = CmvStatus.NEGATIVE
+        action = (
+            "Continue surveillance."
+            if policy is CmvPolicy.PREEMPTIVE
+            else "Continue valganciclovir prophylaxis."
+        )
+        run.decide("cmv.status", status.value, action, cite)
+    if cleared_after_treatment and status is CmvStatus.NEGATIVE:
+        run.released.setdefault(HoldKind.CMV, last.date if last else as_of)
+
+    # Fever without a test since: test now (seed: without delay in every febrile patient).
+    last_test_day = last.date if last else None
+    for f in run.fevers:
+        if status in (CmvStatus.ON_TREATMENT, CmvStatus.POSITIVE):
+            break  # a reactivation is already known and acted on above
+        if last_test_day is None or f.date > last_test_day:
+            actions.append(
+                Action(
+                    f.date,
+                    "cmv-test-fever",
+                    f"CMV PCR or antigenemia now: fever {f.temperature_c:g} °C on {f.date}",
+                    FEVER_CMV_TEST,
+                )
+            )
+            run.alert(
+                Severity.WARNING,
+                "cmv-test-fever",
+                f"Fever on {f.date} with no CMV test since: test without delay.",
+                FEVER_CMV_TEST,
+                f.date,
+            )
+            break
+    next_due: dt.date | None = None
+    if policy is CmvPolicy.PREEMPTIVE and in_window and status is not CmvStatus.ON_TREATMENT:
+        interval = dt.timedelta(days=run.settings.cmv_pcr_interval_days)
+        next_due = run.course.start_date if last is None else last.date + interval
+        if window_end is not None and next_due > window_end and therapy_over:
+            next_due = None
+        if next_due is not None:
+            actions.append(
+                Action(
+                    max(next_due, as_of) if next_due < as_of else next_due,
+                    "cmv-surveillance",
+                    f"CMV PCR (surveillance every {run.settings.cmv_pcr_interval_days} "
+                    "days during therapy and for 2 months after)",
+                    SURVEILLANCE_CITATION,
+                )
+            )
+    elif status is CmvStatus.ON_TREATMENT and last is not None:
+        next_due = last.date + dt.timedelta(days=7)
+    info = CmvInfo(
+        status=status,
+        policy=policy.value,
+        last_test=last.date if last else None,
+        last_result=_describe(last) if last else None,
+        next_test_due=next_due,
+        action=action,
+        citation=cite,
+    )
+    return info, actions
+
+
+FEVER_CMV_TEST = Citation(
+    SEED,
+    "Summary",
+    quote="CMV quantitative polymerase chain reaction or antigenemia should be performed "
+    "routinely or at least without any delay in all febrile patients",
+)
+
+
+def prophylaxis_for(
+    run: _Run, status: CourseStatus, last_dose: dt.date | None, end: dt.date | None
+) -> tuple[tuple[ProphylaxisInfo, ...], Action | None]:
+    """PCP and herpes prophylaxis: running or not, earliest stop, the CD4 condition."""
+    rs = run.course.rule_sets.label
+    over = status in (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)
+    basis = last_dose if over else (end or last_dose)
+    if basis is None:
+        basis = run.course.start_date + dt.timedelta(days=run.profile.length_days - 1)
+    items = supportive.prophylaxis_schedule(
+        rs,
+        run.doses[0][0] if run.doses else run.course.start_date,
+        basis,
+        run.settings.prophylaxis_start_day,
+    )
+    rules = supportive.supportive_rules(rs)
+    cd4_after = [
+        r
+        for r in run.lab_history
+        if r.code is LabCode.CD4
+        and r.date is not None
+        and last_dose is not None
+        and r.date >= last_dose
+    ]
+    cd4_ok = rules.stop_cd4_per_ul is None or any(
+        r.value >= rules.stop_cd4_per_ul for r in cd4_after
+    )
+    out = []
+    for p in items:
+        earliest = p.earliest_stop_date
+        may_stop = over and (earliest is None or run.as_of >= earliest) and cd4_ok
+        active = run.as_of >= p.start_date and not may_stop
+        cond = p.stop_condition
+        if over and not cd4_ok:
+            latest = max(cd4_after, key=lambda r: r.date or run.as_of, default=None)
+            cond += (
+                f" Latest CD4 after therapy: {latest.value:g}/µL."
+                if latest
+                else " No CD4 count since the last dose."
+            )
+        out.append(
+            ProphylaxisInfo(
+                p.kind,
+                active,
+                tuple(d.text() for d in p.drugs),
+                p.start_date,
+                earliest,
+                cond,
+                p.citation,
+            )
+        )
+        run.decide(
+            f"prophylaxis.{p.kind.value}",
+            "active" if active else ("not yet started" if run.as_of < p.start_date else "may stop"),
+            cond,
+            p.citation,
+            used={"earliest_stop": earliest, "cd4_condition_met": cd4_ok},
+        )
+    action = None
+    if over and not cd4_ok and rules.stop_cd4_per_ul is not None:
+        last_cd4 = max((r.date for r in cd4_after if r.date), default=None)
+        due = (
+            (last_dose or run.as_of)
+            if last_cd4 is None
+            else last_cd4 + dt.timedelta(days=run.settings.cd4_interval_days)
+        )
+        action = Action(
+            max(due, run.as_of) if last_cd4 is None else due,
+            "cd4",
+            f"CD4+ count (until ≥ {rules.stop_cd4_per_ul}/µL, then prophylaxis may stop)",
+            CD4_CITATION,
+        )
+    return tuple(out), action
+
+
+def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
+    """The latest grade of each lab on the course's toxicity scale."""
+    out: dict[LabCode, GradeInfo] = {}
+    scale = run.course.rule_sets.toxicity
+    baseline = run.course.baseline
+    for code, result in sorted(run.labs.items(), key=lambda kv: kv[0].value):
+        base = baseline.lab(code) if baseline is not None else None
+        day = result.date or run.as_of
+        transfused = code is LabCode.HGB and any(
+            dt.timedelta(0) <= day - t.date <= dt.timedelta(days=28) for t in run.transfusions
+        )
+        gcsf = any(g.date <= day for g in run.growth_factor) if code is LabCode.ANC else None
+        res = grading.grade(result, scale, baseline=base, transfused=transfused, growth_factor=gcsf)
+        run.decisions.append(res.decision)
+        out[code] = GradeInfo(
+            lab=code,
+            grade=None if res.grade is None else int(res.grade),
+            scale=scale.value,
+            date=day,
+            value=result.value,
+            unit=code.canonical_unit.value,
+            decision=res.decision,
+        )
+    return out
+
+
+def response_for(run: _Run) -> ResponseInfo:
+    """The latest assessment judged against the baseline on the course's criteria."""
+    criteria = run.course.rule_sets.response
+    baseline = run.course.baseline
+    if not run.assessments:
+        return ResponseInfo(
+            ResponseCategory.NOT_EVALUABLE, criteria.value, None, None, False, {}, None
+        )
+    if baseline is None or baseline.assessment is None:
+        latest: AssessmentEvent = run.assessments[-1]
+        mrd = response_rules.mrd_status(latest.assessment.mrd)
+        run.decide(
+            f"response.{criteria.value}",
+            ResponseCategory.NOT_EVALUABLE.value,
+            "No baseline assessment: response cannot be judged.",
+            Citation("G5", "iwCLL 2018 Table 4", rule_set=criteria.value),
+            status=DecisionStatus.INDETERMINATE,
+            missing=("baseline.assessment",),
+        )
+        return ResponseInfo(
+            ResponseCategory.NOT_EVALUABLE,
+            criteria.value,
+            latest.date,
+            mrd.outcome,
+            False,
+            {},
+            None,
+        )
+    base = baseline.assessment.with_labs(baseline.labs)
+    series = [_with_labs(run, a) for a in run.assessments]
+    result = response_rules.assess_series(base, series, criteria)[-1]
+    run.decisions.append(result.decision)
+    return ResponseInfo(
+        category=result.category,
+        criteria=criteria.value,
+        date=result.date,
+        mrd_negative=result.mrd_negative,
+        provisional=result.provisional,
+        by_compartment={c.value: r.value for c, r in result.by_compartment.items()},
+        decision=result.decision,
+    )
+
+
+def _with_labs(run: _Run, ev: AssessmentEvent) -> Assessment:
+    """The assessment with the blood values measured nearest to it (within 7 days before)."""
+    labs = []
+    for code in (LabCode.ALC, LabCode.ANC, LabCode.PLT, LabCode.HGB):
+        near = [
+            r
+            for r in run.lab_history
+            if r.code is code
+            and r.date is not None
+            and dt.timedelta(0) <= ev.date - r.date <= dt.timedelta(days=7)
+        ]
+        if near:
+            labs.append(max(near, key=lambda r: r.date or ev.date))
+    transfused = any(
+        dt.timedelta(0) <= ev.date - t.date <= dt.timedelta(days=28) for t in run.transfusions
+    )
+    a = ev.assessment.with_labs(labs)
+    return dataclasses.replace(a, transfused=transfused or a.transfused)

@@ -1,0 +1,319 @@
+"""What the course engine answers: :class:`CourseState`, and its JSON form ``cllcds.state/1``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from cllcds.domain import (
+    STATE_FORMAT,
+    Citation,
+    Decision,
+    LabCode,
+    ProphylaxisKind,
+    ResponseCategory,
+    RuleSets,
+)
+
+
+class CourseStatus(Enum):
+    """Where a course stands."""
+
+    NOT_STARTED = "not_started"
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    DISCONTINUED = "discontinued"
+    COMPLETED = "completed"
+
+
+class HoldKind(Enum):
+    """Why alemtuzumab is withheld."""
+
+    CYTOPENIA = "cytopenia"
+    INFUSION_REACTION = "infusion_reaction"
+    SERIOUS_INFECTION = "serious_infection"
+    CMV = "cmv"
+
+
+class Severity(Enum):
+    """How urgent an alert is."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class CmvStatus(Enum):
+    """The course's CMV status."""
+
+    NOT_TESTED = "not_tested"
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+    ON_TREATMENT = "on_treatment"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReason:
+    """One active reason to withhold alemtuzumab."""
+
+    kind: HoldKind
+    since: dt.date
+    reason: str
+    resume_when: str
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class NextDose:
+    """The next alemtuzumab dose the engine recommends."""
+
+    date: dt.date
+    drug: str
+    dose_mg: float
+    route: str
+    phase: str
+    """``escalation``, ``re-escalation`` or ``maintenance``."""
+    premedication: str | None
+    rationale: str
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a clinician must see."""
+
+    severity: Severity
+    code: str
+    message: str
+    citation: Citation
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something to do, with its due date."""
+
+    due: dt.date
+    code: str
+    action: str
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class GradeInfo:
+    """The latest grade of one lab on the course's toxicity scale."""
+
+    lab: LabCode
+    grade: int | None
+    """``None``: not evaluable (e.g. iwCLL with a low baseline)."""
+    scale: str
+    date: dt.date
+    value: float
+    unit: str
+    decision: Decision[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProphylaxisInfo:
+    """One anti-infective prophylaxis and whether it is running."""
+
+    kind: ProphylaxisKind
+    active: bool
+    drugs: tuple[str, ...]
+    start: dt.date | None
+    earliest_stop: dt.date | None
+    condition: str
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class CmvInfo:
+    """CMV status and what to do about it."""
+
+    status: CmvStatus
+    policy: str
+    last_test: dt.date | None
+    last_result: str | None
+    next_test_due: dt.date | None
+    action: str
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInfo:
+    """The latest response assessment on the course's criteria."""
+
+    category: ResponseCategory
+    criteria: str
+    date: dt.date | None
+    mrd_negative: bool | None
+    provisional: bool
+    by_compartment: Mapping[str, str]
+    decision: Decision[Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CourseState:
+    """Where a course stands and what to do next; every rule's output is a Decision."""
+
+    as_of: dt.date
+    rule_sets: RuleSets
+    regimen_id: str
+    status: CourseStatus
+    next_dose: NextDose | None
+    escalation_step_mg: float | None
+    holds: tuple[HoldReason, ...]
+    haematologic_toxicity_occurrences: int
+    cumulative_dose_mg: float
+    dose_last_7_days_mg: float
+    grades: Mapping[LabCode, GradeInfo]
+    prophylaxis: tuple[ProphylaxisInfo, ...]
+    cmv: CmvInfo
+    response: ResponseInfo
+    alerts: tuple[Alert, ...]
+    next_actions: tuple[Action, ...]
+    decisions: tuple[Decision[Any], ...]
+    context: Mapping[str, Any] = field(default_factory=dict)
+    doses: tuple[tuple[dt.date, float, str], ...] = ()
+    """Alemtuzumab doses given: (date, mg, route)."""
+    discontinued: tuple[dt.date, str] | None = None
+
+
+def _cite(c: Citation) -> str:
+    parts = [c.source, c.locator]
+    if c.rule_set:
+        parts.append(f"rule set {c.rule_set}")
+    return ", ".join(parts)
+
+
+def _value(x: object) -> object:
+    if isinstance(x, Enum):
+        return x.value
+    if isinstance(x, dt.date):
+        return x.isoformat()
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    if isinstance(x, Mapping):
+        return {str(k): _value(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_value(v) for v in x]
+    return x
+
+
+def decision_json(d: Decision[Any]) -> dict[str, Any]:
+    """One decision as the state document writes it."""
+    return {
+        "rule": d.rule,
+        "outcome": _value(d.outcome),
+        "status": d.status.value,
+        "rationale": d.rationale,
+        "citation": _cite(d.citation),
+        "inputs_used": _value(dict(d.inputs_used)),
+        "inputs_missing": list(d.inputs_missing),
+    }
+
+
+def state_document(state: CourseState) -> dict[str, Any]:
+    """The ``cllcds.state/1`` JSON form of a course state (plain JSON-ready values)."""
+    nd = state.next_dose
+    hold = None
+    if state.holds:
+        hold = {
+            "since": min(h.since for h in state.holds).isoformat(),
+            "reasons": [h.reason for h in state.holds],
+            "resume_when": "; ".join(h.resume_when for h in state.holds),
+            "kinds": [h.kind.value for h in state.holds],
+            "citations": [_cite(h.citation) for h in state.holds],
+        }
+    resp = state.response
+    return {
+        "format": STATE_FORMAT,
+        "as_of": state.as_of.isoformat(),
+        "rule_sets": state.rule_sets.as_dict(),
+        "regimen": state.regimen_id,
+        "status": state.status.value,
+        "next_dose": None
+        if nd is None
+        else {
+            "date": nd.date.isoformat(),
+            "drug": nd.drug,
+            "dose_mg": _value(nd.dose_mg),
+            "route": nd.route,
+            "phase": nd.phase,
+            "premedication": nd.premedication,
+            "rationale": nd.rationale,
+            "citation": _cite(nd.citation),
+        },
+        "escalation_step_mg": _value(state.escalation_step_mg),
+        "hold": hold,
+        "discontinued": None
+        if state.discontinued is None
+        else {"date": state.discontinued[0].isoformat(), "reason": state.discontinued[1]},
+        "haematologic_toxicity_occurrences": state.haematologic_toxicity_occurrences,
+        "cumulative_dose_mg": _value(state.cumulative_dose_mg),
+        "dose_last_7_days_mg": _value(state.dose_last_7_days_mg),
+        "grades": {
+            lab.value: {
+                "grade": g.grade,
+                "scale": g.scale,
+                "date": g.date.isoformat(),
+                "value": _value(round(g.value, 6)),
+                "unit": g.unit,
+                "status": g.decision.status.value,
+                "rationale": g.decision.rationale,
+            }
+            for lab, g in state.grades.items()
+        },
+        "prophylaxis": {
+            p.kind.value: {
+                "active": p.active,
+                "drugs": list(p.drugs),
+                "start": _value(p.start),
+                "earliest_stop": _value(p.earliest_stop),
+                "condition": p.condition,
+                "citation": _cite(p.citation),
+            }
+            for p in state.prophylaxis
+        },
+        "cmv": {
+            "status": state.cmv.status.value,
+            "policy": state.cmv.policy,
+            "last_test": _value(state.cmv.last_test),
+            "last_result": state.cmv.last_result,
+            "next_test_due": _value(state.cmv.next_test_due),
+            "action": state.cmv.action,
+            "citation": _cite(state.cmv.citation),
+        },
+        "response": {
+            "category": resp.category.value,
+            "criteria": resp.criteria,
+            "date": _value(resp.date),
+            "mrd_negative": resp.mrd_negative,
+            "provisional": resp.provisional,
+            "by_compartment": dict(resp.by_compartment),
+        },
+        "alerts": [
+            {
+                "severity": a.severity.value,
+                "code": a.code,
+                "message": a.message,
+                "date": _value(a.date),
+                "citation": _cite(a.citation),
+            }
+            for a in state.alerts
+        ],
+        "next_actions": [
+            {
+                "due": a.due.isoformat(),
+                "code": a.code,
+                "action": a.action,
+                "citation": _cite(a.citation),
+            }
+            for a in state.next_actions
+        ],
+        "decisions": [decision_json(d) for d in state.decisions],
+        "context": _value(dict(state.context)),
+    }

@@ -1,0 +1,356 @@
+"""A treatment course: a patient, a regimen, a start date and an append-only list of dated
+events (the document format ``cllcds.course/1``, ``shared/reference/course-document.md``).
+
+Nothing is edited in place: a correction is a new event whose ``supersedes`` names the ``id`` of
+the event it replaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ._clinical import Assessment, LabResult, ResponseCriteria, ToxicityScale
+from ._errors import InputError
+from ._regimen import AdministrationRoute, LabelRuleSet
+
+COURSE_FORMAT = "cllcds.course/1"
+"""The ``format`` value of a course document."""
+STATE_FORMAT = "cllcds.state/1"
+"""The ``format`` value of the engine's answer."""
+
+
+class CmvPolicy(Enum):
+    """How CMV is handled during alemtuzumab (the ``cmv`` rule set)."""
+
+    PREEMPTIVE = "preemptive"
+    """Regular quantitative PCR (or antigenemia) during therapy and after; antiviral therapy on
+    a positive result; test without delay in every febrile patient. The review's preference for
+    most patients (seed, "Cytomegalovirus reactivation", last paragraphs)."""
+    PROPHYLAXIS = "prophylaxis"
+    """Up-front valganciclovir, for prior CMV reactivation or where surveillance is not
+    available (seed; O'Brien 2008, P6)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSets:
+    """The rule set each family of rules follows for a course."""
+
+    label: LabelRuleSet = LabelRuleSet.US_2007
+    response: ResponseCriteria = ResponseCriteria.IWCLL_2018
+    toxicity: ToxicityScale = ToxicityScale.CTCAE_5
+    cmv: CmvPolicy = CmvPolicy.PREEMPTIVE
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"label": "us-2007", ...}`` as the state document writes it."""
+        return {
+            "label": self.label.value,
+            "response": self.response.value,
+            "toxicity": self.toxicity.value,
+            "cmv": self.cmv.value,
+        }
+
+
+DEFAULT_RULE_SETS = RuleSets()
+"""The defaults, written in one place: US PLR label, iwCLL 2018, CTCAE v5, pre-emptive CMV."""
+
+
+class Sex(Enum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Serostatus(Enum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    UNKNOWN = "unknown"
+
+
+class PriorResponse(Enum):
+    """Best response to a prior therapy (course document ``best_response``)."""
+
+    CR = "CR"
+    NPR = "nPR"
+    PR = "PR"
+    SD = "SD"
+    PD = "PD"
+    NR = "NR"
+
+    @property
+    def is_response(self) -> bool:
+        return self in (PriorResponse.CR, PriorResponse.NPR, PriorResponse.PR)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorTherapy:
+    """A line of therapy before this course."""
+
+    regimen: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    best_response: PriorResponse | None = None
+    progression: dt.date | None = None
+
+    @property
+    def contains_fludarabine(self) -> bool:
+        """Whether the regimen name mentions fludarabine (FCR, FC, FluCam, ...)."""
+        name = self.regimen.lower().replace("-", " ")
+        tokens = name.replace("+", " ").split()
+        return "fludarabine" in name or any(
+            t in ("fcr", "fc", "flucam", "fcc", "cfar", "famp", "fr", "fa") for t in tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cytogenetics:
+    """Risk features; ``None`` = not tested."""
+
+    del17p: bool | None = None
+    tp53_mutation: bool | None = None
+    del11q: bool | None = None
+    ighv_unmutated: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """The patient of a course."""
+
+    id: str
+    sex: Sex = Sex.UNKNOWN
+    birth_date: dt.date | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    diagnosis: str = "B-CLL"
+    cmv_igg: Serostatus = Serostatus.UNKNOWN
+    prior_cmv_reactivation: bool = False
+    cmv_surveillance_available: bool = True
+    cytogenetics: Cytogenetics = field(default_factory=Cytogenetics)
+    prior_therapies: tuple[PriorTherapy, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.id.strip():
+            raise InputError("patient.id", self.id, "give the patient an identifier")
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Pre-treatment labs and assessment."""
+
+    date: dt.date
+    labs: tuple[LabResult, ...] = ()
+    assessment: Assessment | None = None
+
+    def lab(self, code: object) -> LabResult | None:
+        """The baseline result for a lab code, if measured."""
+        for r in self.labs:
+            if r.code is code:
+                return r
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+
+
+class EventType(Enum):
+    """The ``type`` of a course event."""
+
+    DOSE = "dose"
+    DOSE_HELD = "dose_held"
+    LAB = "lab"
+    CMV_PCR = "cmv_pcr"
+    CMV_ANTIGENEMIA = "cmv_antigenemia"
+    INFUSION_REACTION = "infusion_reaction"
+    FEVER = "fever"
+    INFECTION = "infection"
+    AUTOIMMUNE_CYTOPENIA = "autoimmune_cytopenia"
+    ANTIVIRAL = "antiviral"
+    GROWTH_FACTOR = "growth_factor"
+    TRANSFUSION = "transfusion"
+    ASSESSMENT = "assessment"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of all course events.
+
+    Attributes
+    ----------
+    date
+        The day it happened.
+    index
+        Position in the document's ``events`` list (for messages).
+    id
+        Optional identifier, so a later event can supersede this one.
+    supersedes
+        The ``id`` of an earlier event this one corrects (that event is then ignored).
+    time
+        Time of day, when the document gave a date-time.
+    """
+
+    date: dt.date
+    index: int = -1
+    id: str | None = None
+    supersedes: str | None = None
+    time: dt.time | None = None
+
+    @property
+    def type(self) -> EventType:
+        return _EVENT_TYPE[type(self)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoseGiven(Event):
+    drug: str
+    dose_mg: float
+    route: AdministrationRoute
+
+    @property
+    def is_alemtuzumab(self) -> bool:
+        return self.drug.lower() in ("alemtuzumab", "campath", "mabcampath")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoseHeld(Event):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabEvent(Event):
+    result: LabResult
+
+
+class CmvUnit(Enum):
+    IU_PER_ML = "[IU]/mL"
+    COPIES_PER_ML = "{copies}/mL"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmvPcr(Event):
+    """A quantitative CMV PCR; ``value`` is ``None`` when not detected."""
+
+    value: float | None
+    unit: CmvUnit | None = None
+
+    @property
+    def detected(self) -> bool:
+        return self.value is not None and self.value > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CmvAntigenemia(Event):
+    """pp65 antigenemia: positive cells per 2 × 10^5 leukocytes."""
+
+    positive_cells: float
+
+    @property
+    def detected(self) -> bool:
+        return self.positive_cells > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InfusionReaction(Event):
+    grade: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fever(Event):
+    temperature_c: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Infection(Event):
+    grade: int
+    description: str = ""
+    serious: bool | None = None
+    resolved: dt.date | None = None
+    """The day the infection resolved, when known (an addition to ``cllcds.course/1``)."""
+
+    @property
+    def is_serious(self) -> bool:
+        """Serious as flagged, or grade 3 or more when not flagged."""
+        return self.serious if self.serious is not None else self.grade >= 3
+
+
+class AutoimmuneKind(Enum):
+    HAEMOLYTIC_ANAEMIA = "haemolytic anaemia"
+    THROMBOCYTOPENIA = "thrombocytopenia"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoimmuneCytopenia(Event):
+    kind: AutoimmuneKind
+    kind_text: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Antiviral(Event):
+    drug: str
+    dose_mg: float | None = None
+    start: dt.date | None = None
+    stop: dt.date | None = None
+
+    @property
+    def begins(self) -> dt.date:
+        return self.start or self.date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrowthFactor(Event):
+    drug: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfusion(Event):
+    product: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssessmentEvent(Event):
+    assessment: Assessment
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Note(Event):
+    text: str = ""
+
+
+_EVENT_TYPE: dict[type[Event], EventType] = {
+    DoseGiven: EventType.DOSE,
+    DoseHeld: EventType.DOSE_HELD,
+    LabEvent: EventType.LAB,
+    CmvPcr: EventType.CMV_PCR,
+    CmvAntigenemia: EventType.CMV_ANTIGENEMIA,
+    InfusionReaction: EventType.INFUSION_REACTION,
+    Fever: EventType.FEVER,
+    Infection: EventType.INFECTION,
+    AutoimmuneCytopenia: EventType.AUTOIMMUNE_CYTOPENIA,
+    Antiviral: EventType.ANTIVIRAL,
+    GrowthFactor: EventType.GROWTH_FACTOR,
+    Transfusion: EventType.TRANSFUSION,
+    AssessmentEvent: EventType.ASSESSMENT,
+    Note: EventType.NOTE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """One patient's treatment course."""
+
+    patient: Patient
+    regimen_id: str
+    start_date: dt.date
+    rule_sets: RuleSets = DEFAULT_RULE_SETS
+    baseline: Baseline | None = None
+    events: tuple[Event, ...] = ()
+    as_of: dt.date | None = None
+
+    def effective_events(self) -> tuple[Event, ...]:
+        """The events in force: superseded events removed."""
+        superseded = {e.supersedes for e in self.events if e.supersedes}
+        return tuple(e for e in self.events if e.id is None or e.id not in superseded)

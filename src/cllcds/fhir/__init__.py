@@ -1,0 +1,3 @@
+"""cllcds.fhir (see docs/design.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""cllcds.pk (see docs/design.md)."""
+
+__all__: list[str] = []

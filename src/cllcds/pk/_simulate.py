@@ -1,0 +1,318 @@
+"""Vectorised, event-aware integration of the Mould 2007 model over many patients at once.
+
+Method
+------
+All virtual patients are advanced together, as arrays of length ``n`` per state, by a
+4th-order Rosenbrock method with an embedded 3rd-order error estimate (Shampine 1982
+parameter set, as in Press et al., *Numerical Recipes* 2nd ed. §16.6, routine ``stiff``). A
+Rosenbrock (linearly implicit) method is used because the model is stiff for some virtual
+patients: with the published inter-individual variability a few patients in 10⁵ have WBC-loss
+rates Kout·Emax of several hundred per hour while the whole schedule lasts thousands of hours.
+The linear systems ``(I/(γh) − J) g = b`` have an arrowhead structure (A1 couples to A2, W and
+the SC depot, which do not couple to one another), so they are solved in closed form,
+elementwise, without a matrix factorisation.
+
+The schedule is cut into segments at every dose start and infusion end (the input rate is
+discontinuous there), and each segment is integrated with a step shared by all patients and
+chosen so that every patient's local error meets ``rtol``/``atol`` (max norm over patients and
+states). Between events the right-hand side is autonomous. Output times and summaries are taken
+from the steps (cubic Hermite interpolation between step ends, which uses the exact derivatives
+at both ends), so no time point is stored unless asked.
+
+Accuracy: compared with ``scipy.integrate.solve_ivp(method="Radau", rtol=1e-10, atol=1e-12)``
+per patient, concentrations and WBC agree to well within 1 % (tests/pk, scripts/pk_reference.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from cllcds.domain import InputError
+
+from ._doses import DoseRoute, DoseTable
+from ._model import WBC_REFERENCE, FloatArray, Individuals
+
+# Shampine (1982) Rosenbrock 4(3) parameters, as printed in Numerical Recipes (§16.6, `stiff`).
+_GAM = 1.0 / 2.0
+_A21 = 2.0
+_A31 = 48.0 / 25.0
+_A32 = 6.0 / 25.0
+_C21 = -8.0
+_C31 = 372.0 / 25.0
+_C32 = 12.0 / 5.0
+_C41 = -112.0 / 125.0
+_C42 = -54.0 / 125.0
+_C43 = -2.0 / 5.0
+_B1 = 19.0 / 9.0
+_B2 = 1.0 / 2.0
+_B3 = 25.0 / 108.0
+_B4 = 125.0 / 108.0
+_E1 = 17.0 / 54.0
+_E2 = 7.0 / 36.0
+_E4 = 125.0 / 108.0
+
+DEFAULT_RTOL = 1e-6
+"""Local relative tolerance per step; gives global errors far below 1 % (see tests/pk)."""
+DEFAULT_ATOL = (1e-7, 1e-7, 1e-6, 1e-7)
+"""Absolute tolerances for A1 (mg), A2 (mg), W (10⁹/L), SC depot (mg)."""
+_SAFETY = 0.9
+_MAX_GROW = 4.0
+_MIN_SHRINK = 0.2
+_H_RESTART = 0.01
+"""First step (h) after an event that changes the input (the infusion starts or stops)."""
+_MAX_STEPS = 2_000_000
+_W_FLOOR = 1e-12
+
+
+class StepObserver(Protocol):
+    """Receives the solution step by step (see :mod:`cllcds.pk._summaries`)."""
+
+    def on_event(self, t: float, c: FloatArray, w: FloatArray, dose_starts: int) -> None:
+        """At a segment boundary, before any dose starting at ``t`` is applied."""
+
+    def on_step(
+        self,
+        t0: float,
+        h: float,
+        c0: FloatArray,
+        c1: FloatArray,
+        dc0: FloatArray,
+        dc1: FloatArray,
+        w0: FloatArray,
+        w1: FloatArray,
+        dw0: FloatArray,
+        dw1: FloatArray,
+    ) -> None:
+        """After each accepted step from ``t0`` to ``t0 + h`` (values and derivatives)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    t0: float
+    t1: float
+    rate_mg_per_h: float
+    sc_mg: float
+    """SC amount given at t0 (before bioavailability)."""
+    dose_starts: int
+    """Number of dose rows starting at t0."""
+    input_changes: bool
+
+
+def _segments(doses: DoseTable, t_end: float) -> list[_Segment]:
+    points = {0.0, t_end}
+    for d in doses.doses:
+        if d.time_h < t_end:
+            points.add(d.time_h)
+        if d.route is DoseRoute.IV and d.end_h < t_end:
+            points.add(d.end_h)
+    bps = sorted(p for p in points if p <= t_end)
+    segs: list[_Segment] = []
+    prev_rate = 0.0
+    for t0, t1 in zip(bps[:-1], bps[1:], strict=True):
+        rate = sum(
+            d.dose_mg / d.duration_h
+            for d in doses.doses
+            if d.route is DoseRoute.IV and d.time_h <= t0 < d.end_h
+        )
+        starts = [d for d in doses.doses if d.time_h == t0]
+        sc = sum(d.dose_mg for d in starts if d.route is DoseRoute.SC)
+        segs.append(_Segment(t0, t1, rate, sc, len(starts), rate != prev_rate or sc > 0))
+        prev_rate = rate
+    return segs
+
+
+class _Model:
+    """Right-hand side and Jacobian pieces, vectorised over patients."""
+
+    def __init__(self, ind: Individuals) -> None:
+        self.inv_v1 = 1.0 / ind.v1_l
+        self.q_v1 = ind.q_l_per_h / ind.v1_l
+        self.q_v2 = ind.q_l_per_h / ind.v2_l
+        self.vmax = ind.vmax_mg_per_h
+        self.km = ind.km_mg_per_l
+        self.emax = ind.emax
+        self.ec50 = ind.ec50_mg_per_l
+        self.kin = ind.kin_1e9_per_l_h
+        self.kout = ind.kout_per_h
+        self.ka = ind.ka_per_h
+        self.wexp = ind.wbc_exponent
+
+    def rhs(self, y: FloatArray, rate: float) -> FloatArray:
+        a1, a2, w, asc = y
+        c = a1 * self.inv_v1
+        vm = self.vmax * np.power(np.maximum(w, _W_FLOOR) / WBC_REFERENCE, self.wexp)
+        elim = vm * c / (self.km + c)
+        f = np.empty_like(y)
+        absorbed = self.ka * asc
+        f[0] = rate + absorbed - elim - self.q_v1 * a1 + self.q_v2 * a2
+        f[1] = self.q_v1 * a1 - self.q_v2 * a2
+        f[2] = self.kin - self.kout * (1.0 + self.emax * c / (self.ec50 + c)) * w
+        f[3] = -absorbed
+        return f
+
+    def jacobian(self, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """The state-dependent entries j11, j13, j31, j33 (the others are constants)."""
+        a1, _, w, _ = y
+        c = a1 * self.inv_v1
+        wpos = np.maximum(w, _W_FLOOR)
+        vm = self.vmax * np.power(wpos / WBC_REFERENCE, self.wexp)
+        den = self.km + c
+        j11 = -vm * self.km * self.inv_v1 / (den * den) - self.q_v1
+        j13 = -self.wexp * vm * c / den / wpos
+        den50 = self.ec50 + c
+        j31 = -self.kout * self.emax * self.ec50 * self.inv_v1 / (den50 * den50) * w
+        j33 = -self.kout * (1.0 + self.emax * c / den50)
+        return j11, j13, j31, j33
+
+
+class _Solver:
+    """Solves (I/(γh) − J) x = b for the arrowhead Jacobian of the model, elementwise."""
+
+    def __init__(self, m: _Model, y: FloatArray, h: float) -> None:
+        j11, j13, j31, j33 = m.jacobian(y)
+        d = 1.0 / (_GAM * h)
+        self.p2 = 1.0 / (d + m.q_v2)  # j22 = -Q/V2
+        self.p3 = 1.0 / (d - j33)
+        self.p4 = 1.0 / (d + m.ka)  # j44 = -ka
+        self.j21 = m.q_v1
+        self.j31 = j31
+        self.ka = m.ka
+        self.u2 = m.q_v2 * self.p2  # j12 = Q/V2
+        self.u3 = j13 * self.p3
+        self.s = 1.0 / (d - j11 - m.q_v2 * m.q_v1 * self.p2 - j13 * j31 * self.p3)
+
+    def solve(self, b: FloatArray) -> FloatArray:
+        x = np.empty_like(b)
+        x[3] = b[3] * self.p4
+        x[0] = self.s * (b[0] + self.ka * x[3] + self.u2 * b[1] + self.u3 * b[2])
+        x[1] = self.p2 * (b[1] + self.j21 * x[0])
+        x[2] = self.p3 * (b[2] + self.j31 * x[0])
+        return x
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationStats:
+    """How much work the integration took."""
+
+    steps: int
+    rejected: int
+    segments: int
+    patients: int
+
+
+def integrate(
+    ind: Individuals,
+    doses: DoseTable,
+    t_end: float,
+    observer: StepObserver,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: Sequence[float] = DEFAULT_ATOL,
+    h_max: float = 24.0,
+) -> tuple[FloatArray, IntegrationStats]:
+    """Integrate all patients from 0 to ``t_end`` and feed ``observer``; return the final state.
+
+    Parameters
+    ----------
+    ind
+        Per-patient parameters (length ``n``).
+    doses
+        The schedule (shared by all patients).
+    t_end
+        End of the simulation (h).
+    observer
+        Receives every event and every accepted step.
+    rtol, atol
+        Local error tolerances (relative; absolute per state A1, A2, W, depot).
+    h_max
+        Largest step (h).
+
+    Returns
+    -------
+    y, stats
+        The state at ``t_end`` (shape ``(4, n)``: A1 mg, A2 mg, W 10⁹/L, depot mg) and the
+        work done.
+    """
+    if not (math.isfinite(t_end) and t_end > 0):
+        raise InputError("t_end", t_end, "give a positive end time in hours")
+    if not (0 < rtol < 1):
+        raise InputError("rtol", rtol, "give a relative tolerance in (0, 1)")
+    model = _Model(ind)
+    n = ind.n
+    y = np.zeros((4, n))
+    y[2] = ind.wbc0
+    atol_v = np.asarray(atol, dtype=np.float64).reshape(4, 1)
+    steps = rejected = 0
+    h = _H_RESTART
+    segs = _segments(doses, t_end)
+    for seg in segs:
+        c = y[0] * model.inv_v1
+        observer.on_event(seg.t0, c, y[2].copy(), seg.dose_starts)
+        if seg.sc_mg > 0:
+            y[3] += ind.f_sc * seg.sc_mg
+        if seg.input_changes:
+            h = min(h, _H_RESTART)
+        t = seg.t0
+        f0 = model.rhs(y, seg.rate_mg_per_h)
+        while t < seg.t1:
+            h = min(h, h_max)
+            last = t + h >= seg.t1 * (1 - 1e-14) or seg.t1 - (t + h) < 1e-9
+            h_step = seg.t1 - t if last else h
+            y1, err = _rosenbrock_step(model, y, f0, h_step, seg.rate_mg_per_h)
+            scale = atol_v + rtol * np.maximum(np.abs(y), np.abs(y1))
+            e = float(np.max(np.abs(err) / scale)) if n else 0.0
+            if not math.isfinite(e):
+                e = 1e10
+            steps += 1
+            if steps > _MAX_STEPS:
+                raise RuntimeError("pk integration did not finish (step limit)")
+            if e <= 1.0:
+                f1 = model.rhs(y1, seg.rate_mg_per_h)
+                iv1 = model.inv_v1
+                observer.on_step(
+                    t,
+                    h_step,
+                    y[0] * iv1,
+                    y1[0] * iv1,
+                    f0[0] * iv1,
+                    f1[0] * iv1,
+                    y[2],
+                    y1[2],
+                    f0[2],
+                    f1[2],
+                )
+                t = seg.t1 if last else t + h_step
+                y, f0 = y1, f1
+                grow = _MAX_GROW if e < 1e-8 else min(_MAX_GROW, _SAFETY * e**-0.25)
+                if not last:
+                    h = h_step * grow
+                else:
+                    h = max(h, h_step * grow)
+            else:
+                rejected += 1
+                h = h_step * max(_MIN_SHRINK, _SAFETY * e ** (-1.0 / 3.0))
+                if h < 1e-12:
+                    raise RuntimeError("pk integration step size underflow")
+    c = y[0] * model.inv_v1
+    observer.on_event(t_end, c, y[2].copy(), 0)
+    return y, IntegrationStats(steps - rejected, rejected, len(segs), n)
+
+
+def _rosenbrock_step(
+    m: _Model, y0: FloatArray, f0: FloatArray, h: float, rate: float
+) -> tuple[FloatArray, FloatArray]:
+    sol = _Solver(m, y0, h)
+    g1 = sol.solve(f0)
+    f = m.rhs(y0 + _A21 * g1, rate)
+    g2 = sol.solve(f + (_C21 / h) * g1)
+    f = m.rhs(y0 + _A31 * g1 + _A32 * g2, rate)
+    g3 = sol.solve(f + (_C31 / h) * g1 + (_C32 / h) * g2)
+    g4 = sol.solve(f + (_C41 / h) * g1 + (_C42 / h) * g2 + (_C43 / h) * g3)
+    y1 = y0 + _B1 * g1 + _B2 * g2 + _B3 * g3 + _B4 * g4
+    err = _E1 * g1 + _E2 * g2 + _E4 * g4
+    return y1, err

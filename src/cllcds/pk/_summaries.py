@@ -1,0 +1,447 @@
+"""Exposure summaries computed while the integrator runs (no time series kept unless asked).
+
+Within each accepted step ``[t0, t0 + h]`` the concentration is the cubic Hermite polynomial
+through the step's end values and exact derivatives (third-order accurate; the integrator's
+steps are short enough for this to be far inside 1 %):
+
+::
+
+    p(s) = h00(s)·c0 + h10(s)·h·c0' + h01(s)·c1 + h11(s)·h·c1',    s = (t − t0)/h ∈ [0, 1]
+    h00 = 2s³ − 3s² + 1,  h10 = s³ − 2s² + s,  h01 = −2s³ + 3s²,  h11 = s³ − s²
+
+and its integral over the step is ``h·(c0 + c1)/2 + h²·(c0' − c1')/12``. From it:
+
+* ``auc``: ∫ C dt over the whole simulation (mg·h/L = µg·h/mL).
+* ``auc_tau_max``: the largest AUC over one dosing interval (from one dose start to the next; a
+  single-dose schedule uses the dose to the end of the simulation), compared with Mould's
+  AUC(0–τ) threshold of 484 µg·h/mL.
+* ``cmax``/``tmax``, ``wbc_nadir``/``t_nadir``: extremes at step ends and inside steps.
+* Pre-dose concentrations (troughs): the concentration at each dose start (before the dose acts;
+  an infusion or depot does not change C instantly). ``max_trough`` is the highest, compared with
+  Mould's maximum-trough threshold of 13.2 µg/mL; weekly troughs are the lowest and highest
+  pre-dose concentration of each week of the schedule, the very first dose excluded.
+* ``time_above[x]``: total time with C ≥ x; ``time_to[x]``: first time C reaches x (NaN if never).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._model import FloatArray
+
+PERCENTILES: tuple[float, ...] = (5.0, 25.0, 50.0, 75.0, 95.0)
+"""Population percentiles reported everywhere."""
+WEEK_H = 168.0
+_BISECT = 40
+
+
+def hermite(
+    s: FloatArray | float,
+    h: float,
+    y0: FloatArray,
+    y1: FloatArray,
+    d0: FloatArray,
+    d1: FloatArray,
+) -> FloatArray:
+    """The cubic Hermite interpolant at ``s ∈ [0, 1]`` (vectorised over patients)."""
+    s2 = np.multiply(s, s)
+    s3 = s2 * s
+    out: FloatArray = (
+        (2 * s3 - 3 * s2 + 1) * y0
+        + (s3 - 2 * s2 + s) * h * d0
+        + (-2 * s3 + 3 * s2) * y1
+        + (s3 - s2) * h * d1
+    )
+    return out
+
+
+def _hermite_slope(
+    s: FloatArray, h: float, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray
+) -> FloatArray:
+    s2 = s * s
+    out: FloatArray = (
+        (6 * s2 - 6 * s) * y0
+        + (3 * s2 - 4 * s + 1) * h * d0
+        + (-6 * s2 + 6 * s) * y1
+        + (3 * s2 - 2 * s) * h * d1
+    ) / h
+    return out
+
+
+def _interior_extreme(
+    h: float, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray, *, maximum: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Value and position s of an interior extremum where the slope changes sign.
+
+    ``y0``… are the subset of patients whose end slopes have opposite signs (+ then − for a
+    maximum), so the derivative has exactly one root in (0, 1); it is found by bisection.
+    """
+    lo = np.zeros_like(y0)
+    hi = np.ones_like(y0)
+    for _ in range(_BISECT):
+        mid = 0.5 * (lo + hi)
+        slope = _hermite_slope(mid, h, y0, y1, d0, d1)
+        up = slope > 0 if maximum else slope < 0
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+    s = 0.5 * (lo + hi)
+    return hermite(s, h, y0, y1, d0, d1), s
+
+
+def _crossing(
+    h: float,
+    y0: FloatArray,
+    y1: FloatArray,
+    d0: FloatArray,
+    d1: FloatArray,
+    level: float,
+    *,
+    rising: bool,
+) -> FloatArray:
+    """Position s ∈ [0, 1] where the interpolant crosses ``level`` (bisection)."""
+    lo = np.zeros_like(y0)
+    hi = np.ones_like(y0)
+    for _ in range(_BISECT):
+        mid = 0.5 * (lo + hi)
+        above = hermite(mid, h, y0, y1, d0, d1) >= level
+        before = ~above if rising else above
+        lo = np.where(before, mid, lo)
+        hi = np.where(before, hi, mid)
+    out: FloatArray = 0.5 * (lo + hi)
+    return out
+
+
+def population_stats(values: FloatArray) -> dict[str, float]:
+    """Mean and :data:`PERCENTILES` of finite values (NaN when none), plus the count of finite."""
+    finite = values[np.isfinite(values)]
+    out: dict[str, float] = {"n": float(finite.size)}
+    if finite.size == 0:
+        out["mean"] = math.nan
+        out.update({f"p{p:g}": math.nan for p in PERCENTILES})
+        return out
+    out["mean"] = float(finite.mean())
+    qs = np.percentile(finite, PERCENTILES)
+    out.update({f"p{p:g}": float(q) for p, q in zip(PERCENTILES, qs, strict=True)})
+    return out
+
+
+@dataclass
+class WeekTroughs:
+    """Population statistics of one week's lowest and highest pre-dose concentration."""
+
+    week: int
+    doses: int
+    lowest: dict[str, float]
+    highest: dict[str, float]
+
+
+@dataclass
+class Summariser:
+    """A :class:`~cllcds.pk._simulate.StepObserver` that streams the exposure summaries.
+
+    Parameters
+    ----------
+    n
+        Number of patients.
+    dose_times
+        Start time of every dose (sorted; shared by all patients).
+    thresholds
+        Concentrations (mg/L) for ``time_above``.
+    targets
+        Concentrations (mg/L) for ``time_to``.
+    auc_threshold
+        AUC(0–τ) (mg·h/L) for ``t_auc_threshold``.
+    trough_threshold
+        Pre-dose concentration (mg/L) for ``t_trough_threshold``.
+    grid
+        Output times (h, sorted); at each, ``on_grid`` is called with C and W of every patient.
+    """
+
+    n: int
+    dose_times: Sequence[float]
+    thresholds: Sequence[float]
+    targets: Sequence[float]
+    auc_threshold: float
+    trough_threshold: float
+    grid: Sequence[float] = ()
+    keep_profiles: bool = False
+    residual: tuple[np.random.Generator, float, float, float] | None = None
+    """(rng, proportional SD, additive SD mg/L, WBC additive SD) to add residual error at the
+    output times."""
+
+    cmax: FloatArray = field(init=False)
+    tmax: FloatArray = field(init=False)
+    auc: FloatArray = field(init=False)
+    auc_tau_max: FloatArray = field(init=False)
+    t_auc_threshold: FloatArray = field(init=False)
+    max_trough: FloatArray = field(init=False)
+    t_trough_threshold: FloatArray = field(init=False)
+    wbc_nadir: FloatArray = field(init=False)
+    t_nadir: FloatArray = field(init=False)
+    time_above: list[FloatArray] = field(init=False)
+    time_to: list[FloatArray] = field(init=False)
+    weeks: list[WeekTroughs] = field(init=False)
+    grid_times: list[float] = field(init=False)
+    grid_stats: list[dict[str, dict[str, float]]] = field(init=False)
+    profiles_c: list[FloatArray] = field(init=False)
+    profiles_w: list[FloatArray] = field(init=False)
+    c_end: FloatArray = field(init=False)
+    w_end: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.n
+        nan = np.full(n, np.nan)
+        self.cmax = np.zeros(n)
+        self.tmax = np.zeros(n)
+        self.auc = np.zeros(n)
+        self.auc_tau_max = np.zeros(n)
+        self.t_auc_threshold = nan.copy()
+        self.max_trough = np.zeros(n)
+        self.t_trough_threshold = nan.copy()
+        self.wbc_nadir = np.full(n, np.inf)
+        self.t_nadir = np.zeros(n)
+        self.time_above = [np.zeros(n) for _ in self.thresholds]
+        self.time_to = [nan.copy() for _ in self.targets]
+        self.weeks = []
+        self.grid_times = []
+        self.grid_stats = []
+        self.profiles_c = []
+        self.profiles_w = []
+        self.c_end = np.zeros(n)
+        self.w_end = np.zeros(n)
+        self._grid = np.asarray(self.grid, dtype=np.float64)
+        self._gi = 0
+        self._dose_times = np.asarray(self.dose_times, dtype=np.float64)
+        self._first_dose = float(self._dose_times[0]) if self._dose_times.size else 0.0
+        self._distinct = np.unique(self._dose_times)
+        self._interval_auc = np.zeros(n)
+        self._interval_start: float | None = None
+        self._week: int | None = None
+        self._week_doses = 0
+        self._week_low = np.full(n, np.inf)
+        self._week_high = np.full(n, -np.inf)
+        self._seen_first = False
+
+    # -- observer protocol -------------------------------------------------------------------
+    def on_event(self, t: float, c: FloatArray, w: FloatArray, dose_starts: int) -> None:
+        """Record pre-dose troughs, close dosing intervals, emit grid points at ``t``."""
+        self._emit_grid_at(t, c, w)
+        if not self._seen_first:
+            # Initial values (t = 0): the nadir and Cmax start here.
+            self.wbc_nadir = np.minimum(self.wbc_nadir, w)
+            self._seen_first = True
+            self._update_cmax(c, t)
+        if dose_starts:
+            self._close_interval(t)
+            self._interval_start = t
+            self._trough(t, c)
+        self.c_end = c
+        self.w_end = w
+
+    def on_step(
+        self,
+        t0: float,
+        h: float,
+        c0: FloatArray,
+        c1: FloatArray,
+        dc0: FloatArray,
+        dc1: FloatArray,
+        w0: FloatArray,
+        w1: FloatArray,
+        dw0: FloatArray,
+        dw1: FloatArray,
+    ) -> None:
+        """Accumulate AUC, extremes, times above thresholds and first crossings."""
+        t1 = t0 + h
+        piece = h * (c0 + c1) / 2 + h * h * (dc0 - dc1) / 12
+        self.auc += piece
+        self._interval_auc += piece
+        # Cmax: step end, and inside the step where the slope turns from + to -.
+        self._update_cmax(c1, t1)
+        peak = (dc0 > 0) & (dc1 < 0)
+        if peak.any():
+            idx = np.flatnonzero(peak)
+            val, s = _interior_extreme(
+                h, c0[idx], c1[idx], dc0[idx], dc1[idx], maximum=True
+            )
+            better = val > self.cmax[idx]
+            self.cmax[idx[better]] = val[better]
+            self.tmax[idx[better]] = t0 + s[better] * h
+        # WBC nadir likewise.
+        lower = w1 < self.wbc_nadir
+        self.wbc_nadir = np.where(lower, w1, self.wbc_nadir)
+        self.t_nadir = np.where(lower, t1, self.t_nadir)
+        trough = (dw0 < 0) & (dw1 > 0)
+        if trough.any():
+            idx = np.flatnonzero(trough)
+            val, s = _interior_extreme(
+                h, w0[idx], w1[idx], dw0[idx], dw1[idx], maximum=False
+            )
+            better = val < self.wbc_nadir[idx]
+            self.wbc_nadir[idx[better]] = val[better]
+            self.t_nadir[idx[better]] = t0 + s[better] * h
+        for k, level in enumerate(self.thresholds):
+            self._time_above(k, level, h, c0, c1, dc0, dc1)
+        for k, level in enumerate(self.targets):
+            self._time_to(k, level, t0, h, c0, c1, dc0, dc1)
+        self._emit_grid_in(t0, h, c0, c1, dc0, dc1, w0, w1, dw0, dw1)
+
+    # -- pieces ------------------------------------------------------------------------------
+    def _update_cmax(self, c: FloatArray, t: float) -> None:
+        higher = c > self.cmax
+        self.cmax = np.where(higher, c, self.cmax)
+        self.tmax = np.where(higher, t, self.tmax)
+
+    def _close_interval(self, t: float) -> None:
+        if self._interval_start is None or t <= self._interval_start:
+            return
+        self._finish_interval(self._interval_start)
+
+    def _finish_interval(self, start: float) -> None:
+        auc = self._interval_auc
+        self.auc_tau_max = np.maximum(self.auc_tau_max, auc)
+        hit = (auc >= self.auc_threshold) & np.isnan(self.t_auc_threshold)
+        self.t_auc_threshold[hit] = start
+        self._interval_auc = np.zeros(self.n)
+
+    def finish(self, t_end: float) -> None:
+        """Close the last week and, for a single-dose schedule, the only interval."""
+        if self._distinct.size == 1 and self._interval_start is not None:
+            self._finish_interval(self._interval_start)
+        self._close_week()
+
+    def _trough(self, t: float, c: FloatArray) -> None:
+        week = int(math.floor((t - self._first_dose) / WEEK_H + 1e-9))
+        if self._week is not None and week != self._week:
+            self._close_week()
+        self._week = week
+        first = t == self._first_dose
+        if first:
+            return
+        self._week_doses += 1
+        self._week_low = np.minimum(self._week_low, c)
+        self._week_high = np.maximum(self._week_high, c)
+        self.max_trough = np.maximum(self.max_trough, c)
+        hit = (c >= self.trough_threshold) & np.isnan(self.t_trough_threshold)
+        self.t_trough_threshold[hit] = t
+
+    def _close_week(self) -> None:
+        if self._week is None or self._week_doses == 0:
+            return
+        self.weeks.append(
+            WeekTroughs(
+                week=self._week + 1,
+                doses=self._week_doses,
+                lowest=population_stats(self._week_low),
+                highest=population_stats(self._week_high),
+            )
+        )
+        self._week_doses = 0
+        self._week_low = np.full(self.n, np.inf)
+        self._week_high = np.full(self.n, -np.inf)
+
+    def _time_above(
+        self,
+        k: int,
+        level: float,
+        h: float,
+        c0: FloatArray,
+        c1: FloatArray,
+        dc0: FloatArray,
+        dc1: FloatArray,
+    ) -> None:
+        a0 = c0 >= level
+        a1 = c1 >= level
+        acc = self.time_above[k]
+        acc += np.where(a0 & a1, h, 0.0)
+        cross = a0 != a1
+        if cross.any():
+            idx = np.flatnonzero(cross)
+            rising = ~a0[idx]
+            s = np.empty(idx.size)
+            for flag in (True, False):
+                sel = rising == flag
+                if sel.any():
+                    j = idx[sel]
+                    s[sel] = _crossing(h, c0[j], c1[j], dc0[j], dc1[j], level, rising=flag)
+            acc[idx] += np.where(rising, (1 - s) * h, s * h)
+
+    def _time_to(
+        self,
+        k: int,
+        level: float,
+        t0: float,
+        h: float,
+        c0: FloatArray,
+        c1: FloatArray,
+        dc0: FloatArray,
+        dc1: FloatArray,
+    ) -> None:
+        out = self.time_to[k]
+        todo = np.isnan(out) & (c1 >= level)
+        if not todo.any():
+            return
+        idx = np.flatnonzero(todo)
+        s = _crossing(h, c0[idx], c1[idx], dc0[idx], dc1[idx], level, rising=True)
+        out[idx] = np.where(c0[idx] >= level, t0, t0 + s * h)
+
+    # -- output grid -------------------------------------------------------------------------
+    def _emit_grid_at(self, t: float, c: FloatArray, w: FloatArray) -> None:
+        g = self._grid
+        while self._gi < g.size and abs(g[self._gi] - t) <= 1e-9 * max(1.0, t):
+            self._record(float(g[self._gi]), c, w)
+            self._gi += 1
+
+    def _emit_grid_in(
+        self,
+        t0: float,
+        h: float,
+        c0: FloatArray,
+        c1: FloatArray,
+        dc0: FloatArray,
+        dc1: FloatArray,
+        w0: FloatArray,
+        w1: FloatArray,
+        dw0: FloatArray,
+        dw1: FloatArray,
+    ) -> None:
+        g = self._grid
+        t1 = t0 + h
+        # Points equal to t1 are emitted by on_event when t1 is an event; here strictly inside,
+        # or at t1 when it is an ordinary step end.
+        while self._gi < g.size and g[self._gi] < t1 - 1e-9 * max(1.0, t1):
+            s = (float(g[self._gi]) - t0) / h
+            self._record(
+                float(g[self._gi]),
+                np.maximum(hermite(s, h, c0, c1, dc0, dc1), 0.0),
+                hermite(s, h, w0, w1, dw0, dw1),
+            )
+            self._gi += 1
+        while self._gi < g.size and abs(g[self._gi] - t1) <= 1e-9 * max(1.0, t1):
+            self._record(float(g[self._gi]), c1, w1)
+            self._gi += 1
+
+    def _record(self, t: float, c: FloatArray, w: FloatArray) -> None:
+        if self.grid_times and t == self.grid_times[-1]:
+            return
+        if self.residual is not None:
+            rng, prop, add, wadd = self.residual
+            c = c * (1 + rng.normal(0.0, prop, c.size)) + rng.normal(0.0, add, c.size)
+            w = w + rng.normal(0.0, wadd, w.size)
+        self.grid_times.append(t)
+        if self.keep_profiles:
+            self.profiles_c.append(np.array(c, copy=True))
+            self.profiles_w.append(np.array(w, copy=True))
+        if self.n > 1:
+            self.grid_stats.append(
+                {"concentration": population_stats(c), "wbc": population_stats(w)}
+            )
+        else:
+            self.grid_stats.append(
+                {"concentration": {"value": float(c[0])}, "wbc": {"value": float(w[0])}}
+            )
+

@@ -1,0 +1,185 @@
+"""Alemtuzumab dose modification for neutropenia and thrombocytopenia (label rules).
+
+The thresholds are data (``knowledge/data/label/dose_modification.yaml``), one rule set per
+label version: ``us-2007`` (US PLR label §2.3, source L3; the default), ``eu-smpc`` (E1; platelet
+trigger ``< 25,000/µL`` as the EU prose says) and ``us-2001`` (the original US insert, L8/L10:
+baseline-low cut-off ANC ≤ 500/µL; first occurrence resumes at the same dose).
+
+For each of ANC and platelets:
+
+* a patient whose *baseline* count meets the rule set's baseline-low threshold (ANC ≤ 250/µL
+  and/or platelets ≤ 25,000/µL in the PLR label) triggers on a fall of ≥ 50 % from baseline and
+  may resume when the count is back to baseline;
+* otherwise the absolute trigger applies (ANC < 250/µL and/or platelets ≤ 25,000/µL), and
+  resumption needs ANC ≥ 500/µL and platelets ≥ 50,000/µL.
+
+Lymphopenia never modifies the dose (L3, E1): no function here looks at lymphocytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cllcds.domain import Citation, Decision, DecisionStatus, LabCode, LabelRuleSet
+from cllcds.knowledge import DoseModificationRules, Threshold, dose_modification_rules
+
+LABS = (LabCode.ANC, LabCode.PLT)
+"""The counts the label's dose modification looks at."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """ANC and platelets in 10^9/L; ``None`` when not measured."""
+
+    anc: float | None
+    plt: float | None
+
+    def get(self, lab: LabCode) -> float | None:
+        return self.anc if lab is LabCode.ANC else self.plt
+
+
+def rules_for(rule_set: LabelRuleSet) -> DoseModificationRules:
+    """The dose-modification rules of a label version."""
+    return dose_modification_rules()[rule_set]
+
+
+def _first(thresholds: tuple[Threshold, ...], lab: LabCode) -> Threshold:
+    return next(t for t in thresholds if t.lab is lab)
+
+
+def baseline_low(rules: DoseModificationRules, baseline: Counts) -> dict[LabCode, bool | None]:
+    """Per lab, whether the baseline count meets the baseline-low threshold (``None``: unknown)."""
+    out: dict[LabCode, bool | None] = {}
+    for lab in LABS:
+        b = baseline.get(lab)
+        out[lab] = None if b is None else _first(rules.baseline_low, lab).holds(b)
+    return out
+
+
+def _cite(rules: DoseModificationRules) -> Citation:
+    return rules.citation
+
+
+def _fall_limit(rules: DoseModificationRules, base: float) -> float:
+    return base * (1 - rules.baseline_low_fall_fraction)
+
+
+def triggered(rules: DoseModificationRules, current: Counts, baseline: Counts) -> Decision[bool]:
+    """Whether the counts call for withholding alemtuzumab under ``rules``.
+
+    Either lab triggering is enough ("and/or" in the label). A lab that was not measured leaves
+    the decision indeterminate unless the other lab already triggers.
+    """
+    low = baseline_low(rules, baseline)
+    reasons: list[str] = []
+    missing: list[str] = []
+    used: dict[str, object] = {}
+    for lab in LABS:
+        x = current.get(lab)
+        if x is None:
+            missing.append(lab.value)
+            continue
+        used[lab.value] = x
+        base = baseline.get(lab)
+        if low[lab]:
+            assert base is not None
+            used[f"baseline {lab.value}"] = base
+            limit = _fall_limit(rules, base)
+            if x <= limit if rules.baseline_low_fall_op.value == ">=" else x < limit:
+                reasons.append(
+                    f"{lab.value} {x:g} × 10⁹/L has fallen ≥ "
+                    f"{rules.baseline_low_fall_fraction:.0%} from a low baseline of {base:g}"
+                )
+        else:
+            t = _first(rules.trigger, lab)
+            if t.holds(x):
+                reasons.append(f"{lab.value} {x * 1000:,.0f}/µL meets the trigger {t.text()}")
+            if low[lab] is None:
+                missing.append(f"baseline {lab.value}")
+    if reasons:
+        return Decision(
+            rule=f"cytopenia.trigger.{rules.rule_set.value}",
+            outcome=True,
+            status=DecisionStatus.DECIDED,
+            rationale="Withhold alemtuzumab: " + "; ".join(reasons) + ".",
+            citation=_cite(rules),
+            inputs_used=used,
+        )
+    status = DecisionStatus.INDETERMINATE if missing else DecisionStatus.DECIDED
+    return Decision(
+        rule=f"cytopenia.trigger.{rules.rule_set.value}",
+        outcome=False,
+        status=status,
+        rationale=(
+            "Neutrophils and platelets are above the label's withholding thresholds."
+            if not missing
+            else "No withholding threshold met, but " + ", ".join(missing) + " not known."
+        ),
+        citation=_cite(rules),
+        inputs_used=used,
+        inputs_missing=tuple(missing),
+    )
+
+
+def may_resume(rules: DoseModificationRules, current: Counts, baseline: Counts) -> Decision[bool]:
+    """Whether counts have recovered enough to resume after a cytopenia hold.
+
+    Both labs must recover ("ANC ≥ 500/µL and platelets ≥ 50,000/µL"); a lab whose baseline was
+    low must return to its baseline value instead.
+    """
+    low = baseline_low(rules, baseline)
+    short: list[str] = []
+    missing: list[str] = []
+    used: dict[str, object] = {}
+    for lab in LABS:
+        x = current.get(lab)
+        if x is None:
+            missing.append(lab.value)
+            continue
+        used[lab.value] = x
+        if low[lab]:
+            base = baseline.get(lab)
+            assert base is not None
+            if x < base:
+                short.append(f"{lab.value} {x:g} × 10⁹/L is below its baseline {base:g}")
+        else:
+            t = _first(rules.resume, lab)
+            if not t.holds(x):
+                short.append(f"{lab.value} {x * 1000:,.0f}/µL has not reached {t.text()}")
+    rule = f"cytopenia.resume.{rules.rule_set.value}"
+    if missing:
+        return Decision(
+            rule=rule,
+            outcome=False,
+            status=DecisionStatus.INDETERMINATE,
+            rationale="Keep holding: recovery cannot be judged without " + ", ".join(missing) + ".",
+            citation=_cite(rules),
+            inputs_used=used,
+            inputs_missing=tuple(missing),
+        )
+    return Decision(
+        rule=rule,
+        outcome=not short,
+        status=DecisionStatus.DECIDED,
+        rationale=(
+            "Counts have recovered: "
+            + " and ".join(t.text() for t in rules.resume)
+            + " (or back to a low baseline)."
+            if not short
+            else "Keep holding: " + "; ".join(short) + "."
+        ),
+        citation=_cite(rules),
+        inputs_used=used,
+    )
+
+
+def resume_condition(rules: DoseModificationRules, baseline: Counts) -> str:
+    """The resumption condition as a clinician reads it."""
+    low = baseline_low(rules, baseline)
+    parts = []
+    for lab in LABS:
+        if low[lab]:
+            parts.append(f"{lab.value} back to baseline ({baseline.get(lab):g} × 10⁹/L)")
+        else:
+            parts.append(_first(rules.resume, lab).text())
+    return " and ".join(parts)

@@ -1,0 +1,3 @@
+"""cllcds.store (see docs/design.md)."""
+
+__all__: list[str] = []

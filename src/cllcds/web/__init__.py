@@ -1,0 +1,3 @@
+"""cllcds.web (see docs/design.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,141 @@
+"""Reading course documents: the reference example is accepted exactly as written, and every
+problem in a bad document is reported with its place."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from cllcds.course import parse_course
+from cllcds.domain import DocumentError, DoseGiven, LabCode, LabEvent
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "courses"
+REFERENCE = json.loads((EXAMPLES / "reference-document.json").read_text(encoding="utf-8"))
+
+
+def problems(doc) -> list[str]:
+    with pytest.raises(DocumentError) as exc:
+        parse_course(doc)
+    return [str(p) for p in exc.value.problems]
+
+
+def test_the_reference_document_is_accepted_as_written():
+    """shared/reference/course-document.md: the example of cllcds.course/1."""
+    c = parse_course(REFERENCE)
+    assert c.patient.id == "demo-1"
+    assert c.regimen_id == "alemtuzumab-iv-label"
+    assert len(c.events) == 12
+    assert isinstance(c.events[0], DoseGiven)
+    assert c.events[0].dose_mg == 3
+    labs = [e for e in c.events if isinstance(e, LabEvent)]
+    assert labs[0].result.code is LabCode.ANC
+    assert labs[0].result.value == pytest.approx(0.2)
+    assert c.baseline is not None
+    assert c.baseline.assessment is not None
+    assert c.baseline.assessment.spd_mm2 == 35 * 22 + 28 * 20
+
+
+def test_unknown_top_level_key_is_an_error():
+    doc = {**REFERENCE, "regimne": "x"}
+    assert any(p.startswith("regimne:") and "unknown key" in p for p in problems(doc))
+
+
+def test_each_problem_names_the_event_index_and_field():
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][3]["unit"] = "10*9/L"
+    doc["events"][3]["code"] = "PLT"
+    doc["events"][3]["value"] = 150000
+    doc["events"][0]["dose_mg"] = "three"
+    doc["events"][6]["temperature_c"] = 101.3
+    found = problems(doc)
+    assert any(p.startswith("events[3]") and "did you mean /uL" in p for p in found)
+    assert any(p.startswith("events[0].dose_mg") for p in found)
+    assert any(p.startswith("events[6].temperature_c") and "°C" in p for p in found)
+    assert len(found) == 3
+
+
+def test_unknown_rule_set_lists_the_valid_ones():
+    doc = {**REFERENCE, "rule_sets": {"label": "us-2020"}}
+    (p,) = problems(doc)
+    assert p.startswith("rule_sets.label")
+    assert "us-2007" in p
+
+
+def test_unknown_regimen_names_the_library():
+    (p,) = problems({**REFERENCE, "regimen": "alemtuzumab-weekly"})
+    assert "alemtuzumab-iv-label" in p
+
+
+def test_bad_dates_are_refused():
+    doc = copy.deepcopy(REFERENCE)
+    doc["start_date"] = "08/01/2007"
+    doc["events"][1]["date"] = "2007-13-01"
+    found = problems(doc)
+    assert any(p.startswith("start_date") and "YYYY-MM-DD" in p for p in found)
+    assert any(p.startswith("events[1].date") for p in found)
+
+
+def test_a_date_time_is_accepted_where_a_date_is():
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][0]["date"] = "2007-01-08T09:30"
+    c = parse_course(doc)
+    assert c.events[0].time is not None
+    assert c.events[0].time.hour == 9
+
+
+def test_supersedes_removes_the_corrected_event():
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][0]["id"] = "d1"
+    doc["events"].append(
+        {
+            "date": "2007-01-08",
+            "type": "dose",
+            "drug": "alemtuzumab",
+            "dose_mg": 3,
+            "route": "sc",
+            "supersedes": "d1",
+        }
+    )
+    c = parse_course(doc)
+    first_day = [
+        e
+        for e in c.effective_events()
+        if isinstance(e, DoseGiven) and e.date.isoformat() == "2007-01-08"
+    ]
+    assert len(first_day) == 1
+    assert first_day[0].route.value == "sc"
+
+
+def test_supersedes_must_name_an_earlier_event():
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][2]["supersedes"] = "nope"
+    (p,) = problems(doc)
+    assert p.startswith("events[2].supersedes")
+
+
+def test_cmv_pcr_not_detected_form():
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][5] = {"date": "2007-01-22", "type": "cmv_pcr", "result": "not detected"}
+    c = parse_course(doc)
+    assert not c.events[5].detected  # type: ignore[attr-defined]
+
+
+def test_mrd_level_as_percent_is_refused():
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][9]["mrd"]["level"] = 5
+    (p,) = problems(doc)
+    assert p.startswith("events[9].mrd.level")
+    assert "fraction" in p
+
+
+def test_wrong_format_string():
+    (p,) = problems({**REFERENCE, "format": "cllcds.course/2"})
+    assert p.startswith("format")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_example_document_is_valid(path):
+    parse_course(json.loads(path.read_text(encoding="utf-8")))

@@ -51,7 +51,7 @@ def test_table_2_csv_has_the_seven_combination_studies():
     """Table 2 lists Kennedy 2002 (6, 83/17) ... Wierda 2006 (74, 65/24)."""
     out = run("evidence", "table", "2", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert [r["reference"] for r in rows][0] == "Kennedy et al 2002"
+    assert rows[0]["reference"] == "Kennedy et al 2002"
     assert len(rows) == 7
     wierda = rows[-1]
     assert (wierda["n_evaluable"], wierda["or_pct"], wierda["cr_pct"]) == ("74", "65", "24")
@@ -138,8 +138,22 @@ def test_verify_quotes_on_a_missing_file_is_an_input_error(tmp_path: Path):
 
 
 def test_pool_json_carries_the_estimate_intervals_and_the_r_calls():
-    out = json.loads(run("evidence", "pool", "--outcome", "orr", "--subset", "monotherapy",
-                         "--transform", "logit", "--method", "REML", "--format", "json").stdout)  # fmt: skip
+    out = json.loads(
+        run(
+            "evidence",
+            "pool",
+            "--outcome",
+            "orr",
+            "--subset",
+            "monotherapy",
+            "--transform",
+            "logit",
+            "--method",
+            "REML",
+            "--format",
+            "json",
+        ).stdout
+    )
     for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "q", "k"):
         assert key in out
     assert out["k"] == 9

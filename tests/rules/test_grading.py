@@ -552,3 +552,54 @@ def test_febrile_neutropenia_without_temperatures_is_indeterminate() -> None:
 def test_febrile_neutropenia_needs_an_anc() -> None:
     with pytest.raises(InputError, match="ANC"):
         grade_febrile_neutropenia(lab("PLT", 20, "10*9/L"), max_temperature_c=39.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The loader refuses a table whose bands leave a gap or overlap
+# --------------------------------------------------------------------------------------------
+
+
+def _table(bands: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "term": "neutrophils",
+        "lab": "ANC",
+        "name": "Neutrophil count decreased",
+        "mode": "absolute",
+        "unit": "/mm3",
+        "locator": "test",
+        "bands": bands,
+    }
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [
+        pytest.param(
+            [
+                {"grade": 1, "ge": 1500, "lt": "LLN", "text": "a"},
+                {"grade": 2, "lt": 1400, "text": "b"},
+            ],
+            id="gap between 1400 and 1500",
+        ),
+        pytest.param(
+            [
+                {"grade": 1, "ge": 1500, "lt": "LLN", "text": "a"},
+                {"grade": 2, "le": 1500, "text": "b"},
+            ],
+            id="1500 in two bands",
+        ),
+        pytest.param(
+            [
+                {"grade": 1, "ge": 1500, "le": "LLN", "text": "a"},
+                {"grade": 2, "lt": 1500, "text": "b"},
+            ],
+            id="inclusive LLN",
+        ),
+    ],
+)
+def test_loader_refuses_bands_that_do_not_tile(bands: list[dict[str, Any]]) -> None:
+    from cllcds.domain import KnowledgeError
+    from cllcds.knowledge._grading import _lab_grading
+
+    with pytest.raises(KnowledgeError):
+        _lab_grading("test.yaml", "labs[0]", _table(bands), scale=CTCAE, source="C1", caveat="")

@@ -268,12 +268,24 @@ def _ci(lo: float | None, hi: float | None) -> str:
 def _print_result(title: str, r: dict[str, Any]) -> None:
     emit_table(
         [
-            [s["study"], f"{s['events']}/{s['n']}", f"{100 * s['proportion']:.1f}",
-             _ci(s["ci_low"], s["ci_high"]), f"{s['weight_pct']:.1f}"]
+            [
+                s["study"],
+                f"{s['events']}/{s['n']}",
+                f"{100 * s['proportion']:.1f}",
+                _ci(s["ci_low"], s["ci_high"]),
+                f"{s['weight_pct']:.1f}",
+            ]
             for s in r["studies"]
         ]
-        + [["Pooled", f"k = {r['k']}", f"{100 * r['estimate']:.1f}", _ci(r["ci_low"], r["ci_high"]),
-            "100.0"]],
+        + [
+            [
+                "Pooled",
+                f"k = {r['k']}",
+                f"{100 * r['estimate']:.1f}",
+                _ci(r["ci_low"], r["ci_high"]),
+                "100.0",
+            ]
+        ],
         ["Study", "Events/n", "%", f"{int(r['level'] * 100)}% CI", "Weight %"],
         title=title,
         caption=(
@@ -281,18 +293,27 @@ def _print_result(title: str, r: dict[str, Any]) -> None:
             f"I² {r['i2']:.1f}%; Q {r['q']:.2f} (df {r['q_df']}, p {r['q_p']:.3f}); "
             f"{r['transform']} scale, {r['method']}{', Knapp-Hartung' if r['knha'] else ''}."
         ),
-    )  # fmt: skip
+    )
 
 
 def _print_pool(out: dict[str, Any], *, loo: bool) -> None:
     typer.echo(f"Data: {out['data']}")
     if loo:
         emit_table(
-            [[r["omitted"], r["k"], f"{100 * r['estimate']:.1f}", _ci(r["ci_low"], r["ci_high"]),
-              f"{r['tau2']:.4f}", f"{r['i2']:.1f}"] for r in out["leave_one_out"]],
+            [
+                [
+                    r["omitted"],
+                    r["k"],
+                    f"{100 * r['estimate']:.1f}",
+                    _ci(r["ci_low"], r["ci_high"]),
+                    f"{r['tau2']:.4f}",
+                    f"{r['i2']:.1f}",
+                ]
+                for r in out["leave_one_out"]
+            ],
             ["Omitted", "k", "%", "CI", "tau²", "I² %"],
             title="Leave-one-out",
-        )  # fmt: skip
+        )
         return
     if "subgroups" in out:
         for name, r in out["subgroups"].items():

@@ -169,7 +169,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
         override: Annotated[
             list[str] | None,
-            typer.Option("--override", help="drug=amount[@cycles], e.g. rituximab=500@2-6."),
+            typer.Option(
+                "--override", help="drug=amount or drug=amount@cycles, e.g. rituximab=500@2-6."
+            ),
         ] = None,
         patient_name: Annotated[str, typer.Option("--patient-name", help="For the sheet.")] = "",
         patient_id: Annotated[str, typer.Option("--patient-id", help="For the sheet.")] = "",

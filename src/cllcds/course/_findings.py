@@ -548,4 +548,6 @@ def _with_labs(run: _Run, ev: AssessmentEvent) -> Assessment:
         dt.timedelta(0) <= ev.date - t.date <= dt.timedelta(days=28) for t in run.transfusions
     )
     a = ev.assessment.with_labs(labs)
-    return dataclasses.replace(a, transfused=transfused or a.transfused)
+    # No transfusion recorded in the 4 weeks before means untransfused (not "unknown").
+    recorded = a.transfused if a.transfused is not None else False
+    return dataclasses.replace(a, transfused=transfused or recorded)

@@ -414,8 +414,11 @@ def pool_analysis(req: PoolRequest, opts: PoolOptions) -> dict[str, Any]:
     out: dict[str, Any] = {"data": what, "inputs": prov}
     if req.by is not None or req.group_column:
         if len(set(groups)) < MIN_STUDIES:
-            raise InputError("--by", req.by.value if req.by else req.group_column,
-                             "subgroups need at least two groups")  # fmt: skip
+            raise InputError(
+                "--by",
+                req.by.value if req.by else req.group_column,
+                "subgroups need at least two groups",
+            )
         sg = subgroups(data, groups, **opts.kwargs())
         out["overall"] = _result_json(pool(data, **opts.kwargs()))
         out["subgroups"] = {name: _result_json(r) for name, r in sg.subgroups}
@@ -447,8 +450,9 @@ def leave_one_out_analysis(req: PoolRequest, opts: PoolOptions) -> dict[str, Any
     data, _groups, prov, what = _inputs(req)
     rows = []
     for omitted, r in leave_one_out(data, **opts.kwargs()):
-        rows.append({"omitted": omitted, **{k: v for k, v in _result_json(r).items()
-                                            if k != "studies"}})  # fmt: skip
+        rows.append(
+            {"omitted": omitted, **{k: v for k, v in _result_json(r).items() if k != "studies"}}
+        )
     return {"data": what, "inputs": prov, "leave_one_out": rows}
 
 

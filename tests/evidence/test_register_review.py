@@ -139,3 +139,32 @@ def test_every_entry_names_its_values_and_a_reading(found):
         assert d.likely_reading, d
         assert d.citations, d
         assert d.description, d
+
+
+def test_elter_table_doses_alemtuzumab_per_square_metre(found):
+    """Table 2: "Campath 30 iv sqm2 × 3 d"; text: "alemtuzumab at 30 mg given over 2 hours for 3
+    doses on days 1–3"."""
+    d = one(found, "elter2005", "schedule", Kind.SCHEDULE_VS_TEXT)
+    assert "per m²" in d.description
+    assert "ceiling" in d.likely_reading
+
+
+def test_montillo_table_dose_differs_from_the_text(found):
+    """Table 2: "Campath 10 mg sc × 3 cd"; text: "alemtuzumab 20 mg SC (Days 1–3)"."""
+    d = one(found, "montillo2007", "schedule", Kind.SCHEDULE_VS_TEXT)
+    assert (d.table_value, d.text_value) == (10, 20)
+
+
+def test_nabhan_table_zero_step(found):
+    """Table 2: "Campath 3-0-30 mg iv"; text: "3 mg (first cohort), 10 mg (second cohort), and
+    eventually 30 mg (third cohort)"."""
+    d = one(found, "nabhan2004", "schedule", Kind.IMPOSSIBLE_VALUE)
+    assert "3-10-30" in d.likely_reading
+
+
+def test_cll2h_table_route_simplifies_the_iv_escalation(found):
+    """Table 1 gives "sc" for Stilgenbauer 2004; the text: "An intravenous dose-escalation
+    schedule of 3, 10, and 30 mg was used and patients were then switched to the subcutaneous
+    route"."""
+    d = one(found, "stilgenbauer2004", "route", Kind.SCHEDULE_VS_TEXT)
+    assert d.severity is Severity.SIMPLIFICATION

@@ -194,3 +194,33 @@ def test_a_table_label_differing_from_the_text_citation_is_a_label_item():
     labels = [d for d in items if d.kind is Kind.CITATION_LABEL]
     assert labels
     assert labels[0].severity is Severity.LABEL
+
+
+@pytest.mark.parametrize(
+    ("schedule", "steps", "per_m2"),
+    [
+        ("30 mg TIW × 12W", [(30.0,)], False),
+        (
+            "Rituximab 375 mg/m2/W W 1-3-4-5 Campath 3-0-30 mg iv × TIW W 2-5",
+            [(3.0, 0.0, 30.0)],
+            False,
+        ),
+        ("Campath 30 iv sqm2 × 3 d FAMP 30 mg/m2 × 3 d every 28 d × 6 courses", [(30.0,)], True),
+        (
+            "FAMP 40 os mg/m2/d × 3 cd CTX 250 os mg/m2/d × 3 cd Campath 10 mg sc × 3 cd",
+            [(10.0,)],
+            False,
+        ),
+        (
+            "Campath 15 mg civ 24 h × 6 cd 30 mg sc × 2 d/W × 3 W Rituximab 375 mg/m2 d 1",
+            [(15.0,), (30.0,)],
+            False,
+        ),
+    ],
+)
+def test_table_alemtuzumab_doses_are_read_from_the_schedule(schedule, steps, per_m2):
+    from cllcds.evidence._register import table_alemtuzumab_doses
+
+    doses = table_alemtuzumab_doses(schedule)
+    assert [d.steps for d in doses] == steps
+    assert any(d.per_m2 for d in doses) is per_m2

@@ -95,6 +95,7 @@ EVENT_KEYS: Mapping[EventType, frozenset[str]] = {
     EventType.NOTE: frozenset({"text"}),
 }
 ASSESSMENT_KEYS = EVENT_KEYS[EventType.ASSESSMENT]
+_ALLOWED = {t: EVENT_COMMON | keys for t, keys in EVENT_KEYS.items()}
 
 TEMPERATURE_RANGE_C = (30.0, 45.0)
 """Body temperatures outside this range are refused (likely °F or a typing error)."""
@@ -487,7 +488,7 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
         if raw.get("type") is None:
             c.add(f"{where}.type", None, "give the event type")
         return None
-    rec = c.keys(raw, EVENT_COMMON | EVENT_KEYS[etype], where)
+    rec = c.keys(raw, _ALLOWED[etype], where)
     date, time = c.datetime(rec.get("date"), f"{where}.date")
     if date is None:
         return None

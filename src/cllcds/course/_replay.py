@@ -204,12 +204,13 @@ _TYPE_ORDER = {
 }
 
 
-def _event_key(e: Event) -> tuple[Any, ...]:
-    # Within a day the order is by type, then by content: the list order never matters.
-    return (e.date, _TYPE_ORDER[e.type], repr(e.__class__), _content(e))
+def _content(e: Event) -> object:
+    if isinstance(e, LabEvent):  # the common tie: several labs on one day
+        return ("0", e.result.code.value, e.result.value, repr(e.id), repr(e.supersedes))
+    return ("1", _full_content(e))
 
 
-def _content(e: Event) -> str:
+def _full_content(e: Event) -> str:
     # Every field but the position in the document, so the key never depends on list order.
     return repr([(f.name, getattr(e, f.name)) for f in dataclasses.fields(e) if f.name != "index"])
 
@@ -293,6 +294,7 @@ class _Run:
     held_days: list[DoseHeld] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     alert_hold: list[HoldKind | None] = field(default_factory=list)
+    counts_pending: dt.date | None = None
     decisions: list[Decision[Any]] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------
@@ -332,7 +334,13 @@ class _Run:
     def window_mg(self, day: dt.date) -> float:
         """Alemtuzumab given in the 7 days ending ``day`` (inclusive)."""
         lo = day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-        return sum(mg for d, mg, _ in self.doses if lo <= d <= day)
+        total = 0.0
+        for d, mg, _ in reversed(self.doses):  # doses are in date order: stop once past
+            if d < lo:
+                break
+            if d <= day:
+                total += mg
+        return total
 
     def hold(
         self, kind: HoldKind, since: dt.date, reason: str, resume: str, cite: Citation
@@ -471,7 +479,7 @@ class _Run:
             self.labs[r.code] = r
         self.lab_history.append(r)
         if r.code in (LabCode.ANC, LabCode.PLT):
-            self.cytopenia_check(ev.date)
+            self.counts_pending = ev.date  # judged once all of the day's labs are in
         if r.code is LabCode.ALC:
             self.decide(
                 "lymphopenia.no-modification",
@@ -671,7 +679,23 @@ class _Run:
 
 
 def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
-    return sorted((e for e in course.effective_events() if e.date <= as_of), key=_event_key)
+    events = sorted(
+        (e for e in course.effective_events() if e.date <= as_of),
+        key=lambda e: (e.date, _TYPE_ORDER[e.type]),
+    )
+    # Ties (same day, same type) are put in content order, so list order never matters; the
+    # content key is costly, so it is computed only for the tied runs.
+    out: list[Event] = []
+    i = 0
+    while i < len(events):
+        j = i + 1
+        key = (events[i].date, events[i].type)
+        while j < len(events) and (events[j].date, events[j].type) == key:
+            j += 1
+        run = events[i:j]
+        out.extend(run if len(run) == 1 else sorted(run, key=_content))
+        i = j
+    return out
 
 
 def _as_of(course: Course) -> dt.date:
@@ -733,6 +757,11 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             None,
         )
     for ev in _sorted_events(course, as_of):
+        if run.counts_pending is not None and (
+            not isinstance(ev, LabEvent) or ev.date != run.counts_pending
+        ):
+            run.cytopenia_check(run.counts_pending)
+            run.counts_pending = None
         if isinstance(ev, DoseGiven):
             run.on_dose(ev)
         elif isinstance(ev, InfusionReaction):
@@ -757,6 +786,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             run.growth_factor.append(ev)
         elif isinstance(ev, DoseHeld):
             run.held_days.append(ev)
+    if run.counts_pending is not None:
+        run.cytopenia_check(run.counts_pending)
     return _finish(run)
 
 
@@ -846,6 +877,16 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
         used={"last_dose": None if prev is None else f"{prev[1]:g} mg {prev[0]}"},
     )
     return NextDose(day, "alemtuzumab", mg, route.value, phase, premed, why, cite)
+
+
+def _latest_decisions(decisions: list[Decision[Any]]) -> tuple[Decision[Any], ...]:
+    """The state's decisions: the latest of each rule (a replay decides some rules at every lab
+    or dose; the earlier outcomes are history, not the state)."""
+    latest: dict[str, Decision[Any]] = {}
+    for d in decisions:
+        latest.pop(d.rule, None)
+        latest[d.rule] = d
+    return tuple(latest.values())
 
 
 def _six_days_before(run: _Run, day: dt.date) -> float:
@@ -971,7 +1012,7 @@ def _finish(run: _Run) -> CourseState:
         response=response,
         alerts=tuple(alerts),
         next_actions=tuple(sorted(actions, key=lambda a: (a.due, a.code))),
-        decisions=tuple(run.decisions),
+        decisions=_latest_decisions(run.decisions),
         context=patient_context(run.course),
         doses=tuple((d, mg, r.value) for d, mg, r in run.doses),
         discontinued=None if run.discontinued is None else run.discontinued[:2],

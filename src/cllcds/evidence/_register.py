@@ -20,6 +20,7 @@ different denominator), never typed in.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,16 @@ from dataclasses import field as dc_field
 from enum import Enum
 
 from cllcds import knowledge
-from cllcds.domain import Citation, Measure, Reported, Study, TableRow
+from cllcds.domain import (
+    Citation,
+    DoseSpec,
+    Drug,
+    Measure,
+    NotFoundError,
+    Reported,
+    Study,
+    TableRow,
+)
 
 PRINT_ROUNDING_TOLERANCE = 0.5 + 1e-9
 """A printed whole percentage agrees with an exact value when it is the exact value rounded
@@ -63,6 +73,7 @@ class Kind(Enum):
     IMPOSSIBLE_VALUE = "impossible-value"
     CR_ABOVE_OR = "cr-above-or"
     CITATION_LABEL = "citation-label"
+    SCHEDULE_VS_TEXT = "schedule-vs-text"
 
 
 class Severity(Enum):
@@ -74,6 +85,8 @@ class Severity(Enum):
     """Off by less than one point: truncated instead of rounded, or similar."""
     LABEL = "label"
     """A naming difference that changes no number."""
+    SIMPLIFICATION = "simplification"
+    """The table shortens what the text says (a route, a step) without contradicting it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +500,145 @@ def _label_checks(row: TableRow, study: Study) -> Iterable[Discrepancy]:
         )
 
 
+_DRUG_WORDS = re.compile(r"\b(Rituximab|FAMP|C ?TX)\b")
+_DOSE = re.compile(
+    r"(\d+(?:\s*[-–]\s*\d+)*)\s*(?:mg\b|iv\b|sc\b|civ\b|os\b)(\s*(?:iv|sc)?\s*(sqm2|mg/m2))?"
+)
+_WEEKS = re.compile(r"×\s*(\d+)\s*W\b")
+
+
+@dataclass(frozen=True, slots=True)
+class _TableDose:
+    steps: tuple[float, ...]
+    per_m2: bool
+    text: str
+
+
+def table_alemtuzumab_doses(schedule: str) -> list[_TableDose]:
+    """The alemtuzumab doses a table row's schedule prints ("Campath 3-0-30 mg" → 3, 0, 30).
+
+    Table 1 rows are alemtuzumab only; in Table 2 the Campath part runs from the word
+    "Campath" to the next drug's name.
+    """
+    start = schedule.find("Campath")
+    if start < 0:
+        part = schedule
+    else:
+        part = schedule[start + len("Campath") :]
+        nxt = _DRUG_WORDS.search(part)
+        if nxt:
+            part = part[: nxt.start()]
+    out = []
+    for m in _DOSE.finditer(part):
+        steps = tuple(float(x) for x in re.split(r"\s*[-–]\s*", m.group(1)))
+        out.append(_TableDose(steps, bool(m.group(3)), m.group(0).strip()))
+    return out
+
+
+def _regimen_alemtuzumab(study: Study) -> tuple[str, list[DoseSpec], int] | None:
+    for rid in study.regimen_ids:
+        try:
+            reg = knowledge.regimen(rid)
+        except NotFoundError:
+            continue
+        doses = [r.dose for r in (*reg.run_in, *reg.components) if r.drug is Drug.ALEMTUZUMAB]
+        return rid, doses, reg.cycles.length_days * reg.cycles.count
+    return None
+
+
+def _lost_digit(steps: tuple[float, ...]) -> str | None:
+    """``3-0-30`` → ``3-10-30``: a zero step inside a rising series lost a leading digit."""
+    fixed = list(steps)
+    for i, x in enumerate(steps):
+        if x == 0 and 0 < i < len(steps) - 1:
+            for lead in range(1, 10):
+                guess = float(f"{lead}0")
+                if steps[i - 1] < guess < steps[i + 1]:
+                    fixed[i] = guess
+                    break
+            else:
+                return None
+    return "-".join(f"{x:g}" for x in fixed)
+
+
+def _schedule_checks(row: TableRow, study: Study) -> Iterable[Discrepancy]:
+    found = _regimen_alemtuzumab(study)
+    cite_row = Citation(
+        knowledge.SEED_SOURCE,
+        f"Table {row.table}, row {row.row} ({row.reference})",
+        quote=row.schedule,
+    )
+    doses = table_alemtuzumab_doses(row.schedule)
+    for d in doses:
+        if 0 in d.steps:
+            guess = _lost_digit(d.steps)
+            yield Discrepancy(
+                study.id,
+                "schedule",
+                Kind.IMPOSSIBLE_VALUE,
+                Severity.CONTRADICTION,
+                f"Table {row.table} prints alemtuzumab {d.text!r}: a 0 mg step.",
+                f"a digit lost in print: {guess} mg" if guess else "a misprinted dose",
+                citations=(cite_row,),
+            )
+    if found is None or not doses:
+        return
+    rid, specs, length_days = found
+    flat = [s.amount for s in specs if s.basis.value == "mg"]
+    table_max = max(max(d.steps) for d in doses)
+    if any(d.per_m2 for d in doses) and flat:
+        yield Discrepancy(
+            study.id,
+            "schedule",
+            Kind.SCHEDULE_VS_TEXT,
+            Severity.CONTRADICTION,
+            f"Table {row.table} prints alemtuzumab {table_max:g} per m² ({doses[0].text!r}); "
+            f"the text gives a flat {max(flat):g} mg (regimen {rid}).",
+            f"a flat {max(flat):g} mg: {table_max:g} mg/m² would pass the 30 mg single-dose "
+            "ceiling for any adult",
+            table_value=table_max,
+            text_value=max(flat),
+            citations=(cite_row,),
+        )
+    elif flat and table_max != max(flat):
+        yield Discrepancy(
+            study.id,
+            "schedule",
+            Kind.SCHEDULE_VS_TEXT,
+            Severity.CONTRADICTION,
+            f"Table {row.table} gives alemtuzumab up to {table_max:g} mg; the text's regimen "
+            f"({rid}) goes up to {max(flat):g} mg.",
+            "the two describe different doses; the regimen library offers the text's version "
+            "by default",
+            table_value=table_max,
+            text_value=max(flat),
+            citations=(cite_row,),
+        )
+    weeks = [int(w) for w in _WEEKS.findall(row.schedule)]
+    if row.table == 1 and len(weeks) == 1 and length_days % 7 == 0 and weeks[0] != length_days // 7:
+        yield Discrepancy(
+            study.id,
+            "schedule",
+            Kind.SCHEDULE_VS_TEXT,
+            Severity.CONTRADICTION,
+            f"Table 1 gives {weeks[0]} weeks; the text's schedule runs {length_days // 7} weeks.",
+            f"{length_days // 7} weeks, as the text says",
+            table_value=weeks[0],
+            text_value=length_days // 7,
+            citations=(cite_row,),
+        )
+    if row.table == 1 and row.route and row.route != study.route.value:
+        yield Discrepancy(
+            study.id,
+            "route",
+            Kind.SCHEDULE_VS_TEXT,
+            Severity.SIMPLIFICATION,
+            f"Table 1 gives the route {row.route!r}; the text describes {study.route.value!r}.",
+            f"{study.route.value}: the table names the maintenance route only",
+            citations=(cite_row, study.population.citation),
+        )
+
+
 def register(
     studies: Sequence[Study] | None = None, rows: Sequence[TableRow] | None = None
 ) -> tuple[Discrepancy, ...]:
@@ -514,6 +666,7 @@ def register(
         for row in rows_by_study.get(st.id, []):
             out.extend(_table_checks(row, st))
             out.extend(_label_checks(row, st))
+            out.extend(_schedule_checks(row, st))
         out.extend(_reported_checks(st))
         out.extend(_category_checks(st))
     return tuple(out)

@@ -31,11 +31,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from cllcds.domain import InputError
 
 from ._doses import DoseRoute, DoseTable
 from ._model import WBC_REFERENCE, FloatArray, Individuals
+
+IntArray = npt.NDArray[np.intp]
 
 # Shampine (1982) Rosenbrock 4(3) parameters, as printed in Numerical Recipes (§16.6, `stiff`).
 _GAM = 1.0 / 2.0
@@ -72,13 +75,17 @@ _W_FLOOR = 1e-12
 class StepObserver(Protocol):
     """Receives the solution step by step (see :mod:`cllcds.pk._summaries`)."""
 
-    def on_event(self, t: float, c: FloatArray, w: FloatArray, dose_starts: int) -> None:
-        """At a segment boundary, before any dose starting at ``t`` is applied."""
+    def on_event(
+        self, t: float, t_next: float, c: FloatArray, w: FloatArray, dose_starts: int
+    ) -> None:
+        """All patients are at ``t`` (before any dose starting at ``t`` acts); the next
+        synchronisation point is ``t_next`` (equal to ``t`` at the end)."""
 
     def on_step(
         self,
-        t0: float,
-        h: float,
+        idx: IntArray,
+        t0: FloatArray,
+        h: FloatArray,
         c0: FloatArray,
         c1: FloatArray,
         dc0: FloatArray,
@@ -88,7 +95,7 @@ class StepObserver(Protocol):
         dw0: FloatArray,
         dw1: FloatArray,
     ) -> None:
-        """After each accepted step from ``t0`` to ``t0 + h`` (values and derivatives)."""
+        """After accepted steps of the patients ``idx``, each from ``t0`` to ``t0 + h``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +110,8 @@ class _Segment:
     input_changes: bool
 
 
-def _segments(doses: DoseTable, t_end: float) -> list[_Segment]:
-    points = {0.0, t_end}
+def _segments(doses: DoseTable, t_end: float, sync: Sequence[float] = ()) -> list[_Segment]:
+    points = {0.0, t_end, *(float(x) for x in sync if 0 < x < t_end)}
     for d in doses.doses:
         if d.time_h < t_end:
             points.add(d.time_h)
@@ -173,7 +180,7 @@ class _Model:
 class _Solver:
     """Solves (I/(γh) − J) x = b for the arrowhead Jacobian of the model, elementwise."""
 
-    def __init__(self, m: _Model, y: FloatArray, h: float) -> None:
+    def __init__(self, m: _Model, y: FloatArray, h: FloatArray) -> None:
         j11, j13, j31, j33 = m.jacobian(y)
         d = 1.0 / (_GAM * h)
         self.p2 = 1.0 / (d + m.q_v2)  # j22 = -Q/V2
@@ -200,9 +207,33 @@ class IntegrationStats:
     """How much work the integration took."""
 
     steps: int
+    """Accepted patient-steps (summed over patients)."""
     rejected: int
+    """Rejected patient-steps."""
+    iterations: int
+    """Vectorised iterations (each advances every unfinished patient by one step)."""
     segments: int
     patients: int
+
+
+class _Work:
+    """The patients still integrating in a segment, with gathered copies of their arrays."""
+
+    def __init__(self, idx: IntArray, ind: Individuals, y: FloatArray, f: FloatArray,
+                 t: FloatArray, h: FloatArray) -> None:
+        self.idx = idx
+        self.model = _Model(ind.take(idx))
+        self.y = y[:, idx]
+        self.f = f[:, idx]
+        self.t = t[idx]
+        self.h = h[idx]
+        self.active = np.ones(idx.size, dtype=bool)
+
+    def store(self, y: FloatArray, f: FloatArray, t: FloatArray, h: FloatArray) -> None:
+        y[:, self.idx] = self.y
+        f[:, self.idx] = self.f
+        t[self.idx] = self.t
+        h[self.idx] = self.h
 
 
 def integrate(
@@ -214,8 +245,13 @@ def integrate(
     rtol: float = DEFAULT_RTOL,
     atol: Sequence[float] = DEFAULT_ATOL,
     h_max: float = 24.0,
+    sync: Sequence[float] = (),
 ) -> tuple[FloatArray, IntegrationStats]:
     """Integrate all patients from 0 to ``t_end`` and feed ``observer``; return the final state.
+
+    Every patient has its own step size (a patient with fast dynamics takes more, shorter
+    steps without slowing the others); all patients meet at every event (dose start,
+    infusion end) and at the extra ``sync`` times, where ``observer.on_event`` is called.
 
     Parameters
     ----------
@@ -231,6 +267,8 @@ def integrate(
         Local error tolerances (relative; absolute per state A1, A2, W, depot).
     h_max
         Largest step (h).
+    sync
+        Extra times at which all patients are brought together.
 
     Returns
     -------
@@ -242,77 +280,104 @@ def integrate(
         raise InputError("t_end", t_end, "give a positive end time in hours")
     if not (0 < rtol < 1):
         raise InputError("rtol", rtol, "give a relative tolerance in (0, 1)")
-    model = _Model(ind)
+    full = _Model(ind)
     n = ind.n
     y = np.zeros((4, n))
     y[2] = ind.wbc0
+    f = np.zeros((4, n))
+    t = np.zeros(n)
+    h = np.full(n, _H_RESTART)
     atol_v = np.asarray(atol, dtype=np.float64).reshape(4, 1)
-    steps = rejected = 0
-    h = _H_RESTART
-    segs = _segments(doses, t_end)
+    steps = rejected = iterations = 0
+    segs = _segments(doses, t_end, sync)
+    everyone = np.arange(n)
     for seg in segs:
-        c = y[0] * model.inv_v1
-        observer.on_event(seg.t0, c, y[2].copy(), seg.dose_starts)
+        observer.on_event(seg.t0, seg.t1, y[0] * full.inv_v1, y[2].copy(), seg.dose_starts)
         if seg.sc_mg > 0:
             y[3] += ind.f_sc * seg.sc_mg
         if seg.input_changes:
-            h = min(h, _H_RESTART)
-        t = seg.t0
-        f0 = model.rhs(y, seg.rate_mg_per_h)
-        while t < seg.t1:
-            h = min(h, h_max)
-            last = t + h >= seg.t1 * (1 - 1e-14) or seg.t1 - (t + h) < 1e-9
-            h_step = seg.t1 - t if last else h
-            y1, err = _rosenbrock_step(model, y, f0, h_step, seg.rate_mg_per_h)
-            scale = atol_v + rtol * np.maximum(np.abs(y), np.abs(y1))
-            e = float(np.max(np.abs(err) / scale)) if n else 0.0
-            if not math.isfinite(e):
-                e = 1e10
-            steps += 1
-            if steps > _MAX_STEPS:
-                raise RuntimeError("pk integration did not finish (step limit)")
-            if e <= 1.0:
-                f1 = model.rhs(y1, seg.rate_mg_per_h)
-                iv1 = model.inv_v1
+            np.minimum(h, _H_RESTART, out=h)
+        rate = seg.rate_mg_per_h
+        f = full.rhs(y, rate)
+        t.fill(seg.t0)
+        work = _Work(everyone, ind, y, f, t, h) if n else None
+        t1 = seg.t1
+        tol_t = 1e-12 * max(1.0, t1)
+        while work is not None:
+            iterations += 1
+            if iterations > _MAX_STEPS:
+                raise RuntimeError("pk integration did not finish (iteration limit)")
+            act = work.active
+            hs = np.minimum(work.h, h_max)
+            last = work.t + hs >= t1 - 1e-9 * max(1.0, t1)
+            hs = np.where(last, t1 - work.t, hs)
+            hs = np.where(act & (hs > tol_t), hs, np.where(act, tol_t, 1.0))
+            m = work.model
+            # A too-long trial step of a stiff patient may overflow; it is then rejected.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                y1, err = _rosenbrock_step(m, work.y, work.f, hs, rate)
+                scale = atol_v + rtol * np.maximum(np.abs(work.y), np.abs(y1))
+                e = np.max(np.abs(err) / scale, axis=0)
+            e = np.where(np.isfinite(e), e, 1e10)
+            acc = act & (e <= 1.0)
+            rej = act & ~acc
+            n_acc = int(np.count_nonzero(acc))
+            steps += n_acc
+            rejected += int(np.count_nonzero(rej))
+            if n_acc:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    f1 = m.rhs(y1, rate)  # rejected patients' values are discarded
+                iv1 = m.inv_v1
+                sel = np.flatnonzero(acc)
+                ya, fa = work.y[:, sel], work.f[:, sel]
+                y1a, f1a = y1[:, sel], f1[:, sel]
                 observer.on_step(
-                    t,
-                    h_step,
-                    y[0] * iv1,
-                    y1[0] * iv1,
-                    f0[0] * iv1,
-                    f1[0] * iv1,
-                    y[2],
-                    y1[2],
-                    f0[2],
-                    f1[2],
+                    work.idx[sel],
+                    work.t[sel],
+                    hs[sel],
+                    ya[0] * iv1[sel],
+                    y1a[0] * iv1[sel],
+                    fa[0] * iv1[sel],
+                    f1a[0] * iv1[sel],
+                    ya[2],
+                    y1a[2],
+                    fa[2],
+                    f1a[2],
                 )
-                t = seg.t1 if last else t + h_step
-                y, f0 = y1, f1
-                grow = _MAX_GROW if e < 1e-8 else min(_MAX_GROW, _SAFETY * e**-0.25)
-                if not last:
-                    h = h_step * grow
-                else:
-                    h = max(h, h_step * grow)
-            else:
-                rejected += 1
-                h = h_step * max(_MIN_SHRINK, _SAFETY * e ** (-1.0 / 3.0))
-                if h < 1e-12:
-                    raise RuntimeError("pk integration step size underflow")
-    c = y[0] * model.inv_v1
-    observer.on_event(t_end, c, y[2].copy(), 0)
-    return y, IntegrationStats(steps - rejected, rejected, len(segs), n)
+                work.y[:, sel] = y1a
+                work.f[:, sel] = f1a
+                work.t[sel] = np.where(last[sel], t1, work.t[sel] + hs[sel])
+                work.active[sel[last[sel]]] = False
+            with np.errstate(divide="ignore"):
+                grow = np.minimum(_MAX_GROW, _SAFETY * np.power(np.maximum(e, 1e-12), -0.25))
+                shrink = np.maximum(_MIN_SHRINK, _SAFETY * np.power(np.maximum(e, 1e-12), -1 / 3))
+            # After a final (clipped) step keep the larger of the proposal and the old step.
+            new_acc = np.where(last, np.maximum(work.h, hs * grow), hs * grow)
+            work.h = np.where(acc, new_acc, np.where(rej, hs * shrink, work.h))
+            if rej.any() and float(np.min(work.h[rej])) < 1e-12:
+                raise RuntimeError("pk integration step size underflow")
+            n_act = int(np.count_nonzero(work.active))
+            if n_act == 0:
+                work.store(y, f, t, h)
+                work = None
+            elif n_act < 0.5 * work.idx.size and work.idx.size > 16:
+                work.store(y, f, t, h)
+                work = _Work(work.idx[work.active], ind, y, f, t, h)
+    observer.on_event(t_end, t_end, y[0] * full.inv_v1, y[2].copy(), 0)
+    return y, IntegrationStats(steps, rejected, iterations, len(segs), n)
 
 
 def _rosenbrock_step(
-    m: _Model, y0: FloatArray, f0: FloatArray, h: float, rate: float
+    m: _Model, y0: FloatArray, f0: FloatArray, h: FloatArray, rate: float
 ) -> tuple[FloatArray, FloatArray]:
     sol = _Solver(m, y0, h)
     g1 = sol.solve(f0)
     f = m.rhs(y0 + _A21 * g1, rate)
-    g2 = sol.solve(f + (_C21 / h) * g1)
+    inv_h = 1.0 / h
+    g2 = sol.solve(f + (_C21 * inv_h) * g1)
     f = m.rhs(y0 + _A31 * g1 + _A32 * g2, rate)
-    g3 = sol.solve(f + (_C31 / h) * g1 + (_C32 / h) * g2)
-    g4 = sol.solve(f + (_C41 / h) * g1 + (_C42 / h) * g2 + (_C43 / h) * g3)
+    g3 = sol.solve(f + inv_h * (_C31 * g1 + _C32 * g2))
+    g4 = sol.solve(f + inv_h * (_C41 * g1 + _C42 * g2 + _C43 * g3))
     y1 = y0 + _B1 * g1 + _B2 * g2 + _B3 * g3 + _B4 * g4
     err = _E1 * g1 + _E2 * g2 + _E4 * g4
     return y1, err

@@ -30,18 +30,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from ._model import FloatArray
+
+IntArray = npt.NDArray[np.intp]
 
 PERCENTILES: tuple[float, ...] = (5.0, 25.0, 50.0, 75.0, 95.0)
 """Population percentiles reported everywhere."""
 WEEK_H = 168.0
-_BISECT = 40
+_BISECT = 30
 
 
 def hermite(
     s: FloatArray | float,
-    h: float,
+    h: FloatArray | float,
     y0: FloatArray,
     y1: FloatArray,
     d0: FloatArray,
@@ -59,41 +62,31 @@ def hermite(
     return out
 
 
-def _hermite_slope(
-    s: FloatArray, h: float, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray
-) -> FloatArray:
-    s2 = s * s
-    out: FloatArray = (
-        (6 * s2 - 6 * s) * y0
-        + (3 * s2 - 4 * s + 1) * h * d0
-        + (-6 * s2 + 6 * s) * y1
-        + (3 * s2 - 2 * s) * h * d1
-    ) / h
-    return out
-
-
 def _interior_extreme(
-    h: float, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray, *, maximum: bool
+    h: FloatArray, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Value and position s of an interior extremum where the slope changes sign.
+    """Value and position s of the interior extremum of the interpolant.
 
-    ``y0``… are the subset of patients whose end slopes have opposite signs (+ then − for a
-    maximum), so the derivative has exactly one root in (0, 1); it is found by bisection.
+    Only for patients whose end slopes have opposite signs, so the derivative (a quadratic
+    ``a·s² + b·s + c``) has exactly one root in (0, 1); it is taken from the numerically stable
+    form of the quadratic formula.
     """
-    lo = np.zeros_like(y0)
-    hi = np.ones_like(y0)
-    for _ in range(_BISECT):
-        mid = 0.5 * (lo + hi)
-        slope = _hermite_slope(mid, h, y0, y1, d0, d1)
-        up = slope > 0 if maximum else slope < 0
-        lo = np.where(up, mid, lo)
-        hi = np.where(up, hi, mid)
-    s = 0.5 * (lo + hi)
+    dy = y0 - y1
+    a = 6 * dy + 3 * h * (d0 + d1)
+    b = -6 * dy - 4 * h * d0 - 2 * h * d1
+    c = h * d0
+    disc = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
+    q = -0.5 * (b + np.where(b >= 0, disc, -disc))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1 = np.where(q != 0, c / q, np.nan)
+        r2 = np.where(a != 0, q / a, np.nan)
+    ok1 = (r1 >= 0) & (r1 <= 1)
+    s = np.clip(np.where(ok1, r1, np.where(np.isfinite(r2), r2, 0.5)), 0.0, 1.0)
     return hermite(s, h, y0, y1, d0, d1), s
 
 
 def _crossing(
-    h: float,
+    h: FloatArray,
     y0: FloatArray,
     y1: FloatArray,
     d0: FloatArray,
@@ -215,6 +208,10 @@ class Summariser:
         self.w_end = np.zeros(n)
         self._grid = np.asarray(self.grid, dtype=np.float64)
         self._gi = 0
+        self._win_times = np.empty(0)
+        self._win_c = np.empty((0, n))
+        self._win_w = np.empty((0, n))
+        self._win_next = np.zeros(n, dtype=np.intp)
         self._dose_times = np.asarray(self.dose_times, dtype=np.float64)
         self._first_dose = float(self._dose_times[0]) if self._dose_times.size else 0.0
         self._distinct = np.unique(self._dose_times)
@@ -227,25 +224,30 @@ class Summariser:
         self._seen_first = False
 
     # -- observer protocol -------------------------------------------------------------------
-    def on_event(self, t: float, c: FloatArray, w: FloatArray, dose_starts: int) -> None:
-        """Record pre-dose troughs, close dosing intervals, emit grid points at ``t``."""
+    def on_event(
+        self, t: float, t_next: float, c: FloatArray, w: FloatArray, dose_starts: int
+    ) -> None:
+        """All patients at ``t``: flush the output rows of the window that ended, record
+        pre-dose troughs, close dosing intervals, open the next window's output rows."""
+        self._flush_window()
         self._emit_grid_at(t, c, w)
         if not self._seen_first:
-            # Initial values (t = 0): the nadir and Cmax start here.
             self.wbc_nadir = np.minimum(self.wbc_nadir, w)
             self._seen_first = True
-            self._update_cmax(c, t)
+            self._update_cmax(np.arange(self.n), c, np.zeros(self.n))
         if dose_starts:
             self._close_interval(t)
             self._interval_start = t
             self._trough(t, c)
         self.c_end = c
         self.w_end = w
+        self._open_window(t, t_next)
 
     def on_step(
         self,
-        t0: float,
-        h: float,
+        idx: IntArray,
+        t0: FloatArray,
+        h: FloatArray,
         c0: FloatArray,
         c1: FloatArray,
         dc0: FloatArray,
@@ -258,43 +260,41 @@ class Summariser:
         """Accumulate AUC, extremes, times above thresholds and first crossings."""
         t1 = t0 + h
         piece = h * (c0 + c1) / 2 + h * h * (dc0 - dc1) / 12
-        self.auc += piece
-        self._interval_auc += piece
-        # Cmax: step end, and inside the step where the slope turns from + to -.
-        self._update_cmax(c1, t1)
+        self.auc[idx] += piece
+        self._interval_auc[idx] += piece
+        self._update_cmax(idx, c1, t1)
         peak = (dc0 > 0) & (dc1 < 0)
         if peak.any():
-            idx = np.flatnonzero(peak)
-            val, s = _interior_extreme(
-                h, c0[idx], c1[idx], dc0[idx], dc1[idx], maximum=True
-            )
-            better = val > self.cmax[idx]
-            self.cmax[idx[better]] = val[better]
-            self.tmax[idx[better]] = t0 + s[better] * h
-        # WBC nadir likewise.
-        lower = w1 < self.wbc_nadir
-        self.wbc_nadir = np.where(lower, w1, self.wbc_nadir)
-        self.t_nadir = np.where(lower, t1, self.t_nadir)
-        trough = (dw0 < 0) & (dw1 > 0)
-        if trough.any():
-            idx = np.flatnonzero(trough)
-            val, s = _interior_extreme(
-                h, w0[idx], w1[idx], dw0[idx], dw1[idx], maximum=False
-            )
-            better = val < self.wbc_nadir[idx]
-            self.wbc_nadir[idx[better]] = val[better]
-            self.t_nadir[idx[better]] = t0 + s[better] * h
+            j = np.flatnonzero(peak)
+            val, s = _interior_extreme(h[j], c0[j], c1[j], dc0[j], dc1[j])
+            self._update_cmax(idx[j], val, t0[j] + s * h[j])
+        self._update_nadir(idx, w1, t1)
+        dip = (dw0 < 0) & (dw1 > 0)
+        if dip.any():
+            j = np.flatnonzero(dip)
+            val, s = _interior_extreme(h[j], w0[j], w1[j], dw0[j], dw1[j])
+            self._update_nadir(idx[j], val, t0[j] + s * h[j])
         for k, level in enumerate(self.thresholds):
-            self._time_above(k, level, h, c0, c1, dc0, dc1)
+            self._time_above(k, level, idx, h, c0, c1, dc0, dc1)
         for k, level in enumerate(self.targets):
-            self._time_to(k, level, t0, h, c0, c1, dc0, dc1)
-        self._emit_grid_in(t0, h, c0, c1, dc0, dc1, w0, w1, dw0, dw1)
+            self._time_to(k, level, idx, t0, h, c0, c1, dc0, dc1)
+        if self._win_times.size:
+            self._emit_grid_in(idx, t0, h, c0, c1, dc0, dc1, w0, w1, dw0, dw1)
 
     # -- pieces ------------------------------------------------------------------------------
-    def _update_cmax(self, c: FloatArray, t: float) -> None:
-        higher = c > self.cmax
-        self.cmax = np.where(higher, c, self.cmax)
-        self.tmax = np.where(higher, t, self.tmax)
+    def _update_cmax(self, idx: IntArray, c: FloatArray, t: FloatArray) -> None:
+        higher = c > self.cmax[idx]
+        if higher.any():
+            j = idx[higher]
+            self.cmax[j] = c[higher]
+            self.tmax[j] = t[higher]
+
+    def _update_nadir(self, idx: IntArray, w: FloatArray, t: FloatArray) -> None:
+        lower = w < self.wbc_nadir[idx]
+        if lower.any():
+            j = idx[lower]
+            self.wbc_nadir[j] = w[lower]
+            self.t_nadir[j] = t[lower]
 
     def _close_interval(self, t: float) -> None:
         if self._interval_start is None or t <= self._interval_start:
@@ -308,7 +308,7 @@ class Summariser:
         self.t_auc_threshold[hit] = start
         self._interval_auc = np.zeros(self.n)
 
-    def finish(self, t_end: float) -> None:
+    def finish(self) -> None:
         """Close the last week and, for a single-dose schedule, the only interval."""
         if self._distinct.size == 1 and self._interval_start is not None:
             self._finish_interval(self._interval_start)
@@ -348,7 +348,8 @@ class Summariser:
         self,
         k: int,
         level: float,
-        h: float,
+        idx: IntArray,
+        h: FloatArray,
         c0: FloatArray,
         c1: FloatArray,
         dc0: FloatArray,
@@ -356,50 +357,75 @@ class Summariser:
     ) -> None:
         a0 = c0 >= level
         a1 = c1 >= level
+        if not (a0.any() or a1.any()):
+            return
         acc = self.time_above[k]
-        acc += np.where(a0 & a1, h, 0.0)
+        both = a0 & a1
+        acc[idx[both]] += h[both]
         cross = a0 != a1
         if cross.any():
-            idx = np.flatnonzero(cross)
-            rising = ~a0[idx]
-            s = np.empty(idx.size)
-            for flag in (True, False):
-                sel = rising == flag
-                if sel.any():
-                    j = idx[sel]
-                    s[sel] = _crossing(h, c0[j], c1[j], dc0[j], dc1[j], level, rising=flag)
-            acc[idx] += np.where(rising, (1 - s) * h, s * h)
+            j = np.flatnonzero(cross)
+            for rising in (True, False):
+                sel = j[a1[j]] if rising else j[a0[j]]
+                if sel.size:
+                    s = _crossing(h[sel], c0[sel], c1[sel], dc0[sel], dc1[sel], level, rising=rising)
+                    acc[idx[sel]] += ((1 - s) if rising else s) * h[sel]
 
     def _time_to(
         self,
         k: int,
         level: float,
-        t0: float,
-        h: float,
+        idx: IntArray,
+        t0: FloatArray,
+        h: FloatArray,
         c0: FloatArray,
         c1: FloatArray,
         dc0: FloatArray,
         dc1: FloatArray,
     ) -> None:
-        out = self.time_to[k]
-        todo = np.isnan(out) & (c1 >= level)
-        if not todo.any():
+        reached = c1 >= level
+        if not reached.any():
             return
-        idx = np.flatnonzero(todo)
-        s = _crossing(h, c0[idx], c1[idx], dc0[idx], dc1[idx], level, rising=True)
-        out[idx] = np.where(c0[idx] >= level, t0, t0 + s * h)
+        out = self.time_to[k]
+        j = np.flatnonzero(reached)
+        j = j[np.isnan(out[idx[j]])]
+        if not j.size:
+            return
+        s = _crossing(h[j], c0[j], c1[j], dc0[j], dc1[j], level, rising=True)
+        out[idx[j]] = np.where(c0[j] >= level, t0[j], t0[j] + s * h[j])
 
     # -- output grid -------------------------------------------------------------------------
     def _emit_grid_at(self, t: float, c: FloatArray, w: FloatArray) -> None:
+        """Grid points at a synchronisation time take the values there (before any dose)."""
         g = self._grid
-        while self._gi < g.size and abs(g[self._gi] - t) <= 1e-9 * max(1.0, t):
-            self._record(float(g[self._gi]), c, w)
+        while self._gi < g.size and g[self._gi] <= t + 1e-9 * max(1.0, t):
+            if abs(g[self._gi] - t) <= 1e-9 * max(1.0, t):
+                self._record(float(g[self._gi]), c, w)
             self._gi += 1
+
+    def _open_window(self, t: float, t_next: float) -> None:
+        """Rows for the grid points strictly inside (t, t_next), filled patient by patient."""
+        g = self._grid
+        lo = self._gi
+        hi = lo
+        while hi < g.size and g[hi] < t_next - 1e-9 * max(1.0, t_next):
+            hi += 1
+        self._win_times = g[lo:hi]
+        self._gi = hi
+        self._win_c = np.full((hi - lo, self.n), np.nan)
+        self._win_w = np.full((hi - lo, self.n), np.nan)
+        self._win_next = np.zeros(self.n, dtype=np.intp)
+
+    def _flush_window(self) -> None:
+        for k in range(self._win_times.size):
+            self._record(float(self._win_times[k]), self._win_c[k], self._win_w[k])
+        self._win_times = np.empty(0)
 
     def _emit_grid_in(
         self,
-        t0: float,
-        h: float,
+        idx: IntArray,
+        t0: FloatArray,
+        h: FloatArray,
         c0: FloatArray,
         c1: FloatArray,
         dc0: FloatArray,
@@ -409,21 +435,25 @@ class Summariser:
         dw0: FloatArray,
         dw1: FloatArray,
     ) -> None:
-        g = self._grid
+        times = self._win_times
+        nxt = self._win_next
         t1 = t0 + h
-        # Points equal to t1 are emitted by on_event when t1 is an event; here strictly inside,
-        # or at t1 when it is an ordinary step end.
-        while self._gi < g.size and g[self._gi] < t1 - 1e-9 * max(1.0, t1):
-            s = (float(g[self._gi]) - t0) / h
-            self._record(
-                float(g[self._gi]),
-                np.maximum(hermite(s, h, c0, c1, dc0, dc1), 0.0),
-                hermite(s, h, w0, w1, dw0, dw1),
+        while True:
+            k = nxt[idx]
+            has = k < times.size
+            kk = np.where(has, k, 0)
+            due = has & (times[kk] <= t1)
+            if not due.any():
+                return
+            j = np.flatnonzero(due)
+            row = kk[j]
+            s = (times[row] - t0[j]) / h[j]
+            pat = idx[j]
+            self._win_c[row, pat] = np.maximum(
+                hermite(s, h[j], c0[j], c1[j], dc0[j], dc1[j]), 0.0
             )
-            self._gi += 1
-        while self._gi < g.size and abs(g[self._gi] - t1) <= 1e-9 * max(1.0, t1):
-            self._record(float(g[self._gi]), c1, w1)
-            self._gi += 1
+            self._win_w[row, pat] = hermite(s, h[j], w0[j], w1[j], dw0[j], dw1[j])
+            nxt[pat] += 1
 
     def _record(self, t: float, c: FloatArray, w: FloatArray) -> None:
         if self.grid_times and t == self.grid_times[-1]:
@@ -444,4 +474,3 @@ class Summariser:
             self.grid_stats.append(
                 {"concentration": {"value": float(c[0])}, "wbc": {"value": float(w[0])}}
             )
-

@@ -1,0 +1,100 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import text
+
+from cllcds import __version__
+from cllcds.store import Store
+
+from . import _accounts, _clinical, _problems, _reference
+
+CDS_HOOKS_MODULE = "cllcds.api._cds_hooks"
+MAX_REQUEST_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the service runs.
+
+    ``database_url`` ``None`` means ``$CLLCDS_DATABASE_URL`` or SQLite in the data directory.
+    """
+
+    database_url: str | None = None
+    migrate: bool = True
+    token_ttl: dt.timedelta = field(default_factory=lambda: dt.timedelta(hours=12))
+    session_ttl: dt.timedelta = field(default_factory=lambda: dt.timedelta(hours=8))
+    secure_cookies: bool = False
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings from the environment (``CLLCDS_DATABASE_URL``, ``CLLCDS_SECURE_COOKIES``)."""
+        return cls(
+            database_url=os.environ.get("CLLCDS_DATABASE_URL") or None,
+            migrate=os.environ.get("CLLCDS_MIGRATE", "1") != "0",
+            secure_cookies=os.environ.get("CLLCDS_SECURE_COOKIES", "0") == "1",
+        )
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The cllcds REST API (OpenAPI 3 at ``/openapi.json``, docs at ``/docs``)."""
+    cfg = settings or Settings()
+    the_store = store or Store.open(cfg.database_url, migrate=cfg.migrate)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if store is None:  # we opened it, we close it
+            the_store.close()
+
+    app = FastAPI(
+        title="cllcds",
+        version=__version__,
+        summary="Clinical decision support for alemtuzumab in relapsed and refractory CLL.",
+        lifespan=lifespan,
+    )
+    app.state.store = the_store
+    app.state.settings = cfg
+    _problems.install(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("X-Request-ID", "")[:MAX_REQUEST_ID] or uuid.uuid4().hex
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.get("/health", tags=["health"], summary="Liveness and database check")
+    def health() -> Any:
+        with the_store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": the_store.dialect}
+
+    app.include_router(_accounts.router)
+    app.include_router(_clinical.router)
+    app.include_router(_reference.router)
+    if importlib.util.find_spec(CDS_HOOKS_MODULE) is not None:
+        # Built by the interop work: discovery is public, the hooks check their own bearer.
+        app.include_router(importlib.import_module(CDS_HOOKS_MODULE).router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls (``cllcds serve``): settings from the environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,189 @@
+"""``cllcds serve``, ``cllcds users``, ``cllcds audit`` and ``cllcds db``: run the service."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from typing import Annotated
+
+import typer
+
+from cllcds.domain import InputError
+from cllcds.services import _clinical_store as cs
+from cllcds.services._repository import Actor, Role
+from cllcds.store import DATABASE_URL_ENV, Store, database_url
+
+from ._output import Format, emit_json, emit_table
+
+#: The uvicorn app factory (named by string: the CLI does not import the API adapter).
+APP_FACTORY = "cllcds.api:app_from_env"
+CLI_ACTOR = "cli"
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help=f"SQLAlchemy URL (default: ${DATABASE_URL_ENV} or SQLite in $CLLCDS_DATA_DIR).",
+    ),
+]
+
+
+def _actor() -> Actor:
+    who = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    return Actor(f"{CLI_ACTOR}:{who}"[:64])
+
+
+def _open(url: str | None) -> Store:
+    return Store.open(url, migrate=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve``, ``users``, ``audit`` and ``db`` to ``app``."""
+
+    @app.command("serve")
+    def serve_cmd(
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+        workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+        db_url: DbOpt = None,
+        proxy_headers: Annotated[
+            bool, typer.Option(help="Trust X-Forwarded-* (only behind your own proxy).")
+        ] = False,
+        access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+        demo: Annotated[
+            bool, typer.Option(help="Create a demo admin and clinician and print their passwords.")
+        ] = False,
+    ) -> None:
+        """Run the REST API (uvicorn). Migrates the database first."""
+        import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+        url = database_url(db_url)
+        os.environ[DATABASE_URL_ENV] = url  # the workers read it
+        store = _open(url)
+        try:
+            if demo:
+                for name, role in (("demo-admin", Role.ADMIN), ("demo", Role.CLINICIAN)):
+                    password = secrets.token_urlsafe(12)
+                    try:
+                        cs.add_user(store, name, password, role, _actor())
+                    except InputError:
+                        typer.echo(f"demo user {name} exists already (password unchanged)")
+                        continue
+                    typer.echo(f"demo user: {name} ({role.value}) password: {password}")
+        finally:
+            store.close()
+        typer.echo(f"cllcds serving http://{host}:{port} (database {store.dialect})", err=True)
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=None if proxy_headers else "",
+            server_header=False,
+            access_log=access_log,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,
+            log_level="info",
+        )
+
+    users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+    app.add_typer(users, name="users")
+
+    @users.command("add")
+    def users_add(
+        username: str,
+        role: Annotated[str, typer.Option(help="clinician, pharmacist, viewer or admin.")],
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        ] = False,
+        db_url: DbOpt = None,
+    ) -> None:
+        """Create an account."""
+        parsed = cs.parse_role(role)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        store = _open(db_url)
+        try:
+            user = cs.add_user(store, username, password, parsed, _actor())
+        finally:
+            store.close()
+        typer.echo(f"added {user['username']} ({user['role']})")
+
+    @users.command("list")
+    def users_list(
+        db_url: DbOpt = None,
+        fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
+            Format.TABLE
+        ),
+    ) -> None:
+        """List accounts."""
+        store = _open(db_url)
+        try:
+            rows = cs.list_users(store)
+        finally:
+            store.close()
+        if fmt is Format.JSON:
+            emit_json(rows)
+            return
+        emit_table(
+            (
+                [r["username"], r["role"], "yes" if r["disabled"] else "", r["created_at"]]
+                for r in rows
+            ),
+            ["username", "role", "disabled", "created"],
+        )
+
+    @users.command("disable")
+    def users_disable(username: str, db_url: DbOpt = None) -> None:
+        """Disable an account (its tokens and sessions stop working at once)."""
+        store = _open(db_url)
+        try:
+            cs.set_user_disabled(store, username, True, _actor())
+        finally:
+            store.close()
+        typer.echo(f"disabled {username}")
+
+    @app.command("audit")
+    def audit_cmd(
+        course: Annotated[str, typer.Option("--course", help="Course id.")],
+        db_url: DbOpt = None,
+        fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
+            Format.TABLE
+        ),
+    ) -> None:
+        """Every write to a course: who, when, what, before and after."""
+        store = _open(db_url)
+        try:
+            items: list[dict[str, object]] = []
+            offset: int | None = 0
+            while offset is not None:
+                page = cs.audit_log(store, course, None, 500, offset)
+                items.extend(page.items)
+                offset = page.next_offset
+        finally:
+            store.close()
+        if fmt is Format.JSON:
+            emit_json(items)
+            return
+        if fmt is Format.CSV:
+            raise InputError("--format", "csv", "use table or json")
+        emit_table(
+            ([i["at"], i["actor"], i["action"], i["entity_id"], i["request_id"]] for i in items),
+            ["when (UTC)", "who", "action", "what", "request"],
+            title=f"Audit of course {course}",
+        )
+
+    db = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+    app.add_typer(db, name="db")
+
+    @db.command("upgrade")
+    def db_upgrade(db_url: DbOpt = None) -> None:
+        """Apply the schema migrations (also done on every start)."""
+        store = _open(db_url)
+        store.close()
+        typer.echo(f"database at the latest schema ({store.dialect})")

@@ -1,0 +1,266 @@
+"""Clinical use cases over a stored course: patients, courses, events, state, users, audit.
+
+Every write is validated the same way a course document file is: the would-be document (the
+stored header, every stored event and the new one) goes through :func:`load_course` before the
+repository commits, so an invalid event never enters the store and the error names its field
+(``events[12].value``). The repository is any :class:`CourseRepository` (``cllcds.store``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from cllcds.domain import COURSE_FORMAT, DocumentError, InputError, ResponseCriteria
+
+from ._course import assess_course, assess_response_document, load_course
+from ._planning import regimen_list
+from ._repository import Actor, AppendResult, CourseRepository, Page, Role
+
+#: Keys of a course document that make up a stored course's header (events are stored apart).
+HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
+#: Extra keys an event may carry in a request and that are not part of the document.
+MIN_PASSWORD_LENGTH = 8
+USERNAME_MAX = 64
+
+_HASHER = PasswordHasher()
+
+
+def _validate_document(doc: Mapping[str, Any]) -> None:
+    load_course(dict(doc))
+
+
+def course_document(header: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``cllcds.course/1`` document of a stored course."""
+    doc = {k: header[k] for k in HEADER_KEYS if k in header and header[k] is not None}
+    doc["events"] = [dict(e) for e in events]
+    return doc
+
+
+def _object(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(field, value, "give a JSON object")
+    return value
+
+
+# ------------------------------------------------------------------------------------- patients
+
+
+def validate_patient(patient: Any) -> dict[str, Any]:
+    """Check a patient object as the course document defines it; problems name ``patient.*``."""
+    obj = dict(_object(patient, "patient"))
+    probe = {
+        "format": COURSE_FORMAT,
+        "patient": obj,
+        "regimen": regimen_list()[0].id,
+        "start_date": "2000-01-01",
+    }
+    try:
+        load_course(probe)
+    except DocumentError as exc:
+        problems = [p for p in exc.problems if p.field.startswith("patient")]
+        if problems:
+            raise DocumentError("patient", problems) from None
+    return obj
+
+
+def create_patient(repo: CourseRepository, patient: Any, actor: Actor) -> dict[str, Any]:
+    """Register a patient (the course document's patient object)."""
+    return repo.create_patient(validate_patient(patient), actor)
+
+
+def get_patient(repo: CourseRepository, patient_id: str) -> dict[str, Any]:
+    """One patient."""
+    return repo.get_patient(patient_id)
+
+
+def list_patients(repo: CourseRepository, limit: int = 50, offset: int = 0) -> Page:
+    """A page of patients, by id."""
+    return repo.list_patients(limit, offset)
+
+
+# -------------------------------------------------------------------------------------- courses
+
+
+def create_course(repo: CourseRepository, doc: Any, actor: Actor) -> dict[str, Any]:
+    """Store a new course from a course document (header, and optionally initial events).
+
+    ``patient`` may be the patient object or the id of a registered patient.
+    """
+    body = dict(_object(doc, "course"))
+    body.setdefault("format", COURSE_FORMAT)
+    if isinstance(body.get("patient"), str):
+        body["patient"] = repo.get_patient(body["patient"])["patient"]
+    unknown = sorted(set(body) - {*HEADER_KEYS, "events"})
+    if unknown:
+        raise InputError(
+            unknown[0],
+            body[unknown[0]],
+            f"a stored course takes only: {', '.join((*HEADER_KEYS, 'events'))}",
+        )
+    events = body.pop("events", None) or []
+    if not isinstance(events, list):
+        raise InputError("events", events, "give a list of events")
+    header = {k: body[k] for k in HEADER_KEYS if k in body}
+    return repo.create_course(header, events, actor, _validate_document)
+
+
+def get_course(repo: CourseRepository, course_id: str) -> dict[str, Any]:
+    """A stored course: id, patient id, version and its course document."""
+    return repo.get_course(course_id)
+
+
+def list_courses(
+    repo: CourseRepository, patient_id: str | None = None, limit: int = 50, offset: int = 0
+) -> Page:
+    """A page of courses (of one patient when ``patient_id`` is given)."""
+    if patient_id is not None:
+        repo.get_patient(patient_id)
+    return repo.list_courses(patient_id, limit, offset)
+
+
+def list_events(repo: CourseRepository, course_id: str, limit: int = 50, offset: int = 0) -> Page:
+    """A page of a course's events in the order they were recorded, with their record data."""
+    return repo.list_events(course_id, limit, offset)
+
+
+def append_event(
+    repo: CourseRepository,
+    course_id: str,
+    event: Any,
+    *,
+    expected_version: int | None,
+    idempotency_key: str | None,
+    actor: Actor,
+) -> AppendResult:
+    """Record one event (a correction names the event it ``supersedes``).
+
+    Raises :class:`ConflictError` when ``expected_version`` is stale, :class:`InputError` (a
+    :class:`DocumentError`) when the course with the event would be invalid.
+    """
+    obj = dict(_object(event, "event"))
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise InputError("Idempotency-Key", idempotency_key, "give 1 to 200 characters")
+    return repo.append_event(
+        course_id,
+        obj,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        validate=_validate_document,
+    )
+
+
+def stored_course_state(
+    repo: CourseRepository, course_id: str, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """The ``cllcds.state/1`` answer for a stored course."""
+    return assess_course(repo.get_course(course_id)["document"], as_of=as_of)
+
+
+def stored_course_response(
+    repo: CourseRepository, course_id: str, criteria: ResponseCriteria
+) -> dict[str, Any]:
+    """The response of a stored course's latest assessment, judged by ``criteria``."""
+    return assess_response_document(repo.get_course(course_id)["document"], criteria)
+
+
+# ------------------------------------------------------------------------------------- accounts
+
+
+def parse_role(value: str) -> Role:
+    """A role from its name; the error lists the valid ones."""
+    try:
+        return Role(value)
+    except ValueError:
+        raise InputError("role", value, f"use one of: {', '.join(r.value for r in Role)}") from None
+
+
+def add_user(
+    repo: CourseRepository, username: str, password: str, role: Role | str, actor: Actor
+) -> dict[str, Any]:
+    """Create an account; the password is stored as an argon2id hash."""
+    name = username.strip()
+    if not name or len(name) > USERNAME_MAX or not all(ch.isalnum() or ch in "._-@" for ch in name):
+        raise InputError("username", username, "use 1 to 64 letters, digits, '.', '_', '-' or '@'")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError("password", "***", f"use at least {MIN_PASSWORD_LENGTH} characters")
+    return repo.create_user(name, _HASHER.hash(password), parse_role(str(role)), actor)
+
+
+def list_users(repo: CourseRepository) -> list[dict[str, Any]]:
+    """Every account (without password hashes)."""
+    return repo.list_users()
+
+
+def set_user_disabled(
+    repo: CourseRepository, username: str, disabled: bool, actor: Actor
+) -> dict[str, Any]:
+    """Disable (or re-enable) an account; a disabled account's tokens stop working at once."""
+    return repo.set_user_disabled(username, disabled, actor)
+
+
+def authenticate(repo: CourseRepository, username: str, password: str) -> dict[str, Any] | None:
+    """The account for a username and password, or ``None`` (wrong, unknown or disabled)."""
+    stored = repo.user_password_hash(username)
+    if stored is None:
+        _HASHER.hash(password)  # same work either way: no username oracle by timing
+        return None
+    try:
+        _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _HASHER.check_needs_rehash(stored):
+        repo.update_password_hash(username, _HASHER.hash(password))
+    user = repo.get_user(username)
+    return None if user["disabled"] else user
+
+
+def token_digest(token: str) -> str:
+    """How a token is stored: its SHA-256 (tokens are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(
+    repo: CourseRepository, username: str, kind: str, ttl: dt.timedelta
+) -> tuple[str, str | None, dt.datetime]:
+    """A new opaque token (``kind`` bearer or session), its CSRF token (sessions) and expiry."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32) if kind == "session" else None
+    expires = dt.datetime.now(dt.UTC) + ttl
+    repo.add_token(
+        token_digest(token), username, kind, expires, None if csrf is None else token_digest(csrf)
+    )
+    return token, csrf, expires
+
+
+def resolve_token(repo: CourseRepository, token: str, kind: str) -> dict[str, Any] | None:
+    """The (enabled) account a live token belongs to, with ``csrf_hash`` for sessions."""
+    return repo.token_user(token_digest(token), kind)
+
+
+def revoke_token(repo: CourseRepository, token: str) -> None:
+    """End a token's life now."""
+    repo.revoke_token(token_digest(token))
+
+
+# ---------------------------------------------------------------------------------------- audit
+
+
+def audit_log(
+    repo: CourseRepository,
+    course_id: str | None = None,
+    entity: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Page:
+    """Audit entries, oldest first: who, when (UTC), action, entity, before and after."""
+    if course_id is not None:
+        repo.get_course(course_id)
+    return repo.audit_entries(course_id, entity, limit, offset)

@@ -1,0 +1,1277 @@
+"""FHIR R4 interchange: a Bundle into a course document, a course out as a Bundle, a regimen as a
+PlanDefinition, and the proposed orders of a CDS Hooks ``order-sign`` request as plain values.
+
+Why this lives in ``services`` and not in the ``cllcds.fhir`` adapter: the import contract makes
+the adapters (cli, api, store, fhir) independent of each other, so the CLI and the CDS Hooks
+router could not call ``cllcds.fhir``. Services may use ``fhir.resources`` (only the layers
+*below* services may not), so the conversion is a service and ``cllcds.fhir`` re-exports it.
+
+FHIR version: R4 (4.0.1) on the wire, checked with the **R4B** models of ``fhir.resources``
+(``fhir.resources.R4B``), never its R5 default (standards.md §2 "FHIR version"; HealthChain
+PR #195: R5 models silently drop ``medicationCodeableConcept``). Every resource read is parsed
+with the R4B model of its type, and every resource written is validated the same way; an R5-only
+element (``MedicationAdministration.medication`` as a CodeableReference, ``occurence[x]``) is
+refused because the R4B models forbid unknown elements.
+
+Codes: the tables below cite standards.md §2; codes that standards.md marks UNVERIFIED, or that
+it does not list at all, are marked ``UNVERIFIED`` here and must be checked before release.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from cllcds import knowledge
+from cllcds.course import CourseState, CourseStatus, Severity
+from cllcds.domain import (
+    COURSE_FORMAT,
+    CmvPcr,
+    Course,
+    DocumentError,
+    DoseGiven,
+    DoseHeld,
+    InputError,
+    LabCode,
+    LabEvent,
+    LabResult,
+    Sex,
+)
+
+from ._course import course_state, load_course
+from ._planning import regimen_detail
+
+# --------------------------------------------------------------------------------------------
+# Code systems and codes (standards.md §2)
+# --------------------------------------------------------------------------------------------
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+PLAN_DEFINITION_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
+
+# Local identifiers: URNs, so nothing pretends to be a resolvable web address.
+PATIENT_ID_SYSTEM = "urn:cllcds:patient-id"
+ALERT_CODE_SYSTEM = "urn:cllcds:alert-code"
+ACTION_CODE_SYSTEM = "urn:cllcds:action-code"
+PLAN_DEFINITION_BASE = "urn:cllcds:plandefinition:"
+
+# Diagnosis (standards.md §2 "Diagnosis codes").
+SNOMED_CLL = "92814006"
+"""Chronic lymphoid leukaemia, disease (disorder): used in the umg-minai CLL guideline FSH."""
+SNOMED_CLL_CODES = frozenset({SNOMED_CLL, "277473004", "123781000119107"})
+"""92814006; 277473004 B-cell CLL (an mCODE extraction test); 123781000119107 chronic leukemia
+in relapse (umg-minai FSH)."""
+ICD10CM_CLL_CODES = frozenset({"C91.10", "C91.11", "C91.12", "C91.1"})
+"""CLL of B-cell type: not in remission, in remission, in relapse (medcoder.ai C91.1 page); the
+non-billable category C91.1 is accepted on input too."""
+
+# Observations (standards.md §2 "LOINC"). Lab codes come from LabCode (cllcds.domain).
+LOINC_CMV_PCR_QUANT = "72493-0"
+"""CMV DNA quantitative (IU/mL): a lab catalogue uses it; standards.md asks to confirm the exact
+long name at loinc.org (treat as UNVERIFIED until then)."""
+LOINC_CMV_PCR_QUAL = "30246-3"
+"""CMV DNA qualitative, Ser/Plas: verified."""
+LOINC_BODY_HEIGHT = "8302-2"
+"""Body height: UNVERIFIED (standards.md: memory)."""
+LOINC_BODY_WEIGHT = "29463-7"
+"""Body weight: UNVERIFIED (standards.md: memory)."""
+SNOMED_NOT_DETECTED = "260415000"
+"""Not detected (qualifier value): UNVERIFIED (not in standards.md)."""
+
+# Medications (standards.md §2 "RxNorm ingredients").
+RXNORM_DRUGS: Mapping[str, str] = {
+    "117055": "alemtuzumab",  # verified: cibmtr med-alemtuzumab-valueset.fsh
+    "284679": "alemtuzumab",  # Campath brand, same source
+    "1656635": "alemtuzumab",  # 30 mg/mL Injection [Campath], same source
+    "121191": "rituximab",  # verified: cibmtr
+    "24698": "fludarabine",  # verified: cibmtr
+    "3002": "cyclophosphamide",  # verified: cibmtr
+}
+RXNORM_ANTIVIRALS: Mapping[str, str] = {
+    "4678": "ganciclovir",  # UNVERIFIED (standards.md: memory)
+    "275891": "valganciclovir",  # UNVERIFIED (standards.md: memory)
+}
+RXNORM_INGREDIENT: Mapping[str, str] = {
+    "alemtuzumab": "117055",
+    "rituximab": "121191",
+    "fludarabine": "24698",
+    "cyclophosphamide": "3002",
+}
+
+# Routes: SNOMED CT route concepts; none is listed in standards.md, so all are UNVERIFIED.
+SNOMED_ROUTES: Mapping[str, str] = {
+    "47625008": "iv",  # Intravenous route (qualifier value): UNVERIFIED
+    "34206005": "sc",  # Subcutaneous route: UNVERIFIED
+    "26643006": "po",  # Oral route: UNVERIFIED
+}
+ROUTE_CODING: Mapping[str, tuple[str, str, str]] = {
+    "iv": ("47625008", "Intravenous route", "IV"),
+    "civ": ("47625008", "Intravenous route", "Continuous intravenous infusion"),
+    "sc": ("34206005", "Subcutaneous route", "SC"),
+    "po": ("26643006", "Oral route", "PO"),
+}
+_ROUTE_WORDS: Mapping[str, str] = {
+    "iv": "iv",
+    "intravenous": "iv",
+    "intravenous route": "iv",
+    "sc": "sc",
+    "subcutaneous": "sc",
+    "subcutaneous route": "sc",
+    "po": "po",
+    "oral": "po",
+    "oral route": "po",
+    "civ": "civ",
+    "continuous intravenous infusion": "civ",
+}
+
+HEIGHT_UNITS_CM: Mapping[str, float] = {"cm": 1.0, "m": 100.0, "[in_i]": 2.54}
+WEIGHT_UNITS_KG: Mapping[str, float] = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237}
+HEIGHT_RANGE_CM = (50.0, 250.0)
+WEIGHT_RANGE_KG = (20.0, 300.0)
+"""The course document's own limits (course/_document.py)."""
+
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_NAMESPACE = uuid.UUID("6f1c1f2e-4b7a-4c1d-9a53-2d0c3c1d9e10")
+"""Namespace of the deterministic urn:uuid fullUrls of exported resources."""
+
+SEVERITY_TO_FHIR: Mapping[Severity, str] = {
+    Severity.CRITICAL: "high",
+    Severity.WARNING: "moderate",
+    Severity.INFO: "low",
+}
+STATUS_TO_CAREPLAN: Mapping[CourseStatus, str] = {
+    CourseStatus.NOT_STARTED: "draft",
+    CourseStatus.ACTIVE: "active",
+    CourseStatus.ON_HOLD: "on-hold",
+    CourseStatus.DISCONTINUED: "revoked",
+    CourseStatus.COMPLETED: "completed",
+}
+
+# Resources cllcds writes itself and recomputes on import (not an error to meet them).
+_DERIVED = frozenset({"CarePlan", "RequestGroup", "DetectedIssue", "MedicationRequest"})
+
+
+# --------------------------------------------------------------------------------------------
+# R4B validation
+# --------------------------------------------------------------------------------------------
+
+
+def r4b_validate(resource: object, where: str) -> dict[str, Any]:
+    """Parse ``resource`` with the R4B model of its ``resourceType``; errors name ``where``.
+
+    Raises
+    ------
+    InputError
+        For a non-object, an unknown resource type, or any R4B validation error (the first
+        problem, with its element path).
+    """
+    from fhir.resources.R4B import get_fhir_model_class  # heavy: import on first use
+
+    if not isinstance(resource, Mapping):
+        raise InputError(where, resource, "give a FHIR resource (a JSON object)")
+    rtype = resource.get("resourceType")
+    try:
+        cls = get_fhir_model_class(str(rtype))
+    except ValueError:
+        raise InputError(
+            f"{where}.resourceType", rtype, "give a FHIR R4 resource type"
+        ) from None
+    try:
+        cls.model_validate(dict(resource))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InputError(
+            f"{where}.{loc}" if loc else where,
+            err.get("input") if loc else rtype,
+            f"not valid FHIR R4 (R4B model {cls.__name__}): {err['msg']}",
+        ) from None
+    return dict(resource)
+
+
+# --------------------------------------------------------------------------------------------
+# Import: Bundle → course document
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BundleImport:
+    """A course document read from a Bundle, with what could not be carried over."""
+
+    course: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"course": ..., "warnings": [...], "assumptions": [...]}``."""
+        return {
+            "course": self.course,
+            "warnings": list(self.warnings),
+            "assumptions": list(self.assumptions),
+        }
+
+
+@dataclass
+class _Reader:
+    problems: list[InputError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    events: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    """(date, entry index, event) — sorted by date then entry before writing."""
+    heights: list[tuple[str, float]] = field(default_factory=list)
+    weights: list[tuple[str, float]] = field(default_factory=list)
+    labs_by_date: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    patient: dict[str, Any] | None = None
+    diagnosis: str | None = None
+    careplan_regimen: str | None = None
+    careplan_start: str | None = None
+
+
+def _codings(concept: object) -> list[tuple[str, str]]:
+    if not isinstance(concept, Mapping):
+        return []
+    return [
+        (str(c.get("system", "")), str(c.get("code", "")))
+        for c in concept.get("coding") or []
+        if isinstance(c, Mapping)
+    ]
+
+
+def _code_in(concept: object, system: str) -> list[str]:
+    return [code for sys, code in _codings(concept) if sys == system]
+
+
+def _date_of(value: object) -> str | None:
+    if isinstance(value, str) and len(value) >= 10:
+        return value[:10]
+    return None
+
+
+def _effective_date(res: Mapping[str, Any]) -> str | None:
+    for key in ("effectiveDateTime", "effectiveInstant", "issued"):
+        if res.get(key):
+            return _date_of(res[key])
+    period = res.get("effectivePeriod")
+    if isinstance(period, Mapping):
+        return _date_of(period.get("start"))
+    return None
+
+
+def _label(i: int, res: Mapping[str, Any]) -> str:
+    rid = res.get("id")
+    return f"entry[{i}] ({res.get('resourceType')}{'/' + str(rid) if rid else ''})"
+
+
+def _patient(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    where = _label(i, res)
+    if r.patient is not None:
+        r.problems.append(
+            InputError(where, res.get("id"), "a course bundle holds one Patient; remove the other")
+        )
+        return
+    pid = None
+    for ident in res.get("identifier") or []:
+        if ident.get("system") == PATIENT_ID_SYSTEM and ident.get("value"):
+            pid = str(ident["value"])
+    pid = pid or res.get("id")
+    if not pid:
+        r.problems.append(InputError(f"{where}.id", None, "give the Patient an id"))
+        return
+    gender = res.get("gender")
+    sex = gender if gender in {s.value for s in Sex} else "unknown"
+    out: dict[str, Any] = {"id": pid, "sex": sex}
+    if res.get("birthDate"):
+        birth = str(res["birthDate"])
+        if len(birth) == 10:
+            out["birth_date"] = birth
+        else:
+            r.warnings.append(f"{where}.birthDate: partial date {birth!r} not imported")
+    r.patient = out
+
+
+def _condition(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    code = res.get("code")
+    snomed = set(_code_in(code, SNOMED)) & SNOMED_CLL_CODES
+    icd = set(_code_in(code, ICD10CM)) & ICD10CM_CLL_CODES
+    if snomed or icd:
+        text = code.get("text") if isinstance(code, Mapping) else None
+        r.diagnosis = str(text) if text else "B-CLL"
+        return
+    r.warnings.append(
+        f"{_label(i, res)}: Condition not imported (not CLL by SNOMED CT "
+        f"{'/'.join(sorted(SNOMED_CLL_CODES))} or ICD-10-CM C91.1x)"
+    )
+
+
+def _quantity(r: _Reader, where: str, res: Mapping[str, Any]) -> tuple[float, str] | None:
+    q = res.get("valueQuantity")
+    if not isinstance(q, Mapping) or q.get("value") is None:
+        r.problems.append(InputError(f"{where}.valueQuantity", q, "give a valueQuantity"))
+        return None
+    system = q.get("system")
+    unit = q.get("code") if system == UCUM else None
+    if unit is None:
+        r.problems.append(
+            InputError(
+                f"{where}.valueQuantity.code",
+                q.get("code") or q.get("unit"),
+                f"give the unit as a UCUM code (system {UCUM})",
+            )
+        )
+        return None
+    return float(q["value"]), str(unit)
+
+
+def _not_detected(res: Mapping[str, Any]) -> bool | None:
+    """True/False for a qualitative result, None when the value is not qualitative."""
+    concept = res.get("valueCodeableConcept")
+    words: list[str] = []
+    if isinstance(concept, Mapping):
+        if SNOMED_NOT_DETECTED in _code_in(concept, SNOMED):
+            return True
+        words.append(str(concept.get("text", "")))
+        words += [
+            str(c.get("display", "")) for c in concept.get("coding") or [] if isinstance(c, Mapping)
+        ]
+    if isinstance(res.get("valueString"), str):
+        words.append(res["valueString"])
+    text = " ".join(words).strip().lower()
+    if not text:
+        return None
+    if "not detected" in text or "negative" in text or "undetectable" in text:
+        return True
+    return False
+
+
+def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    where = _label(i, res)
+    if res.get("status") in ("entered-in-error", "cancelled", "registered"):
+        r.warnings.append(f"{where}: Observation with status {res.get('status')!r} not imported")
+        return
+    date = _effective_date(res)
+    loincs = _code_in(res.get("code"), LOINC)
+    if not loincs:
+        r.warnings.append(f"{where}: Observation without a LOINC code not imported")
+        return
+    if date is None:
+        r.problems.append(InputError(f"{where}.effectiveDateTime", None, "give the sample date"))
+        return
+    for code in loincs:
+        try:
+            lab = LabCode.parse(code)
+        except InputError:
+            continue
+        q = _quantity(r, where, res)
+        if q is None:
+            return
+        value, unit = q
+        try:
+            result = LabResult.of(lab, value, unit, field=f"{where}.valueQuantity")
+        except InputError as exc:
+            r.problems.append(exc)
+            return
+        ev = {
+            "date": date,
+            "type": "lab",
+            "code": lab.value,
+            "value": result.value,
+            "unit": lab.canonical_unit.value,
+        }
+        r.labs_by_date.setdefault(date, []).append((i, ev))
+        return
+    if LOINC_CMV_PCR_QUANT in loincs or LOINC_CMV_PCR_QUAL in loincs:
+        _cmv(r, i, res, date)
+        return
+    if LOINC_BODY_HEIGHT in loincs or LOINC_BODY_WEIGHT in loincs:
+        height = LOINC_BODY_HEIGHT in loincs
+        q = _quantity(r, where, res)
+        if q is None:
+            return
+        factors = HEIGHT_UNITS_CM if height else WEIGHT_UNITS_KG
+        lo, hi = HEIGHT_RANGE_CM if height else WEIGHT_RANGE_KG
+        if q[1] not in factors:
+            r.problems.append(
+                InputError(
+                    f"{where}.valueQuantity.code", q[1], f"use one of: {', '.join(factors)}"
+                )
+            )
+            return
+        value = q[0] * factors[q[1]]
+        if not lo <= value <= hi:
+            r.problems.append(
+                InputError(
+                    f"{where}.valueQuantity",
+                    f"{q[0]:g} {q[1]}",
+                    f"implausible {'height' if height else 'weight'}: give {lo:g}-{hi:g} "
+                    f"{'cm' if height else 'kg'} (check the unit)",
+                )
+            )
+            return
+        (r.heights if height else r.weights).append((date, round(value, 2)))
+        return
+    r.warnings.append(f"{where}: Observation LOINC {', '.join(loincs)} not used by cllcds")
+
+
+def _cmv(r: _Reader, i: int, res: Mapping[str, Any], date: str) -> None:
+    where = _label(i, res)
+    nd = _not_detected(res)
+    if nd is True or (
+        isinstance(res.get("valueQuantity"), Mapping) and res["valueQuantity"].get("value") == 0
+    ):
+        r.events.append((date, i, {"date": date, "type": "cmv_pcr", "result": "not detected"}))
+        return
+    if nd is False:
+        r.warnings.append(
+            f"{where}: qualitative CMV DNA detected without a viral load; not imported "
+            "(a course records CMV PCR as a quantity): add the quantitative result"
+        )
+        return
+    q = _quantity(r, where, res)
+    if q is None:
+        return
+    if q[1] not in ("[IU]/mL", "{copies}/mL"):
+        r.problems.append(
+            InputError(f"{where}.valueQuantity.code", q[1], "use [IU]/mL or {copies}/mL")
+        )
+        return
+    r.events.append((date, i, {"date": date, "type": "cmv_pcr", "value": q[0], "unit": q[1]}))
+
+
+def _route(concept: object) -> str | None:
+    if not isinstance(concept, Mapping):
+        return None
+    text = str(concept.get("text", "")).strip().lower()
+    if text in _ROUTE_WORDS:
+        return _ROUTE_WORDS[text]
+    for code in _code_in(concept, SNOMED):
+        if code in SNOMED_ROUTES:
+            return SNOMED_ROUTES[code]
+    for c in concept.get("coding") or []:
+        disp = str(c.get("display", "")).strip().lower() if isinstance(c, Mapping) else ""
+        if disp in _ROUTE_WORDS:
+            return _ROUTE_WORDS[disp]
+    return None
+
+
+def medication_drug(res: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(drug, kind) of a MedicationAdministration/Request: kind ``antineoplastic`` or ``antiviral``."""
+    concept = res.get("medicationCodeableConcept")
+    for code in _code_in(concept, RXNORM):
+        if code in RXNORM_DRUGS:
+            return RXNORM_DRUGS[code], "antineoplastic"
+        if code in RXNORM_ANTIVIRALS:
+            return RXNORM_ANTIVIRALS[code], "antiviral"
+    text = str(concept.get("text", "")).lower() if isinstance(concept, Mapping) else ""
+    for name in ("alemtuzumab", "campath", "mabcampath"):
+        if name in text:
+            return "alemtuzumab", "antineoplastic"
+    return None, None
+
+
+def _dose_mg(r: _Reader, where: str, dose: object) -> float | None:
+    if not isinstance(dose, Mapping) or dose.get("value") is None:
+        r.problems.append(InputError(where, dose, "give the dose as a Quantity in mg"))
+        return None
+    code = dose.get("code") if dose.get("system") == UCUM else None
+    factor = {"mg": 1.0, "g": 1000.0, "ug": 0.001}.get(str(code))
+    if factor is None:
+        r.problems.append(
+            InputError(f"{where}.code", dose.get("code") or dose.get("unit"), "give the dose in UCUM mg")
+        )
+        return None
+    return float(dose["value"]) * factor
+
+
+def _administration(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    where = _label(i, res)
+    drug, kind = medication_drug(res)
+    if drug is None:
+        r.warnings.append(f"{where}: medication not used by cllcds (no known RxNorm code)")
+        return
+    status = res.get("status")
+    date = _effective_date(res)
+    if date is None:
+        r.problems.append(InputError(f"{where}.effectiveDateTime", None, "give the date given"))
+        return
+    if status in ("entered-in-error", "unknown"):
+        r.warnings.append(f"{where}: MedicationAdministration status {status!r} not imported")
+        return
+    if kind == "antiviral":
+        r.events.append((date, i, {"date": date, "type": "antiviral", "drug": drug, "start": date}))
+        return
+    if status == "not-done":
+        reasons = [str(x.get("text", "")) for x in res.get("statusReason") or [] if x.get("text")]
+        ev = {"date": date, "type": "dose_held", "reason": "; ".join(reasons) or "not given"}
+        r.events.append((date, i, ev))
+        return
+    if status in ("in-progress", "on-hold", "stopped"):
+        r.warnings.append(f"{where}: status {status!r} imported as a dose given in full")
+    dosage = res.get("dosage") or {}
+    mg = _dose_mg(r, f"{where}.dosage.dose", dosage.get("dose"))
+    route = _route(dosage.get("route"))
+    if route is None:
+        r.problems.append(
+            InputError(
+                f"{where}.dosage.route",
+                dosage.get("route"),
+                "give the route (SNOMED CT 47625008 IV, 34206005 SC, 26643006 oral, or text)",
+            )
+        )
+        return
+    if mg is None:
+        return
+    ev = {"date": date, "type": "dose", "drug": drug, "dose_mg": mg, "route": route}
+    r.events.append((date, i, ev))
+
+
+def _careplan(r: _Reader, res: Mapping[str, Any]) -> None:
+    for canon in res.get("instantiatesCanonical") or []:
+        if str(canon).startswith(PLAN_DEFINITION_BASE):
+            r.careplan_regimen = str(canon)[len(PLAN_DEFINITION_BASE) :]
+            period = res.get("period") or {}
+            r.careplan_start = _date_of(period.get("start"))
+
+
+def _entries(bundle: object) -> list[tuple[int, dict[str, Any]]]:
+    """The validated (index, resource) pairs of a Bundle (or a single resource)."""
+    if not isinstance(bundle, Mapping):
+        raise InputError("bundle", type(bundle).__name__, "give a FHIR Bundle (JSON object)")
+    if bundle.get("resourceType") != "Bundle":
+        raise InputError("bundle.resourceType", bundle.get("resourceType"), 'use "Bundle"')
+    raw = bundle.get("entry") or []
+    if not isinstance(raw, list):
+        raise InputError("bundle.entry", raw, "give a list of entries")
+    problems: list[InputError] = []
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, entry in enumerate(raw):
+        res = entry.get("resource") if isinstance(entry, Mapping) else None
+        if res is None:
+            problems.append(InputError(f"entry[{i}].resource", None, "give the resource"))
+            continue
+        try:
+            out.append((i, r4b_validate(res, _label(i, res) if isinstance(res, Mapping) else f"entry[{i}]")))
+        except InputError as exc:
+            problems.append(exc)
+    if problems:
+        raise DocumentError("bundle", problems)
+    return out
+
+
+def _latest_on_or_before(items: Sequence[tuple[str, float]], day: str) -> float | None:
+    if not items:
+        return None
+    before = sorted(x for x in items if x[0] <= day)
+    return before[-1][1] if before else sorted(items)[0][1]
+
+
+def bundle_to_course(
+    bundle: object,
+    *,
+    regimen: str | None = None,
+    start: dt.date | str | None = None,
+    as_of: dt.date | str | None = None,
+    default_regimen: str | None = None,
+) -> BundleImport:
+    """Read a FHIR R4 Bundle into a ``cllcds.course/1`` document.
+
+    Patient → ``patient``; a CLL Condition (SNOMED CT or ICD-10-CM C91.1x) → ``diagnosis``;
+    Observations by LOINC → ``lab`` events in canonical units (labs dated before the start on
+    the latest such day form the ``baseline``), CMV DNA → ``cmv_pcr``, body height/weight →
+    ``patient.height_cm``/``weight_kg`` (latest on or before the start); MedicationAdministration
+    of alemtuzumab (RxNorm 117055) and other regimen drugs → ``dose`` (``not-done`` →
+    ``dose_held``), ganciclovir/valganciclovir → ``antiviral``. Anything else is a warning.
+
+    The regimen and start come from the arguments, else from a cllcds CarePlan in the bundle,
+    else the start is the first alemtuzumab dose (an assumption, reported as such); without a
+    regimen anywhere, ``default_regimen`` is used and reported as an assumption.
+
+    Raises
+    ------
+    DocumentError
+        One problem per invalid entry, each naming ``entry[i] (Type/id)`` and the element.
+    """
+    r = _Reader()
+    entries = _entries(bundle)
+    for i, res in entries:
+        rtype = res["resourceType"]
+        if rtype == "Patient":
+            _patient(r, i, res)
+        elif rtype == "Condition":
+            _condition(r, i, res)
+        elif rtype == "Observation":
+            _observation(r, i, res)
+        elif rtype == "MedicationAdministration":
+            _administration(r, i, res)
+        elif rtype == "CarePlan":
+            _careplan(r, res)
+        elif rtype in _DERIVED:
+            r.warnings.append(f"{_label(i, res)}: derived by cllcds; recomputed, not imported")
+        else:
+            r.warnings.append(f"{_label(i, res)}: {rtype} is not used by cllcds")
+    if r.patient is None:
+        r.problems.append(InputError("bundle", "no Patient", "add the Patient resource"))
+    regimen_id = regimen or r.careplan_regimen
+    if not regimen_id and default_regimen:
+        regimen_id = default_regimen
+        r.assumptions.append(f"regimen {default_regimen} assumed (no cllcds CarePlan found)")
+    if not regimen_id:
+        r.problems.append(
+            InputError("regimen", None, "name the regimen (cllcds regimens list)")
+        )
+    start_day = start.isoformat() if isinstance(start, dt.date) else start
+    start_day = start_day or r.careplan_start
+    if start_day is None:
+        first = sorted(
+            d for d, _, ev in r.events if ev["type"] == "dose" and ev["drug"] == "alemtuzumab"
+        )
+        if first:
+            start_day = first[0]
+            r.assumptions.append(
+                f"start date {start_day} assumed: the first alemtuzumab administration"
+            )
+        else:
+            r.problems.append(
+                InputError("start", None, "give the start date (no alemtuzumab dose to infer it)")
+            )
+    if r.problems:
+        raise DocumentError("bundle", r.problems)
+    assert r.patient is not None and start_day is not None  # for mypy: problems raised above
+    patient = dict(r.patient)
+    if r.diagnosis:
+        patient["diagnosis"] = r.diagnosis
+    else:
+        r.warnings.append("no CLL Condition in the bundle: diagnosis assumed B-CLL")
+    height = _latest_on_or_before(r.heights, start_day)
+    weight = _latest_on_or_before(r.weights, start_day)
+    if height is not None:
+        patient["height_cm"] = height
+    if weight is not None:
+        patient["weight_kg"] = weight
+    doc: dict[str, Any] = {"format": COURSE_FORMAT}
+    if as_of is not None:
+        doc["as_of"] = as_of.isoformat() if isinstance(as_of, dt.date) else as_of
+    doc |= {"patient": patient, "regimen": regimen_id, "start_date": start_day}
+    before = [d for d in r.labs_by_date if d < start_day]
+    events = list(r.events)
+    if before:
+        base_day = max(before)
+        labs, seen = [], set()
+        for _, ev in r.labs_by_date.pop(base_day):
+            if ev["code"] in seen:
+                r.warnings.append(f"baseline {base_day}: second {ev['code']} kept as an event")
+                events.append((base_day, -1, ev))
+                continue
+            seen.add(ev["code"])
+            labs.append({k: ev[k] for k in ("code", "value", "unit")})
+        doc["baseline"] = {"date": base_day, "labs": labs}
+    for day, items in r.labs_by_date.items():
+        events += [(day, i, ev) for i, ev in items]
+    events.sort(key=lambda x: (x[0], x[1]))
+    doc["events"] = [ev for _, _, ev in events]
+    entry_of = [i for _, i, _ in events]
+    _check_course(doc, entry_of, dict(entries))
+    return BundleImport(doc, tuple(r.warnings), tuple(r.assumptions))
+
+
+def _check_course(
+    doc: dict[str, Any], entry_of: list[int], resources: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Validate the produced document, naming bundle entries in the errors."""
+    try:
+        load_course(doc)
+    except DocumentError as exc:
+        problems = []
+        for p in exc.problems:
+            m = re.match(r"events\[(\d+)\](.*)", p.field)
+            if m and entry_of[int(m.group(1))] >= 0:
+                i = entry_of[int(m.group(1))]
+                problems.append(InputError(f"{_label(i, resources[i])}{m.group(2)}", p.value, p.fix))
+            else:
+                problems.append(p)
+        raise DocumentError("bundle", problems) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Export: course → Bundle
+# --------------------------------------------------------------------------------------------
+
+
+def _fhir_id(candidate: str | None, fallback: str) -> str:
+    if candidate and _FHIR_ID.match(candidate):
+        return candidate
+    return fallback
+
+
+def _full_url(*parts: object) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, '|'.join(str(p) for p in parts))}"
+
+
+def _ucum(value: float, code: str, unit: str | None = None) -> dict[str, Any]:
+    return {"value": value, "unit": unit or code, "system": UCUM, "code": code}
+
+
+def _medication_concept(drug: str) -> dict[str, Any]:
+    rx = RXNORM_INGREDIENT.get(drug.lower())
+    concept: dict[str, Any] = {"text": drug}
+    if rx:
+        concept["coding"] = [{"system": RXNORM, "code": rx, "display": drug}]
+    return concept
+
+
+def _route_concept(route: str) -> dict[str, Any]:
+    code, display, text = ROUTE_CODING[route]
+    return {"coding": [{"system": SNOMED, "code": code, "display": display}], "text": text}
+
+
+def _lab_observation(
+    rid: str, subject: str, day: dt.date, result: LabResult
+) -> dict[str, Any]:
+    lab = result.code
+    unit = lab.canonical_unit
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "category": [
+            {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}
+        ],
+        "code": {"coding": [{"system": LOINC, "code": lab.loinc}], "text": lab.display},
+        "subject": {"reference": subject},
+        "effectiveDateTime": day.isoformat(),
+        "valueQuantity": _ucum(result.value, unit.value, unit.display),
+    }
+
+
+def _event_rid(ev_id: str | None, rtype: str, fallback: str) -> str:
+    if ev_id and ev_id.startswith(rtype + "/"):
+        return _fhir_id(ev_id[len(rtype) + 1 :], fallback)
+    return _fhir_id(ev_id, fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class BundleExport:
+    """A course as a FHIR R4 Bundle, and what the Bundle does not carry."""
+
+    bundle: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+def course_to_bundle(course_doc: object, *, as_of: dt.date | None = None) -> BundleExport:
+    """A ``collection`` Bundle of a course: Patient, Condition, Observations,
+    MedicationAdministrations, a CarePlan whose activity is a RequestGroup of the next
+    administration (a MedicationRequest proposal) and the due actions, and a DetectedIssue per
+    alert (critical → high, warning → moderate, info → low; the citation in ``detail``).
+
+    Every resource is validated with its R4B model.
+    """
+    course = load_course(course_doc, as_of=as_of)
+    state = course_state(course)
+    return BundleExport(*_bundle(course, state))
+
+
+def _bundle(course: Course, state: CourseState) -> tuple[dict[str, Any], tuple[str, ...]]:
+    p = course.patient
+    pid = p.id
+    warnings: list[str] = []
+    entries: list[dict[str, Any]] = []
+
+    def add(resource: dict[str, Any], url: str) -> None:
+        r4b_validate(resource, f"{resource['resourceType']}/{resource.get('id')}")
+        entries.append({"fullUrl": url, "resource": resource})
+
+    patient_url = _full_url(pid, "Patient")
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": _fhir_id(pid, str(uuid.uuid5(_NAMESPACE, pid))),
+        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": pid}],
+        "gender": p.sex.value,
+    }
+    if p.birth_date:
+        patient["birthDate"] = p.birth_date.isoformat()
+    add(patient, patient_url)
+    subject = patient_url
+    add(
+        {
+            "resourceType": "Condition",
+            "id": "cll",
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {
+                "coding": [
+                    {
+                        "system": SNOMED,
+                        "code": SNOMED_CLL,
+                        "display": "Chronic lymphoid leukemia, disease (disorder)",
+                    }
+                ],
+                "text": p.diagnosis,
+            },
+            "subject": {"reference": subject},
+        },
+        _full_url(pid, "Condition", "cll"),
+    )
+    anchor = course.baseline.date if course.baseline else course.start_date
+    for code, value, unit, name in (
+        (LOINC_BODY_HEIGHT, p.height_cm, "cm", "height"),
+        (LOINC_BODY_WEIGHT, p.weight_kg, "kg", "weight"),
+    ):
+        if value is not None:
+            add(
+                {
+                    "resourceType": "Observation",
+                    "id": f"body-{name}",
+                    "status": "final",
+                    "category": [
+                        {"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"}]}
+                    ],
+                    "code": {"coding": [{"system": LOINC, "code": code}], "text": f"Body {name}"},
+                    "subject": {"reference": subject},
+                    "effectiveDateTime": anchor.isoformat(),
+                    "valueQuantity": _ucum(value, unit),
+                },
+                _full_url(pid, "Observation", name),
+            )
+    if course.baseline:
+        for lab in course.baseline.labs:
+            rid = f"baseline-{lab.code.value.lower()}"
+            add(
+                _lab_observation(rid, subject, course.baseline.date, lab),
+                _full_url(pid, "Observation", rid),
+            )
+    for ev in course.effective_events():
+        n = ev.index
+        if isinstance(ev, LabEvent):
+            rid = _event_rid(ev.id, "Observation", f"lab-{n}")
+            add(_lab_observation(rid, subject, ev.date, ev.result), _full_url(pid, "lab", n))
+        elif isinstance(ev, CmvPcr):
+            rid = _event_rid(ev.id, "Observation", f"cmv-{n}")
+            obs: dict[str, Any] = {
+                "resourceType": "Observation",
+                "id": rid,
+                "status": "final",
+                "category": [
+                    {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}
+                ],
+                "code": {
+                    "coding": [{"system": LOINC, "code": LOINC_CMV_PCR_QUANT}],
+                    "text": "CMV DNA, quantitative PCR",
+                },
+                "subject": {"reference": subject},
+                "effectiveDateTime": ev.date.isoformat(),
+            }
+            if ev.detected and ev.unit is not None and ev.value is not None:
+                obs["valueQuantity"] = _ucum(ev.value, ev.unit.value)
+            else:
+                obs["valueCodeableConcept"] = {
+                    "coding": [{"system": SNOMED, "code": SNOMED_NOT_DETECTED}],
+                    "text": "not detected",
+                }
+            add(obs, _full_url(pid, "cmv", n))
+        elif isinstance(ev, DoseGiven | DoseHeld):
+            rid = _event_rid(ev.id, "MedicationAdministration", f"dose-{n}")
+            drug = ev.drug if isinstance(ev, DoseGiven) else "alemtuzumab"
+            ma: dict[str, Any] = {
+                "resourceType": "MedicationAdministration",
+                "id": rid,
+                "status": "completed" if isinstance(ev, DoseGiven) else "not-done",
+                "medicationCodeableConcept": _medication_concept(drug),
+                "subject": {"reference": subject},
+                "effectiveDateTime": ev.date.isoformat(),
+            }
+            if isinstance(ev, DoseGiven):
+                ma["dosage"] = {
+                    "route": _route_concept(ev.route.value),
+                    "dose": _ucum(ev.dose_mg, "mg"),
+                }
+            else:
+                ma["statusReason"] = [{"text": ev.reason or "not given"}]
+            add(ma, _full_url(pid, "dose", n))
+        else:
+            warnings.append(
+                f"events[{n}] ({ev.type.value}, {ev.date}): not exported to FHIR by cllcds yet"
+            )
+    for what, present in (
+        ("patient.cytogenetics", p.cytogenetics != type(p.cytogenetics)()),
+        ("patient.prior_therapies", bool(p.prior_therapies)),
+        ("patient.cmv_igg", p.cmv_igg.value != "unknown"),
+        ("baseline.assessment", bool(course.baseline and course.baseline.assessment)),
+    ):
+        if present:
+            warnings.append(f"{what}: not exported to FHIR by cllcds yet")
+    entries += _plan_entries(course, state, subject)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": f"{state.as_of.isoformat()}T00:00:00Z",
+        "entry": entries,
+    }
+    r4b_validate(bundle, "Bundle")
+    return bundle, tuple(warnings)
+
+
+def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict[str, Any]]:
+    pid = course.patient.id
+    out: list[dict[str, Any]] = []
+    careplan_url = _full_url(pid, "CarePlan")
+    rg_url = _full_url(pid, "RequestGroup")
+    actions: list[dict[str, Any]] = []
+    nd = state.next_dose
+    if nd is not None:
+        mr_url = _full_url(pid, "MedicationRequest", "next")
+        text = f"{nd.drug.capitalize()} {nd.dose_mg:g} mg {nd.route.upper()} ({nd.phase})"
+        mr = {
+            "resourceType": "MedicationRequest",
+            "id": "next-dose",
+            "status": "draft",
+            "intent": "proposal",
+            "medicationCodeableConcept": _medication_concept(nd.drug),
+            "subject": {"reference": subject},
+            "basedOn": [{"reference": careplan_url}],
+            "dosageInstruction": [
+                {
+                    "text": text,
+                    "timing": {"event": [nd.date.isoformat()]},
+                    "route": _route_concept(nd.route),
+                    "doseAndRate": [{"doseQuantity": _ucum(nd.dose_mg, "mg")}],
+                }
+            ],
+            "note": [{"text": f"{nd.rationale} Source: {nd.citation.short()}"}],
+        }
+        actions.append(
+            {
+                "title": text,
+                "description": nd.rationale,
+                "timingDateTime": nd.date.isoformat(),
+                "resource": {"reference": mr_url},
+            }
+        )
+        out.append({"fullUrl": mr_url, "resource": mr})
+    for a in state.next_actions:
+        if a.code == "dose" and nd is not None:
+            continue
+        actions.append(
+            {
+                "title": a.action[:200],
+                "code": [{"coding": [{"system": ACTION_CODE_SYSTEM, "code": a.code}]}],
+                "timingDateTime": a.due.isoformat(),
+                "documentation": [{"type": "citation", "display": a.citation.short()}],
+            }
+        )
+    rg: dict[str, Any] = {
+        "resourceType": "RequestGroup",
+        "id": "plan",
+        "status": "on-hold" if state.status is CourseStatus.ON_HOLD else "active",
+        "intent": "plan",
+        "subject": {"reference": subject},
+        "basedOn": [{"reference": careplan_url}],
+        "authoredOn": f"{state.as_of.isoformat()}T00:00:00Z",
+    }
+    if state.holds:
+        rg["note"] = [
+            {"text": f"On hold: {h.reason}. Resume when {h.resume_when}."} for h in state.holds
+        ]
+    if actions:
+        rg["action"] = actions
+    reg = knowledge.regimen(course.regimen_id)
+    careplan = {
+        "resourceType": "CarePlan",
+        "id": "course",
+        "status": STATUS_TO_CAREPLAN[state.status],
+        "intent": "plan",
+        "title": reg.name,
+        "instantiatesCanonical": [PLAN_DEFINITION_BASE + course.regimen_id],
+        "subject": {"reference": subject},
+        "period": {"start": course.start_date.isoformat()},
+        "activity": [{"reference": {"reference": rg_url}}],
+    }
+    out.append({"fullUrl": careplan_url, "resource": careplan})
+    out.append({"fullUrl": rg_url, "resource": rg})
+    for k, a in enumerate(state.alerts):
+        out.append(
+            {
+                "fullUrl": _full_url(pid, "DetectedIssue", k),
+                "resource": {
+                    "resourceType": "DetectedIssue",
+                    "id": f"alert-{k}",
+                    "status": "final",
+                    "code": {"coding": [{"system": ALERT_CODE_SYSTEM, "code": a.code}], "text": a.code},
+                    "severity": SEVERITY_TO_FHIR[a.severity],
+                    "patient": {"reference": subject},
+                    "identifiedDateTime": (a.date or state.as_of).isoformat(),
+                    "detail": f"{a.message}\n\nSource: {a.citation.short()}",
+                },
+            }
+        )
+    for e in out:
+        res = e["resource"]
+        r4b_validate(res, f"{res['resourceType']}/{res['id']}")
+    return out
+
+
+def export_warnings(bundle_export: BundleExport) -> list[str]:
+    """The warnings of an export (what the Bundle does not carry)."""
+    return list(bundle_export.warnings)
+
+
+# --------------------------------------------------------------------------------------------
+# Regimen → PlanDefinition
+# --------------------------------------------------------------------------------------------
+
+
+def _computable(name: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", name)
+    out = "".join(w[:1].upper() + w[1:] for w in words)
+    return out if out[:1].isalpha() else "Regimen" + out
+
+
+def _artifact(c: Mapping[str, str]) -> dict[str, Any]:
+    art: dict[str, Any] = {"type": "citation", "label": c["source"], "display": c["locator"]}
+    text = c.get("quote") or c.get("note")
+    if text:
+        art["citation"] = text
+    return art
+
+
+def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
+    """A regimen as an order-set PlanDefinition with contained ActivityDefinitions.
+
+    NCCN-template pattern: one top-level action per cycle, one sub-action per administration
+    rule, timed relative to the cycle start (``relatedAction`` ``after-start`` with the day
+    offset) and, for three-times-weekly spans, a ``timingTiming`` of 3 per week bounded by the
+    span. Each sub-action points (``definitionCanonical``) to a contained ActivityDefinition
+    whose product is the RxNorm ingredient and whose dose is the regimen's dose in its basis
+    (``mg``, ``mg/m2`` or ``mg/kg`` as a UCUM quantity; the absolute dose for a relative basis is
+    calculated at order time from the body measures, as the dosage text says).
+    """
+    reg = regimen_detail(regimen_id)
+    contained: list[dict[str, Any]] = []
+    ad_ids: dict[int, str] = {}
+    rules = list(reg["run_in"]) + list(reg["components"])
+    for k, rule in enumerate(rules):
+        ad_id = f"ad-{k + 1}"
+        ad_ids[k] = ad_id
+        basis = rule["basis"]
+        dose_text = f"{rule['dose']:g}"
+        if rule["dose_high"]:
+            dose_text += f"-{rule['dose_high']:g}"
+        text = f"{rule['drug'].capitalize()} {dose_text} {basis} {rule['route'].upper()}"
+        if basis != "mg":
+            text += f" (absolute dose calculated from {'BSA' if basis == 'mg/m2' else 'weight'})"
+        if rule["infusion"]:
+            text += f", {rule['infusion']}"
+        ad: dict[str, Any] = {
+            "resourceType": "ActivityDefinition",
+            "id": ad_id,
+            "status": "active",
+            "name": _computable(f"{rule['drug']} {rule['phase']} {k + 1}"),
+            "title": text,
+            "kind": "MedicationRequest",
+            "intent": "proposal",
+            "productCodeableConcept": _medication_concept(rule["drug"]),
+            "dosage": [
+                {
+                    "text": text,
+                    "route": _route_concept(rule["route"]),
+                    "doseAndRate": [{"doseQuantity": _ucum(float(rule["dose"]), basis)}],
+                }
+            ],
+            "relatedArtifact": [_artifact(rule["citation"])],
+        }
+        if rule["condition"] or rule["note"]:
+            ad["description"] = " ".join(x for x in (rule["condition"], rule["note"]) if x)
+        contained.append(ad)
+    cycle_actions = []
+    length = reg["cycle_length_days"]
+    for cycle in range(1, reg["cycles"] + 1):
+        cid = f"cycle-{cycle}"
+        subs = []
+        for k, rule in enumerate(rules):
+            if rule["cycles"] is not None and cycle not in rule["cycles"]:
+                continue
+            sub: dict[str, Any] = {
+                "id": f"{cid}-{ad_ids[k]}",
+                "title": f"{contained[k]['title']}, day {rule['days_text']}",
+                "definitionCanonical": f"#{ad_ids[k]}",
+            }
+            if rule["optional"]:
+                sub["selectionBehavior"] = "at-most-one"
+            tiw = rule["tiw"]
+            first = tiw["from_day"] if tiw else (rule["days"] or [1])[0]
+            sub["relatedAction"] = [
+                {
+                    "actionId": cid,
+                    "relationship": "after-start",
+                    "offsetDuration": _ucum(first - 1, "d"),
+                }
+            ]
+            timing: dict[str, Any] = {"code": {"text": f"cycle day {rule['days_text']}"}}
+            if tiw:
+                timing["repeat"] = {
+                    "frequency": 3,
+                    "period": 1,
+                    "periodUnit": "wk",
+                    "boundsDuration": _ucum(tiw["to_day"] - tiw["from_day"] + 1, "d"),
+                }
+            sub["timingTiming"] = timing
+            subs.append(sub)
+        cycle_actions.append(
+            {
+                "id": cid,
+                "title": f"Cycle {cycle} ({length} days)",
+                "groupingBehavior": "logical-group",
+                "timingDuration": _ucum(length, "d"),
+                "action": subs,
+            }
+        )
+    pd: dict[str, Any] = {
+        "resourceType": "PlanDefinition",
+        "id": _fhir_id(reg["id"], _computable(reg["id"])[:64]),
+        "url": PLAN_DEFINITION_BASE + reg["id"],
+        "name": _computable(reg["id"]),
+        "title": reg["name"],
+        "type": {"coding": [{"system": PLAN_DEFINITION_TYPE, "code": "order-set"}]},
+        "status": "active" if reg["status"] == "label" else "draft",
+        "description": reg["summary"],
+        "relatedArtifact": [_artifact(c) for c in reg["provenance"]],
+        "contained": contained,
+        "action": cycle_actions,
+    }
+    if reg["status"] != "label":
+        pd["usage"] = f"Regimen status: {reg['status']} (not a label schedule)."
+    return r4b_validate(pd, f"PlanDefinition/{reg['id']}")
+
+
+# --------------------------------------------------------------------------------------------
+# CDS Hooks helpers: prefetch → Bundle, draft orders → proposals
+# --------------------------------------------------------------------------------------------
+
+
+def prefetch_bundle(prefetch: Mapping[str, Any]) -> dict[str, Any]:
+    """One collection Bundle of every resource in a CDS Hooks ``prefetch`` (resources or
+    search-set Bundles; ``null`` values — data the EHR could not fetch — are skipped)."""
+    entries: list[dict[str, Any]] = []
+    for key in sorted(prefetch):
+        item = prefetch[key]
+        if item is None:
+            continue
+        if not isinstance(item, Mapping):
+            raise InputError(f"prefetch.{key}", item, "give a FHIR resource or Bundle")
+        if item.get("resourceType") == "Bundle":
+            for e in item.get("entry") or []:
+                if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping):
+                    if e["resource"].get("resourceType") == "OperationOutcome":
+                        continue
+                    entries.append({"resource": e["resource"]})
+        else:
+            entries.append({"resource": dict(item)})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def draft_order_proposals(draft_orders: object) -> list[dict[str, Any]]:
+    """The MedicationRequests of an ``order-sign`` ``draftOrders`` Bundle as plain proposals:
+    ``{"index", "id", "drug", "dose_mg", "route", "date", "date_assumed"}``.
+
+    The date is the first ``timing.event``, else ``timing.repeat.boundsPeriod.start``, else
+    ``authoredOn``; ``None`` when none is given (the caller assumes today and says so).
+    Orders for drugs cllcds does not know are returned with ``drug`` ``None``.
+    """
+    if not isinstance(draft_orders, Mapping) or draft_orders.get("resourceType") != "Bundle":
+        raise InputError("context.draftOrders", draft_orders, "give a Bundle of draft orders")
+    out: list[dict[str, Any]] = []
+    problems: list[InputError] = []
+    for i, e in enumerate(draft_orders.get("entry") or []):
+        res = e.get("resource") if isinstance(e, Mapping) else None
+        if not isinstance(res, Mapping) or res.get("resourceType") != "MedicationRequest":
+            continue
+        where = f"context.draftOrders.entry[{i}]"
+        try:
+            r4b_validate(res, where)
+        except InputError as exc:
+            problems.append(exc)
+            continue
+        drug, _ = medication_drug(res)
+        di = (res.get("dosageInstruction") or [{}])[0]
+        r = _Reader()
+        dose = None
+        dar = di.get("doseAndRate") or []
+        if drug is not None and dar and dar[0].get("doseQuantity") is not None:
+            dose = _dose_mg(r, f"{where}.dosageInstruction[0].doseAndRate[0].doseQuantity",
+                            dar[0]["doseQuantity"])
+        problems += r.problems
+        timing = di.get("timing") or {}
+        date = None
+        if timing.get("event"):
+            date = _date_of(timing["event"][0])
+        elif (timing.get("repeat") or {}).get("boundsPeriod"):
+            date = _date_of(timing["repeat"]["boundsPeriod"].get("start"))
+        date = date or _date_of(res.get("authoredOn"))
+        out.append(
+            {
+                "index": i,
+                "id": res.get("id"),
+                "drug": drug,
+                "dose_mg": dose,
+                "route": _route(di.get("route")),
+                "date": date,
+            }
+        )
+    if problems:
+        raise DocumentError("draftOrders", problems)
+    return out
+
+
+def with_dose(order: Mapping[str, Any], dose_mg: float) -> dict[str, Any]:
+    """A copy of a MedicationRequest with its first dose set to ``dose_mg`` mg (for a CDS
+    suggestion that updates the draft order)."""
+    res = dict(order)
+    dis = [dict(d) for d in res.get("dosageInstruction") or [{}]]
+    dis[0]["doseAndRate"] = [{"doseQuantity": _ucum(dose_mg, "mg")}]
+    dis[0].pop("text", None)
+    res["dosageInstruction"] = dis
+    return r4b_validate(res, "suggestion")
+
+
+def import_bundle(
+    bundle: object,
+    *,
+    regimen: str | None = None,
+    start: dt.date | str | None = None,
+    as_of: dt.date | str | None = None,
+) -> dict[str, Any]:
+    """Use case: a Bundle into ``{"course": ..., "warnings": [...], "assumptions": [...]}``."""
+    return bundle_to_course(bundle, regimen=regimen, start=start, as_of=as_of).as_dict()
+
+
+def export_course(course_doc: object, *, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Use case: a course document into ``{"bundle": ..., "warnings": [...]}``."""
+    exp = course_to_bundle(course_doc, as_of=as_of)
+    return {"bundle": exp.bundle, "warnings": list(exp.warnings)}
+
+
+def regimen_plandefinition(regimen_id: str) -> dict[str, Any]:
+    """Use case: a regimen of the library as a FHIR PlanDefinition."""
+    return regimen_to_plandefinition(regimen_id)
+
+
+def resources_of(bundle: Mapping[str, Any], rtype: str) -> Iterable[dict[str, Any]]:
+    """The resources of one type in a Bundle."""
+    for e in bundle.get("entry") or []:
+        res = e.get("resource") or {}
+        if res.get("resourceType") == rtype:
+            yield res

@@ -1,0 +1,145 @@
+"""The storage port: what the clinical use cases need from a store of courses.
+
+Services must not import adapters, so the use cases in :mod:`._clinical_store` take any object
+that satisfies :class:`CourseRepository`; ``cllcds.store.Store`` is the SQL implementation. Every
+value crossing this boundary is plain data (dicts, lists, str, int): no ORM object, no driver
+type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from cllcds.domain import CllcdsError, InputError
+
+
+class Role(StrEnum):
+    """What an account may do."""
+
+    CLINICIAN = "clinician"  # read and record
+    PHARMACIST = "pharmacist"  # read, verify plans
+    VIEWER = "viewer"  # read only
+    ADMIN = "admin"  # manage users (and read)
+
+
+class ConflictError(CllcdsError):
+    """A write lost a race: the course changed since the writer read it (HTTP 409/412)."""
+
+    def __init__(self, entity: str, entity_id: str, expected: int | None, actual: int) -> None:
+        self.entity = entity
+        self.entity_id = entity_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{entity} {entity_id} is at version {actual}, not {expected}: "
+            "re-read it and apply the change again"
+        )
+
+
+class DuplicateError(InputError):
+    """An identifier that is already taken (a patient id, a course id, a username)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is writing, for the audit log."""
+
+    username: str
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an event append answers: the stored event, the new course version, and whether the
+    answer is a replay of an earlier request with the same idempotency key."""
+
+    event: dict[str, Any]
+    version: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list, with the offset of the next page (``None`` at the end)."""
+
+    items: list[dict[str, Any]]
+    next_offset: int | None
+    total: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Validator = Callable[[Mapping[str, Any]], None]
+
+
+class CourseRepository(Protocol):
+    """A durable store of patients, courses (append-only events), users, tokens and audit."""
+
+    # patients
+    def create_patient(self, patient: Mapping[str, Any], actor: Actor) -> dict[str, Any]: ...
+
+    def get_patient(self, patient_id: str) -> dict[str, Any]: ...
+
+    def list_patients(self, limit: int, offset: int) -> Page: ...
+
+    # courses
+    def create_course(
+        self,
+        header: Mapping[str, Any],
+        events: list[Mapping[str, Any]],
+        actor: Actor,
+        validate: Validator,
+    ) -> dict[str, Any]: ...
+
+    def get_course(self, course_id: str) -> dict[str, Any]: ...
+
+    def list_courses(self, patient_id: str | None, limit: int, offset: int) -> Page: ...
+
+    def list_events(self, course_id: str, limit: int, offset: int) -> Page: ...
+
+    def append_event(
+        self,
+        course_id: str,
+        event: Mapping[str, Any],
+        *,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        actor: Actor,
+        validate: Validator,
+    ) -> AppendResult: ...
+
+    # accounts
+    def create_user(
+        self, username: str, password_hash: str, role: Role, actor: Actor
+    ) -> dict[str, Any]: ...
+
+    def get_user(self, username: str) -> dict[str, Any]: ...
+
+    def user_password_hash(self, username: str) -> str | None: ...
+
+    def update_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    def list_users(self) -> list[dict[str, Any]]: ...
+
+    def set_user_disabled(self, username: str, disabled: bool, actor: Actor) -> dict[str, Any]: ...
+
+    def add_token(
+        self,
+        token_hash: str,
+        username: str,
+        kind: str,
+        expires_at: dt.datetime,
+        csrf_hash: str | None = None,
+    ) -> None: ...
+
+    def token_user(self, token_hash: str, kind: str) -> dict[str, Any] | None: ...
+
+    def revoke_token(self, token_hash: str) -> None: ...
+
+    # audit
+    def audit_entries(
+        self, course_id: str | None, entity: str | None, limit: int, offset: int
+    ) -> Page: ...

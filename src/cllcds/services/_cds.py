@@ -2,7 +2,7 @@
 state, and ``order-sign`` checks of proposed alemtuzumab orders.
 
 Nothing here knows HTTP or FHIR models: the API adapter turns the hook request into a course
-document (through :mod:`cllcds.services._interop`) and the draft orders into proposals
+document (through :mod:`cllcds.fhir`) and the draft orders into proposals
 (``{"drug", "dose_mg", "route", "date"}``), and sends these cards back.
 
 Card shape (CDS Hooks 2.0, "Card attributes"): ``uuid``, ``summary`` (at most 140 characters),
@@ -126,10 +126,16 @@ def _card(
     }
     if overridable:
         card["overrideReasons"] = [
-            {"system": OVERRIDE_SYSTEM, "code": "clinical-judgement",
-             "display": "Clinical judgement; benefit outweighs the risk"},
-            {"system": OVERRIDE_SYSTEM, "code": "data-out-of-date",
-             "display": "The EHR data shown to cllcds are not current"},
+            {
+                "system": OVERRIDE_SYSTEM,
+                "code": "clinical-judgement",
+                "display": "Clinical judgement; benefit outweighs the risk",
+            },
+            {
+                "system": OVERRIDE_SYSTEM,
+                "code": "data-out-of-date",
+                "display": "The EHR data shown to cllcds are not current",
+            },
         ]
     return card
 
@@ -216,9 +222,7 @@ def cds_patient_view(
     horizon = state.as_of + dt.timedelta(days=1)
     due = [a for a in state.next_actions if a.due <= horizon]
     if due:
-        rows = "\n".join(
-            f"| {a.due} | {a.action} | {_cite(a.citation)} |" for a in due
-        )
+        rows = "\n".join(f"| {a.due} | {a.action} | {_cite(a.citation)} |" for a in due)
         overdue = [a for a in due if a.due < state.as_of]
         cards.append(
             _card(
@@ -383,8 +387,7 @@ def cds_order_sign(
         if nd is not None and not state.holds and not reescalate and abs(nd.dose_mg - dose) > 1e-9:
             cards.append(
                 _card(
-                    f"Recommended next dose is {nd.dose_mg:g} mg ({nd.phase}), "
-                    f"ordered {dose:g} mg",
+                    f"Recommended next dose is {nd.dose_mg:g} mg ({nd.phase}), ordered {dose:g} mg",
                     "warning",
                     f"{prefix}. {nd.rationale}\n\nSource: {_cite(nd.citation)}{extra}",
                     rule="next-dose",

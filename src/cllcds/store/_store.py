@@ -523,7 +523,7 @@ class Store:
             ).first()
             if found is None:
                 return None
-            token, user = found.tuple()
+            token, user = found
             if token.revoked or user.disabled or _utc(token.expires_at) <= _now():
                 return None
             return {**_user_record(user), "csrf_hash": token.csrf_hash}

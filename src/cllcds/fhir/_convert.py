@@ -1,10 +1,5 @@
-"""FHIR R4 interchange: a Bundle into a course document, a course out as a Bundle, a regimen as a
-PlanDefinition, and the proposed orders of a CDS Hooks ``order-sign`` request as plain values.
-
-Why this lives in ``services`` and not in the ``cllcds.fhir`` adapter: the import contract makes
-the adapters (cli, api, store, fhir) independent of each other, so the CLI and the CDS Hooks
-router could not call ``cllcds.fhir``. Services may use ``fhir.resources`` (only the layers
-*below* services may not), so the conversion is a service and ``cllcds.fhir`` re-exports it.
+"""FHIR R4 conversion: a Bundle into a course document, a course out as a Bundle, a regimen as
+a PlanDefinition, and the proposed orders of a CDS Hooks ``order-sign`` request as plain values.
 
 FHIR version: R4 (4.0.1) on the wire, checked with the **R4B** models of ``fhir.resources``
 (``fhir.resources.R4B``), never its R5 default (standards.md §2 "FHIR version"; HealthChain
@@ -12,9 +7,6 @@ PR #195: R5 models silently drop ``medicationCodeableConcept``). Every resource 
 with the R4B model of its type, and every resource written is validated the same way; an R5-only
 element (``MedicationAdministration.medication`` as a CodeableReference, ``occurence[x]``) is
 refused because the R4B models forbid unknown elements.
-
-Codes: the tables below cite standards.md §2; codes that standards.md marks UNVERIFIED, or that
-it does not list at all, are marked ``UNVERIFIED`` here and must be checked before release.
 """
 
 from __future__ import annotations
@@ -26,9 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from cllcds import knowledge
+from cllcds import services
 from cllcds.course import CourseState, CourseStatus, Severity
 from cllcds.domain import (
     COURSE_FORMAT,
@@ -44,98 +37,36 @@ from cllcds.domain import (
     Sex,
 )
 
-from ._course import course_state, load_course
-from ._planning import regimen_detail
+from ._codes import (
+    ACTION_CODE_SYSTEM,
+    ALERT_CODE_SYSTEM,
+    HEIGHT_UNITS_CM,
+    ICD10CM,
+    ICD10CM_CLL_CODES,
+    LOINC,
+    LOINC_BODY_HEIGHT,
+    LOINC_BODY_WEIGHT,
+    LOINC_CMV_PCR_QUAL,
+    LOINC_CMV_PCR_QUANT,
+    OBSERVATION_CATEGORY,
+    PATIENT_ID_SYSTEM,
+    PLAN_DEFINITION_BASE,
+    PLAN_DEFINITION_TYPE,
+    ROUTE_CODING,
+    ROUTE_WORDS,
+    RXNORM,
+    RXNORM_ANTIVIRALS,
+    RXNORM_DRUGS,
+    RXNORM_INGREDIENT,
+    SNOMED,
+    SNOMED_CLL,
+    SNOMED_CLL_CODES,
+    SNOMED_NOT_DETECTED,
+    SNOMED_ROUTES,
+    UCUM,
+    WEIGHT_UNITS_KG,
+)
 
-# --------------------------------------------------------------------------------------------
-# Code systems and codes (standards.md §2)
-# --------------------------------------------------------------------------------------------
-
-LOINC = "http://loinc.org"
-SNOMED = "http://snomed.info/sct"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-UCUM = "http://unitsofmeasure.org"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-PLAN_DEFINITION_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
-
-# Local identifiers: URNs, so nothing pretends to be a resolvable web address.
-PATIENT_ID_SYSTEM = "urn:cllcds:patient-id"
-ALERT_CODE_SYSTEM = "urn:cllcds:alert-code"
-ACTION_CODE_SYSTEM = "urn:cllcds:action-code"
-PLAN_DEFINITION_BASE = "urn:cllcds:plandefinition:"
-
-# Diagnosis (standards.md §2 "Diagnosis codes").
-SNOMED_CLL = "92814006"
-"""Chronic lymphoid leukaemia, disease (disorder): used in the umg-minai CLL guideline FSH."""
-SNOMED_CLL_CODES = frozenset({SNOMED_CLL, "277473004", "123781000119107"})
-"""92814006; 277473004 B-cell CLL (an mCODE extraction test); 123781000119107 chronic leukemia
-in relapse (umg-minai FSH)."""
-ICD10CM_CLL_CODES = frozenset({"C91.10", "C91.11", "C91.12", "C91.1"})
-"""CLL of B-cell type: not in remission, in remission, in relapse (medcoder.ai C91.1 page); the
-non-billable category C91.1 is accepted on input too."""
-
-# Observations (standards.md §2 "LOINC"). Lab codes come from LabCode (cllcds.domain).
-LOINC_CMV_PCR_QUANT = "72493-0"
-"""CMV DNA quantitative (IU/mL): a lab catalogue uses it; standards.md asks to confirm the exact
-long name at loinc.org (treat as UNVERIFIED until then)."""
-LOINC_CMV_PCR_QUAL = "30246-3"
-"""CMV DNA qualitative, Ser/Plas: verified."""
-LOINC_BODY_HEIGHT = "8302-2"
-"""Body height: UNVERIFIED (standards.md: memory)."""
-LOINC_BODY_WEIGHT = "29463-7"
-"""Body weight: UNVERIFIED (standards.md: memory)."""
-SNOMED_NOT_DETECTED = "260415000"
-"""Not detected (qualifier value): UNVERIFIED (not in standards.md)."""
-
-# Medications (standards.md §2 "RxNorm ingredients").
-RXNORM_DRUGS: Mapping[str, str] = {
-    "117055": "alemtuzumab",  # verified: cibmtr med-alemtuzumab-valueset.fsh
-    "284679": "alemtuzumab",  # Campath brand, same source
-    "1656635": "alemtuzumab",  # 30 mg/mL Injection [Campath], same source
-    "121191": "rituximab",  # verified: cibmtr
-    "24698": "fludarabine",  # verified: cibmtr
-    "3002": "cyclophosphamide",  # verified: cibmtr
-}
-RXNORM_ANTIVIRALS: Mapping[str, str] = {
-    "4678": "ganciclovir",  # UNVERIFIED (standards.md: memory)
-    "275891": "valganciclovir",  # UNVERIFIED (standards.md: memory)
-}
-RXNORM_INGREDIENT: Mapping[str, str] = {
-    "alemtuzumab": "117055",
-    "rituximab": "121191",
-    "fludarabine": "24698",
-    "cyclophosphamide": "3002",
-}
-
-# Routes: SNOMED CT route concepts; none is listed in standards.md, so all are UNVERIFIED.
-SNOMED_ROUTES: Mapping[str, str] = {
-    "47625008": "iv",  # Intravenous route (qualifier value): UNVERIFIED
-    "34206005": "sc",  # Subcutaneous route: UNVERIFIED
-    "26643006": "po",  # Oral route: UNVERIFIED
-}
-ROUTE_CODING: Mapping[str, tuple[str, str, str]] = {
-    "iv": ("47625008", "Intravenous route", "IV"),
-    "civ": ("47625008", "Intravenous route", "Continuous intravenous infusion"),
-    "sc": ("34206005", "Subcutaneous route", "SC"),
-    "po": ("26643006", "Oral route", "PO"),
-}
-_ROUTE_WORDS: Mapping[str, str] = {
-    "iv": "iv",
-    "intravenous": "iv",
-    "intravenous route": "iv",
-    "sc": "sc",
-    "subcutaneous": "sc",
-    "subcutaneous route": "sc",
-    "po": "po",
-    "oral": "po",
-    "oral route": "po",
-    "civ": "civ",
-    "continuous intravenous infusion": "civ",
-}
-
-HEIGHT_UNITS_CM: Mapping[str, float] = {"cm": 1.0, "m": 100.0, "[in_i]": 2.54}
-WEIGHT_UNITS_KG: Mapping[str, float] = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237}
 HEIGHT_RANGE_CM = (50.0, 250.0)
 WEIGHT_RANGE_KG = (20.0, 300.0)
 """The course document's own limits (course/_document.py)."""
@@ -175,17 +106,13 @@ def r4b_validate(resource: object, where: str) -> dict[str, Any]:
         For a non-object, an unknown resource type, or any R4B validation error (the first
         problem, with its element path).
     """
-    from fhir.resources.R4B import get_fhir_model_class  # heavy: import on first use
-
     if not isinstance(resource, Mapping):
         raise InputError(where, resource, "give a FHIR resource (a JSON object)")
     rtype = resource.get("resourceType")
     try:
         cls = get_fhir_model_class(str(rtype))
     except ValueError:
-        raise InputError(
-            f"{where}.resourceType", rtype, "give a FHIR R4 resource type"
-        ) from None
+        raise InputError(f"{where}.resourceType", rtype, "give a FHIR R4 resource type") from None
     try:
         cls.model_validate(dict(resource))
     except ValidationError as exc:
@@ -348,9 +275,7 @@ def _not_detected(res: Mapping[str, Any]) -> bool | None:
     text = " ".join(words).strip().lower()
     if not text:
         return None
-    if "not detected" in text or "negative" in text or "undetectable" in text:
-        return True
-    return False
+    return any(w in text for w in ("not detected", "negative", "undetectable"))
 
 
 def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
@@ -401,9 +326,7 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         lo, hi = HEIGHT_RANGE_CM if height else WEIGHT_RANGE_KG
         if q[1] not in factors:
             r.problems.append(
-                InputError(
-                    f"{where}.valueQuantity.code", q[1], f"use one of: {', '.join(factors)}"
-                )
+                InputError(f"{where}.valueQuantity.code", q[1], f"use one of: {', '.join(factors)}")
             )
             return
         value = q[0] * factors[q[1]]
@@ -451,20 +374,23 @@ def _route(concept: object) -> str | None:
     if not isinstance(concept, Mapping):
         return None
     text = str(concept.get("text", "")).strip().lower()
-    if text in _ROUTE_WORDS:
-        return _ROUTE_WORDS[text]
+    if text in ROUTE_WORDS:
+        return ROUTE_WORDS[text]
     for code in _code_in(concept, SNOMED):
         if code in SNOMED_ROUTES:
             return SNOMED_ROUTES[code]
     for c in concept.get("coding") or []:
         disp = str(c.get("display", "")).strip().lower() if isinstance(c, Mapping) else ""
-        if disp in _ROUTE_WORDS:
-            return _ROUTE_WORDS[disp]
+        if disp in ROUTE_WORDS:
+            return ROUTE_WORDS[disp]
     return None
 
 
 def medication_drug(res: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(drug, kind) of a MedicationAdministration/Request: kind ``antineoplastic`` or ``antiviral``."""
+    """(drug, kind) of a MedicationAdministration or MedicationRequest.
+
+    ``kind`` is ``antineoplastic`` or ``antiviral``; both ``None`` for an unknown medication.
+    """
     concept = res.get("medicationCodeableConcept")
     for code in _code_in(concept, RXNORM):
         if code in RXNORM_DRUGS:
@@ -486,7 +412,9 @@ def _dose_mg(r: _Reader, where: str, dose: object) -> float | None:
     factor = {"mg": 1.0, "g": 1000.0, "ug": 0.001}.get(str(code))
     if factor is None:
         r.problems.append(
-            InputError(f"{where}.code", dose.get("code") or dose.get("unit"), "give the dose in UCUM mg")
+            InputError(
+                f"{where}.code", dose.get("code") or dose.get("unit"), "give the dose in UCUM mg"
+            )
         )
         return None
     return float(dose["value"]) * factor
@@ -530,8 +458,14 @@ def _administration(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         return
     if mg is None:
         return
-    ev = {"date": date, "type": "dose", "drug": drug, "dose_mg": mg, "route": route}
-    r.events.append((date, i, ev))
+    dose_ev: dict[str, Any] = {
+        "date": date,
+        "type": "dose",
+        "drug": drug,
+        "dose_mg": mg,
+        "route": route,
+    }
+    r.events.append((date, i, dose_ev))
 
 
 def _careplan(r: _Reader, res: Mapping[str, Any]) -> None:
@@ -559,7 +493,14 @@ def _entries(bundle: object) -> list[tuple[int, dict[str, Any]]]:
             problems.append(InputError(f"entry[{i}].resource", None, "give the resource"))
             continue
         try:
-            out.append((i, r4b_validate(res, _label(i, res) if isinstance(res, Mapping) else f"entry[{i}]")))
+            out.append(
+                (
+                    i,
+                    r4b_validate(
+                        res, _label(i, res) if isinstance(res, Mapping) else f"entry[{i}]"
+                    ),
+                )
+            )
         except InputError as exc:
             problems.append(exc)
     if problems:
@@ -625,9 +566,7 @@ def bundle_to_course(
         regimen_id = default_regimen
         r.assumptions.append(f"regimen {default_regimen} assumed (no cllcds CarePlan found)")
     if not regimen_id:
-        r.problems.append(
-            InputError("regimen", None, "name the regimen (cllcds regimens list)")
-        )
+        r.problems.append(InputError("regimen", None, "name the regimen (cllcds regimens list)"))
     start_day = start.isoformat() if isinstance(start, dt.date) else start
     start_day = start_day or r.careplan_start
     if start_day is None:
@@ -645,7 +584,8 @@ def bundle_to_course(
             )
     if r.problems:
         raise DocumentError("bundle", r.problems)
-    assert r.patient is not None and start_day is not None  # for mypy: problems raised above
+    assert r.patient is not None  # for mypy: problems raised above
+    assert start_day is not None
     patient = dict(r.patient)
     if r.diagnosis:
         patient["diagnosis"] = r.diagnosis
@@ -688,14 +628,16 @@ def _check_course(
 ) -> None:
     """Validate the produced document, naming bundle entries in the errors."""
     try:
-        load_course(doc)
+        services.load_course(doc)
     except DocumentError as exc:
         problems = []
         for p in exc.problems:
             m = re.match(r"events\[(\d+)\](.*)", p.field)
             if m and entry_of[int(m.group(1))] >= 0:
                 i = entry_of[int(m.group(1))]
-                problems.append(InputError(f"{_label(i, resources[i])}{m.group(2)}", p.value, p.fix))
+                problems.append(
+                    InputError(f"{_label(i, resources[i])}{m.group(2)}", p.value, p.fix)
+                )
             else:
                 problems.append(p)
         raise DocumentError("bundle", problems) from None
@@ -733,18 +675,14 @@ def _route_concept(route: str) -> dict[str, Any]:
     return {"coding": [{"system": SNOMED, "code": code, "display": display}], "text": text}
 
 
-def _lab_observation(
-    rid: str, subject: str, day: dt.date, result: LabResult
-) -> dict[str, Any]:
+def _lab_observation(rid: str, subject: str, day: dt.date, result: LabResult) -> dict[str, Any]:
     lab = result.code
     unit = lab.canonical_unit
     return {
         "resourceType": "Observation",
         "id": rid,
         "status": "final",
-        "category": [
-            {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}
-        ],
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}],
         "code": {"coding": [{"system": LOINC, "code": lab.loinc}], "text": lab.display},
         "subject": {"reference": subject},
         "effectiveDateTime": day.isoformat(),
@@ -774,8 +712,8 @@ def course_to_bundle(course_doc: object, *, as_of: dt.date | None = None) -> Bun
 
     Every resource is validated with its R4B model.
     """
-    course = load_course(course_doc, as_of=as_of)
-    state = course_state(course)
+    course = services.load_course(course_doc, as_of=as_of)
+    state = services.course_state(course)
     return BundleExport(*_bundle(course, state))
 
 
@@ -865,9 +803,7 @@ def _bundle(course: Course, state: CourseState) -> tuple[dict[str, Any], tuple[s
                 "resourceType": "Observation",
                 "id": rid,
                 "status": "final",
-                "category": [
-                    {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}
-                ],
+                "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}],
                 "code": {
                     "coding": [{"system": LOINC, "code": LOINC_CMV_PCR_QUANT}],
                     "text": "CMV DNA, quantitative PCR",
@@ -988,13 +924,13 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
         ]
     if actions:
         rg["action"] = actions
-    reg = knowledge.regimen(course.regimen_id)
+    reg_name = services.regimen_detail(course.regimen_id)["name"]
     careplan = {
         "resourceType": "CarePlan",
         "id": "course",
         "status": STATUS_TO_CAREPLAN[state.status],
         "intent": "plan",
-        "title": reg.name,
+        "title": reg_name,
         "instantiatesCanonical": [PLAN_DEFINITION_BASE + course.regimen_id],
         "subject": {"reference": subject},
         "period": {"start": course.start_date.isoformat()},
@@ -1002,7 +938,7 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
     }
     out.append({"fullUrl": careplan_url, "resource": careplan})
     out.append({"fullUrl": rg_url, "resource": rg})
-    for k, a in enumerate(state.alerts):
+    for k, alert in enumerate(state.alerts):
         out.append(
             {
                 "fullUrl": _full_url(pid, "DetectedIssue", k),
@@ -1010,11 +946,14 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
                     "resourceType": "DetectedIssue",
                     "id": f"alert-{k}",
                     "status": "final",
-                    "code": {"coding": [{"system": ALERT_CODE_SYSTEM, "code": a.code}], "text": a.code},
-                    "severity": SEVERITY_TO_FHIR[a.severity],
+                    "code": {
+                        "coding": [{"system": ALERT_CODE_SYSTEM, "code": alert.code}],
+                        "text": alert.code,
+                    },
+                    "severity": SEVERITY_TO_FHIR[alert.severity],
                     "patient": {"reference": subject},
-                    "identifiedDateTime": (a.date or state.as_of).isoformat(),
-                    "detail": f"{a.message}\n\nSource: {a.citation.short()}",
+                    "identifiedDateTime": (alert.date or state.as_of).isoformat(),
+                    "detail": f"{alert.message}\n\nSource: {alert.citation.short()}",
                 },
             }
         )
@@ -1022,11 +961,6 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
         res = e["resource"]
         r4b_validate(res, f"{res['resourceType']}/{res['id']}")
     return out
-
-
-def export_warnings(bundle_export: BundleExport) -> list[str]:
-    """The warnings of an export (what the Bundle does not carry)."""
-    return list(bundle_export.warnings)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1059,7 +993,7 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
     (``mg``, ``mg/m2`` or ``mg/kg`` as a UCUM quantity; the absolute dose for a relative basis is
     calculated at order time from the body measures, as the dosage text says).
     """
-    reg = regimen_detail(regimen_id)
+    reg = services.regimen_detail(regimen_id)
     contained: list[dict[str, Any]] = []
     ad_ids: dict[int, str] = {}
     rules = list(reg["run_in"]) + list(reg["components"])
@@ -1211,8 +1145,11 @@ def draft_order_proposals(draft_orders: object) -> list[dict[str, Any]]:
         dose = None
         dar = di.get("doseAndRate") or []
         if drug is not None and dar and dar[0].get("doseQuantity") is not None:
-            dose = _dose_mg(r, f"{where}.dosageInstruction[0].doseAndRate[0].doseQuantity",
-                            dar[0]["doseQuantity"])
+            dose = _dose_mg(
+                r,
+                f"{where}.dosageInstruction[0].doseAndRate[0].doseQuantity",
+                dar[0]["doseQuantity"],
+            )
         problems += r.problems
         timing = di.get("timing") or {}
         date = None

@@ -1,0 +1,135 @@
+"""A live API over real HTTP: uvicorn on a free loopback port, on SQLite and on PostgreSQL.
+
+One server per database for the session (tests make their own patients and courses); the
+clients are httpx against the socket, not an in-process test client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from cllcds.api import Settings, create_app
+from cllcds.services import _clinical_store as cs
+from cllcds.services._repository import Actor, Role
+from cllcds.store import Store
+
+PG_URL = os.environ.get("CLLCDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "courses" / "escalating.json"
+PASSWORD = "correct horse battery"
+ROLES = ("clinician", "pharmacist", "viewer", "admin")
+
+
+def new_pg_schema() -> tuple[str, str]:
+    """A fresh PostgreSQL schema and a URL that uses it (skip without a server outside CI)."""
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            schema = f"t_{uuid.uuid4().hex[:12]}"
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return schema, f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_pg_schema(schema: str) -> None:
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    engine.dispose()
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class Live:
+    """A running server, its store and a bearer token per role."""
+
+    base_url: str
+    store: Store
+    database: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, role: str | None = None) -> httpx.Client:
+        headers = {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def course_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+        doc.pop("as_of", None)
+        doc["patient"]["id"] = f"p-{uuid.uuid4().hex[:10]}"
+        return doc
+
+    def new_course(self) -> dict[str, Any]:
+        with self.client("clinician") as c:
+            r = c.post("/courses", json=self.course_doc())
+            assert r.status_code == 201, r.text
+            body: dict[str, Any] = r.json()
+            return body
+
+
+def _serve(url: str, database: str) -> Iterator[Live]:
+    store = Store.open(url)
+    app = create_app(Settings(database_url=url), store=store)
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    live = Live(f"http://127.0.0.1:{port}", store, database)
+    for role in ROLES:
+        cs.add_user(store, f"u-{role}", PASSWORD, Role(role), Actor("test-setup"))
+        r = httpx.post(
+            f"{live.base_url}/auth/token", json={"username": f"u-{role}", "password": PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        live.tokens[role] = r.json()["access_token"]
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+        store.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'cllcds.db'}"
+        yield from _serve(url, "sqlite")
+        return
+    schema, url = new_pg_schema()
+    try:
+        yield from _serve(url, "postgresql")
+    finally:
+        drop_pg_schema(schema)

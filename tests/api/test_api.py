@@ -114,7 +114,9 @@ def test_course_lifecycle_and_etag(live: Live) -> None:
         assert r.status_code == 201, r.text
         assert r.headers["ETag"] == '"4"'
         assert r.json()["seq"] == 4
-        state = c.get(f"/courses/{cid}/state").json()
+        state_response = c.get(f"/courses/{cid}/state")
+        assert state_response.headers["ETag"] == '"4"'
+        state = state_response.json()
         assert state["format"] == "cllcds.state/1"
         assert state["next_dose"]["dose_mg"] == 30
         early = c.get(f"/courses/{cid}/state", params={"as_of": "2007-01-08"}).json()
@@ -332,3 +334,38 @@ def test_reference_endpoints(live: Live) -> None:
         svg = c.get("/evidence/forest.svg")
         assert svg.headers["content-type"].startswith("image/svg+xml")
 
+
+def test_pk_simulation(live: Live) -> None:
+    with live.client("viewer") as c:
+        r = c.post("/pk/simulate", json={"regimen": "label-iv"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["profile"]
+        assert "summary" in body
+        assert c.get("/pk/parameters").json()["items"]
+        bad = c.post("/pk/simulate", json={"regimen": "nope", "start": "2024-01-01"})
+        assert bad.status_code == 404
+        assert bad.json()["field"] == "regimen"
+        assert c.post("/pk/simulate", json={"n": 0}).status_code == 422
+
+
+def test_pharmacist_verifies_plans(live: Live) -> None:
+    inputs = {
+        "regimen": "alemtuzumab-iv-label",
+        "start": "2024-01-08",
+        "height_cm": 170,
+        "weight_kg": 70,
+    }
+    with live.client("clinician") as c:
+        plan_id = c.post("/plans", json=inputs).json()["plan_id"]
+        refused = c.post("/plans/verify", json={**inputs, "plan_id": plan_id})
+        assert refused.status_code == 403
+    with live.client("pharmacist") as p:
+        ok = p.post("/plans/verify", json={**inputs, "plan_id": plan_id})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["verified_by"] == "u-pharmacist"
+        wrong = p.post("/plans/verify", json={**inputs, "weight_kg": 71, "plan_id": plan_id})
+        assert wrong.status_code == 422
+        assert wrong.json()["field"] == "plan_id"
+        log = p.get("/audit", params={"entity": "plan"}).json()["items"]
+    assert any(e["action"] == "plan.verify" and e["entity_id"] == plan_id for e in log)

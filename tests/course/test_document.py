@@ -139,3 +139,12 @@ def test_wrong_format_string():
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_every_example_document_is_valid(path):
     parse_course(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_an_assessment_before_the_baseline_is_refused():
+    """Response is judged against the baseline: an assessment dated before it cannot be."""
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"][9]["date"] = "2007-01-01"  # baseline 2007-01-05
+    (p,) = problems(doc)
+    assert p.startswith("events[9].date")
+    assert "baseline" in p

@@ -219,3 +219,21 @@ def test_users_and_tokens(store: Store) -> None:
     assert cs.authenticate(store, "vic", "longpassword") is None
     actions = [e["action"] for e in cs.audit_log(store, entity="user").items]
     assert actions == ["user.create", "user.disable"]
+
+
+def test_concurrent_courses_for_one_new_patient(store: Store, course_doc: dict[str, Any]) -> None:
+    """Two courses started at once for a patient not yet registered: both are stored."""
+    barrier = threading.Barrier(4)
+    ids: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        ids.append(cs.create_course(store, course_doc, ALICE)["id"])
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 4
+    assert cs.list_courses(store, course_doc["patient"]["id"]).total == 4

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from cllcds.services import _clinical_store as cs
-from cllcds.services._repository import Role
+from cllcds import services as cs
+from cllcds.services import Role
 
 from ._auth import CSRF_COOKIE, SESSION_COOKIE, Admin, Auditor, CurrentUser, StoreDep
-from ._common import Limit, Offset, page_body
+from ._common import Ident, Limit, Offset, QueryIdent, page_body
 from ._problems import ApiError
 
 router = APIRouter()
@@ -120,12 +120,12 @@ def add_user(body: NewUser, user: Admin, store: StoreDep) -> Any:
 
 
 @router.post("/users/{username}/disable", tags=["users"], summary="Disable an account (admin)")
-def disable_user(username: str, user: Admin, store: StoreDep) -> Any:
+def disable_user(username: Ident, user: Admin, store: StoreDep) -> Any:
     return cs.set_user_disabled(store, username, True, user.actor)
 
 
 @router.post("/users/{username}/enable", tags=["users"], summary="Re-enable an account (admin)")
-def enable_user(username: str, user: Admin, store: StoreDep) -> Any:
+def enable_user(username: Ident, user: Admin, store: StoreDep) -> Any:
     return cs.set_user_disabled(store, username, False, user.actor)
 
 
@@ -133,8 +133,8 @@ def enable_user(username: str, user: Admin, store: StoreDep) -> Any:
 def audit(
     _user: Auditor,
     store: StoreDep,
-    course_id: Annotated[str | None, Query(max_length=64)] = None,
-    entity: Annotated[str | None, Query(max_length=32)] = None,
+    course_id: QueryIdent = None,
+    entity: QueryIdent = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Any:

@@ -19,6 +19,7 @@ from cllcds import __version__
 from cllcds.store import Store
 
 from . import _accounts, _clinical, _problems, _reference
+from ._auth import current_user, get_store, require
 
 CDS_HOOKS_MODULE = "cllcds.api._cds_hooks"
 MAX_REQUEST_ID = 64
@@ -36,6 +37,8 @@ class Settings:
     token_ttl: dt.timedelta = field(default_factory=lambda: dt.timedelta(hours=12))
     session_ttl: dt.timedelta = field(default_factory=lambda: dt.timedelta(hours=8))
     secure_cookies: bool = False
+    #: Mount the web pages (``cllcds.web``, under ``/app``) in the same process.
+    web: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -89,6 +92,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(_accounts.router)
     app.include_router(_clinical.router)
     app.include_router(_reference.router)
+    if cfg.web:
+        from cllcds import web  # noqa: PLC0415 - only when the pages are wanted
+
+        app.include_router(
+            web.make_router(current_user=current_user, get_store=get_store, require=require)
+        )
     if importlib.util.find_spec(CDS_HOOKS_MODULE) is not None:
         # Built by the interop work: discovery is public, the hooks check their own bearer.
         app.include_router(importlib.import_module(CDS_HOOKS_MODULE).router)

@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cllcds.services import _clinical_store as cs
-from cllcds.services._repository import Actor, Role
+from cllcds import services as cs
+from cllcds.services import Actor, Role
 from cllcds.store import Store
 
 from ._problems import ApiError
@@ -124,4 +124,5 @@ READ_ROLES = (Role.CLINICIAN, Role.PHARMACIST, Role.VIEWER, Role.ADMIN)
 Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 Recorder = Annotated[Principal, Depends(require(Role.CLINICIAN))]
 Auditor = Annotated[Principal, Depends(require(Role.ADMIN, Role.CLINICIAN, Role.PHARMACIST))]
+Pharmacist = Annotated[Principal, Depends(require(Role.PHARMACIST))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

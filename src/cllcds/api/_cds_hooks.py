@@ -1,10 +1,10 @@
 """CDS Hooks 2.0 services: discovery, ``patient-view`` and ``order-sign``.
 
 ``GET /cds-services`` is public (the spec's discovery endpoint). The hook calls require
-``Authorization: Bearer <token>`` when ``CLLCDS_CDS_HOOKS_TOKEN`` is set; without it they are
-open, which is only fit for a local test bench. Real EHRs send a signed JWT (CDS Hooks 2.0
-"Trusting CDS Clients"); verifying it against the EHR's JWKS is not implemented yet, so the token
-is compared as a shared secret.
+``Authorization: Bearer <token>``: the shared secret configured in ``CLLCDS_CDS_HOOKS_TOKEN``, or
+a cllcds API token. Real EHRs send a signed JWT (CDS Hooks 2.0 "Trusting CDS Clients");
+verifying it against the EHR's JWKS is not implemented yet, so the token is compared as a
+shared secret.
 
 The service reads only ``prefetch`` (it never calls ``fhirServer``): without the prefetch data
 it answers 412, as the spec allows. The course is built from the prefetched resources with the
@@ -26,8 +26,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from cllcds import fhir
+from cllcds import services as _cds
 from cllcds.domain import DocumentError, InputError
-from cllcds.services import _cds
 
 TOKEN_ENV = "CLLCDS_CDS_HOOKS_TOKEN"
 REGIMEN_ENV = "CLLCDS_CDS_DEFAULT_REGIMEN"
@@ -52,13 +52,20 @@ class _HookError(Exception):
 
 
 def _authorise(request: Request) -> None:
-    token = os.environ.get(TOKEN_ENV)
-    if not token:
-        return
+    """Hook calls need a bearer: the shared token in ``CLLCDS_CDS_HOOKS_TOKEN`` (what an EHR is
+    configured with), or a cllcds API token of any account. Only discovery is public."""
     auth = request.headers.get("Authorization", "")
     scheme, _, given = auth.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
-        raise _HookError(401, "a valid bearer token is required")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        raise _HookError(401, "a bearer token is required")
+    shared = os.environ.get(TOKEN_ENV)
+    if shared and hmac.compare_digest(given.encode("utf-8"), shared.encode("utf-8")):
+        return
+    store = getattr(request.app.state, "store", None)
+    if store is not None and _cds.resolve_token(store, given, "bearer") is not None:
+        return
+    raise _HookError(401, "the bearer token is not valid for this service")
 
 
 async def _body(request: Request, hook: str) -> dict[str, Any]:
@@ -188,6 +195,7 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
                         dt.date.fromisoformat(o["date"]) if o["date"] else now for o in ours
                     )
                     course, notes = _course(body, first)
+                    notes = [f"start date {first} assumed: the proposed first dose", *notes]
                 assert course is not None
                 result = _cds.cds_order_sign(course, ours, today=now, notes=notes)
             except InputError as exc:

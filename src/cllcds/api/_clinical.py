@@ -7,19 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
+from cllcds import services as cs
 from cllcds.domain import InputError, ResponseCriteria
-from cllcds.services import _clinical_store as cs
 
 from ._auth import Reader, Recorder, StoreDep
-from ._common import Limit, Offset, etag, if_match_version, page_body
+from ._common import Ident, Limit, Offset, etag, if_match_version, page_body
 
 router = APIRouter(tags=["clinical"])
 
 JsonObject = Annotated[dict[str, Any], Body(description="A JSON object.")]
-
-
-def _course_body(course: dict[str, Any]) -> dict[str, Any]:
-    return course
 
 
 @router.get("/patients", summary="List patients")
@@ -34,13 +30,13 @@ def create_patient(user: Recorder, store: StoreDep, patient: JsonObject) -> Any:
 
 
 @router.get("/patients/{patient_id}", summary="One patient")
-def get_patient(patient_id: str, _user: Reader, store: StoreDep) -> Any:
+def get_patient(patient_id: Ident, _user: Reader, store: StoreDep) -> Any:
     return cs.get_patient(store, patient_id)
 
 
 @router.get("/patients/{patient_id}/courses", summary="A patient's courses")
 def patient_courses(
-    patient_id: str, _user: Reader, store: StoreDep, limit: Limit = 50, offset: Offset = 0
+    patient_id: Ident, _user: Reader, store: StoreDep, limit: Limit = 50, offset: Offset = 0
 ) -> Any:
     return page_body(cs.list_courses(store, patient_id, limit, offset), limit, offset)
 
@@ -61,7 +57,7 @@ def create_course(user: Recorder, store: StoreDep, response: Response, doc: Json
 
 
 @router.get("/courses/{course_id}", summary="A course: its document and version")
-def get_course(course_id: str, _user: Reader, store: StoreDep, response: Response) -> Any:
+def get_course(course_id: Ident, _user: Reader, store: StoreDep, response: Response) -> Any:
     course = cs.get_course(store, course_id)
     response.headers["ETag"] = etag(course["version"])
     return course
@@ -69,7 +65,7 @@ def get_course(course_id: str, _user: Reader, store: StoreDep, response: Respons
 
 @router.get("/courses/{course_id}/events", summary="A course's events, in recorded order")
 def list_events(
-    course_id: str, _user: Reader, store: StoreDep, limit: Limit = 50, offset: Offset = 0
+    course_id: Ident, _user: Reader, store: StoreDep, limit: Limit = 50, offset: Offset = 0
 ) -> Any:
     return page_body(cs.list_events(store, course_id, limit, offset), limit, offset)
 
@@ -84,7 +80,7 @@ def list_events(
     },
 )
 def append_event(
-    course_id: str,
+    course_id: Ident,
     user: Recorder,
     store: StoreDep,
     response: Response,
@@ -115,9 +111,10 @@ def append_event(
 
 @router.get("/courses/{course_id}/state", summary="The course state (cllcds.state/1)")
 def course_state(
-    course_id: str,
+    course_id: Ident,
     _user: Reader,
     store: StoreDep,
+    response: Response,
     as_of: Annotated[str | None, Query(description="Evaluate on this date (YYYY-MM-DD).")] = None,
 ) -> Any:
     day = None
@@ -126,12 +123,14 @@ def course_state(
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise InputError("as_of", as_of, "give a date as YYYY-MM-DD") from None
-    return cs.stored_course_state(store, course_id, day)
+    course = cs.get_course(store, course_id)
+    response.headers["ETag"] = etag(course["version"])
+    return cs.assess_stored_document(course["document"], day)
 
 
 @router.get("/courses/{course_id}/response", summary="Response assessment")
 def course_response(
-    course_id: str,
+    course_id: Ident,
     _user: Reader,
     store: StoreDep,
     criteria: ResponseCriteria = ResponseCriteria.IWCLL_2018,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 
-from cllcds.services._repository import Page
+from cllcds.services import Page
 
 from ._problems import ApiError
 
 MAX_LIMIT = 200
+
+#: No control characters (NUL cannot be stored; the rest are never part of an identifier).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Ident = Annotated[str, Path(min_length=1, max_length=128, pattern=PRINTABLE)]
+QueryIdent = Annotated[str | None, Query(min_length=1, max_length=128, pattern=PRINTABLE)]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")]

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cllcds.domain import CllcdsError, DocumentError, InputError, NotFoundError
-from cllcds.services._repository import ConflictError, DuplicateError
+from cllcds.services import ConflictError, DuplicateError
 
 PROBLEM = "application/problem+json"
 
@@ -103,6 +104,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CllcdsError)
     async def _other(_req: Request, exc: CllcdsError) -> JSONResponse:
         return problem(500, "Internal Server Error", str(exc))
+
+    @app.exception_handler(DataError)
+    async def _data(_req: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold that validation let through: the client's to fix.
+        return problem(
+            422,
+            "Unprocessable Content",
+            "a value is out of range for storage",
+            field="body",
+            fix="shorten long texts and keep numbers within range",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from cllcds import services
+from cllcds import services as cs
 from cllcds.evidence import Basis, Outcome, PredictionInterval, Subset, TauMethod, Transform
+from cllcds.services import _pk
 
-from ._auth import Reader
+from ._auth import Pharmacist, Reader, StoreDep
+from ._common import Ident, QueryIdent
 
 router = APIRouter()
 
@@ -23,7 +26,7 @@ def regimens(_user: Reader) -> Any:
 
 
 @router.get("/regimens/{regimen_id}", tags=["regimens"], summary="One regimen with its rules")
-def regimen(regimen_id: str, _user: Reader) -> Any:
+def regimen(regimen_id: Ident, _user: Reader) -> Any:
     return services.regimen_detail(regimen_id)
 
 
@@ -39,6 +42,18 @@ class PlanRequest(BaseModel):
     patient_id: str = Field(default="", max_length=128)
 
 
+def _make_plan(body: PlanRequest) -> Any:
+    return services.make_plan(
+        body.regimen,
+        body.start,
+        body.height_cm,
+        body.weight_kg,
+        rule_sets=body.rule_sets,
+        cycles=body.cycles,
+        patient_id=body.patient_id,
+    )
+
+
 PlanFormat = Literal["json", "ics", "csv", "html", "pdf"]
 _MEDIA = {
     "ics": "text/calendar; charset=utf-8",
@@ -52,15 +67,7 @@ _MEDIA = {
 def plan(
     body: PlanRequest, _user: Reader, fmt: Annotated[PlanFormat, Query(alias="format")] = "json"
 ) -> Any:
-    p = services.make_plan(
-        body.regimen,
-        body.start,
-        body.height_cm,
-        body.weight_kg,
-        rule_sets=body.rule_sets,
-        cycles=body.cycles,
-        patient_id=body.patient_id,
-    )
+    p = _make_plan(body)
     if fmt == "json":
         return services.plan_document(p)
     content: str | bytes
@@ -73,6 +80,20 @@ def plan(
     else:
         content = services.plan_pdf(p)
     return Response(content=content, media_type=_MEDIA[fmt])
+
+
+class PlanVerification(PlanRequest):
+    """The plan's inputs and the plan id the prescriber's plan carries."""
+
+    plan_id: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/plans/verify", tags=["plans"], summary="A pharmacist's check of a plan (audited)")
+def verify_plan(body: PlanVerification, user: Pharmacist, store: StoreDep) -> Any:
+    """The plan is recomputed from its inputs; the check passes when it is the same plan, and
+    who checked it, when, and a digest of the administrations go to the audit log."""
+    doc = services.plan_document(_make_plan(body))
+    return cs.verify_plan(store, doc, body.plan_id, user.actor)
 
 
 @router.get("/evidence/tables/{number}", tags=["evidence"], summary="A table of the review")
@@ -88,9 +109,7 @@ def evidence_table(
 
 
 @router.get("/evidence/discrepancies", tags=["evidence"], summary="Where sources disagree")
-def evidence_discrepancies(
-    _user: Reader, study: Annotated[str | None, Query(max_length=64)] = None
-) -> Any:
+def evidence_discrepancies(_user: Reader, study: QueryIdent = None) -> Any:
     return {"items": services.discrepancies(study)}
 
 
@@ -155,3 +174,37 @@ def evidence_forest(
         data = path.read_bytes()
     media = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(content=data, media_type=media)
+
+
+class PkRequest(BaseModel):
+    """A schedule to simulate and how many virtual patients."""
+
+    regimen: str = Field(
+        default="label-iv",
+        min_length=1,
+        max_length=128,
+        description="A regimen id, or label-iv for the built-in label schedule.",
+    )
+    start: str | None = Field(default=None, max_length=32, description="YYYY-MM-DD")
+    n: int = Field(default=1, ge=1, le=200, description="Virtual patients.")
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    wbc0: float | None = Field(default=None, gt=0, le=1000, description="Baseline WBC, 10^9/L.")
+    target_ug_per_ml: float = Field(default=1.0, ge=0.01, le=1000)
+
+
+@router.get("/pk/parameters", tags=["pk"], summary="The PK/PD model's parameters and sources")
+def pk_parameters(_user: Reader) -> Any:
+    return {"items": _pk.pk_parameters()}
+
+
+@router.post("/pk/simulate", tags=["pk"], summary="Simulate exposure and WBC for a schedule")
+def pk_simulate(body: PkRequest, _user: Reader) -> Any:
+    start = None if body.start is None else services.parse_date(body.start, "start")
+    return _pk.pk_simulate(
+        regimen=body.regimen,
+        start=start,
+        n=body.n,
+        seed=body.seed,
+        wbc0=body.wbc0,
+        target_ug_per_ml=body.target_ug_per_ml,
+    )

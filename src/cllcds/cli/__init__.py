@@ -15,7 +15,7 @@ from cllcds import __version__
 from cllcds.domain import CllcdsError, InputError
 
 # Command-group modules, each exposing ``register(app: typer.Typer) -> None``.
-_GROUPS = ("_evidence", "_regimens", "_plan", "_course", "_service", "_fhir")
+_GROUPS = ("_evidence", "_regimens", "_plan", "_course", "_service", "_fhir", "_pk", "_cohort")
 
 
 def _build() -> typer.Typer:

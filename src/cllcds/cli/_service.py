@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from typing import Annotated
 
 import typer
 
+from cllcds import services as cs
 from cllcds.domain import InputError
-from cllcds.services import _clinical_store as cs
-from cllcds.services._repository import Actor, Role
+from cllcds.services import Actor
 from cllcds.store import DATABASE_URL_ENV, Store, database_url
 
 from ._output import Format, emit_json, emit_table
@@ -52,7 +51,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
         access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
         demo: Annotated[
-            bool, typer.Option(help="Create a demo admin and clinician and print their passwords.")
+            bool,
+            typer.Option(help="Seed demo accounts and patients and print the passwords."),
         ] = False,
     ) -> None:
         """Run the REST API (uvicorn). Migrates the database first."""
@@ -63,14 +63,13 @@ def register(app: typer.Typer) -> None:
         store = _open(url)
         try:
             if demo:
-                for name, role in (("demo-admin", Role.ADMIN), ("demo", Role.CLINICIAN)):
-                    password = secrets.token_urlsafe(12)
-                    try:
-                        cs.add_user(store, name, password, role, _actor())
-                    except InputError:
-                        typer.echo(f"demo user {name} exists already (password unchanged)")
-                        continue
-                    typer.echo(f"demo user: {name} ({role.value}) password: {password}")
+                from cllcds.web import seed_demo  # noqa: PLC0415 - only for --demo
+
+                for name, password, role in seed_demo(store):
+                    if password is None:
+                        typer.echo(f"demo user {name} ({role}) exists already (password unchanged)")
+                    else:
+                        typer.echo(f"demo user: {name} ({role}) password: {password}")
         finally:
             store.close()
         typer.echo(f"cllcds serving http://{host}:{port} (database {store.dialect})", err=True)

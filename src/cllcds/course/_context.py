@@ -18,6 +18,17 @@ BULKY_NODE_MM = 50
 patients with lymphnodes greater than 50 mm achieved more than 50% reduction")."""
 
 
+CLL2H_SUBTYPES = {
+    "study": "Stilgenbauer et al 2004",
+    "population": "CLL2H, prognostic genetic subtypes",
+    "value": "response rates similar to the whole study population",
+    "locator": "Subcutaneous alemtuzumab, CLL2H paragraph",
+    "quote": "Response rates similar to the overall study population were observed in patients "
+    "with prognostic genetic subtypes",
+}
+"""The review's statement on del(17p), del(11q) and unmutated IGHV in CLL2H (no numbers)."""
+
+
 def _months_between(a: dt.date, b: dt.date) -> float:
     return (b - a).days / 30.4375
 
@@ -114,12 +125,12 @@ def patient_context(course: Course) -> dict[str, Any]:
             )
             if e
         ]
-        features.append({"feature": "del(17p) / TP53 mutation", "evidence": ev})
+        features.append({"feature": "del(17p) / TP53 mutation", "evidence": [*ev, CLL2H_SUBTYPES]})
     if cg.del11q:
         ev = [e for e in (_evidence("sayala2006", Measure.ORR, "poor-risk"),) if e]
-        features.append({"feature": "del(11q)", "evidence": ev})
+        features.append({"feature": "del(11q)", "evidence": [*ev, CLL2H_SUBTYPES]})
     if cg.ighv_unmutated:
-        features.append({"feature": "unmutated IGHV", "evidence": []})
+        features.append({"feature": "unmutated IGHV", "evidence": [CLL2H_SUBTYPES]})
     base = course.baseline.assessment if course.baseline else None
     if base is not None and base.nodes:
         biggest = max(n.long_mm for n in base.nodes)

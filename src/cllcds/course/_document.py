@@ -648,6 +648,12 @@ def parse_course(doc: object) -> Course:
                 ev.supersedes,
                 "name the id of an earlier event in the list",
             )
+        if isinstance(ev, AssessmentEvent) and baseline is not None and ev.date < baseline.date:
+            c.add(
+                f"events[{i}].date",
+                ev.date.isoformat(),
+                f"an assessment cannot be dated before the baseline ({baseline.date})",
+            )
         if start is not None and ev.date < start - dt.timedelta(days=366):
             c.add(
                 f"events[{i}].date",

@@ -204,10 +204,11 @@ _TYPE_ORDER = {
 }
 
 
-def _content(e: Event) -> object:
+def _content(e: Event) -> tuple[str, str, float, str]:
     if isinstance(e, LabEvent):  # the common tie: several labs on one day
-        return ("0", e.result.code.value, e.result.value, repr(e.id), repr(e.supersedes))
-    return ("1", _full_content(e))
+        r = e.result
+        return ("0", r.code.value, r.value, f"{e.id!r} {e.supersedes!r}")
+    return ("1", "", 0.0, _full_content(e))
 
 
 def _full_content(e: Event) -> str:

@@ -982,10 +982,42 @@ def _artifact(c: Mapping[str, str]) -> dict[str, Any]:
     return art
 
 
+def _sub_action(parent: str, ad_id: str, title: str, rule: Mapping[str, Any]) -> dict[str, Any]:
+    """One administration of a cycle (or of the run-in), timed from the parent's start."""
+    tiw = rule["tiw"]
+    days = list(rule["days"] or [])
+    first = tiw["from_day"] if tiw else (days or [1])[0]
+    timing: dict[str, Any] = {"code": {"text": f"day {rule['days_text']}"}}
+    if tiw:
+        timing["repeat"] = {
+            "frequency": 3,
+            "period": 1,
+            "periodUnit": "wk",
+            "boundsDuration": _ucum(tiw["to_day"] - tiw["from_day"] + 1, "d"),
+        }
+    elif len(days) > 1 and days == list(range(days[0], days[0] + len(days))):
+        timing["repeat"] = {"count": len(days), "frequency": 1, "period": 1, "periodUnit": "d"}
+    return {
+        "id": f"{parent}-{ad_id}",
+        "title": f"{title}, day {rule['days_text']}",
+        "definitionCanonical": f"#{ad_id}",
+        "requiredBehavior": "could" if rule["optional"] else "must",
+        "relatedAction": [
+            {
+                "actionId": parent,
+                "relationship": "after-start",
+                "offsetDuration": _ucum(first - 1, "d"),
+            }
+        ],
+        "timingTiming": timing,
+    }
+
+
 def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
     """A regimen as an order-set PlanDefinition with contained ActivityDefinitions.
 
-    NCCN-template pattern: one top-level action per cycle, one sub-action per administration
+    NCCN-template pattern: a run-in action when the regimen has one, then one top-level action
+    per cycle (each ``after-end`` of the one before), one sub-action per administration
     rule, timed relative to the cycle start (``relatedAction`` ``after-start`` with the day
     offset) and, for three-times-weekly spans, a ``timingTiming`` of 3 per week bounded by the
     span. Each sub-action points (``definitionCanonical``) to a contained ActivityDefinition
@@ -1030,49 +1062,40 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
         if rule["condition"] or rule["note"]:
             ad["description"] = " ".join(x for x in (rule["condition"], rule["note"]) if x)
         contained.append(ad)
-    cycle_actions = []
+    n_run_in = len(reg["run_in"])
+    cycle_actions: list[dict[str, Any]] = []
+    if n_run_in:
+        cycle_actions.append(
+            {
+                "id": "run-in",
+                "title": f"Run-in ({reg['run_in_days']} days before cycle 1)",
+                "groupingBehavior": "logical-group",
+                "timingDuration": _ucum(reg["run_in_days"], "d"),
+                "action": [
+                    _sub_action("run-in", ad_ids[k], contained[k]["title"], rules[k])
+                    for k in range(n_run_in)
+                ],
+            }
+        )
     length = reg["cycle_length_days"]
     for cycle in range(1, reg["cycles"] + 1):
         cid = f"cycle-{cycle}"
-        subs = []
-        for k, rule in enumerate(rules):
-            if rule["cycles"] is not None and cycle not in rule["cycles"]:
-                continue
-            sub: dict[str, Any] = {
-                "id": f"{cid}-{ad_ids[k]}",
-                "title": f"{contained[k]['title']}, day {rule['days_text']}",
-                "definitionCanonical": f"#{ad_ids[k]}",
-            }
-            if rule["optional"]:
-                sub["selectionBehavior"] = "at-most-one"
-            tiw = rule["tiw"]
-            first = tiw["from_day"] if tiw else (rule["days"] or [1])[0]
-            sub["relatedAction"] = [
-                {
-                    "actionId": cid,
-                    "relationship": "after-start",
-                    "offsetDuration": _ucum(first - 1, "d"),
-                }
-            ]
-            timing: dict[str, Any] = {"code": {"text": f"cycle day {rule['days_text']}"}}
-            if tiw:
-                timing["repeat"] = {
-                    "frequency": 3,
-                    "period": 1,
-                    "periodUnit": "wk",
-                    "boundsDuration": _ucum(tiw["to_day"] - tiw["from_day"] + 1, "d"),
-                }
-            sub["timingTiming"] = timing
-            subs.append(sub)
-        cycle_actions.append(
-            {
-                "id": cid,
-                "title": f"Cycle {cycle} ({length} days)",
-                "groupingBehavior": "logical-group",
-                "timingDuration": _ucum(length, "d"),
-                "action": subs,
-            }
-        )
+        subs = [
+            _sub_action(cid, ad_ids[k], contained[k]["title"], rule)
+            for k, rule in enumerate(rules)
+            if k >= n_run_in and (rule["cycles"] is None or cycle in rule["cycles"])
+        ]
+        action: dict[str, Any] = {
+            "id": cid,
+            "title": f"Cycle {cycle} ({length} days)",
+            "groupingBehavior": "logical-group",
+            "timingDuration": _ucum(length, "d"),
+            "action": subs,
+        }
+        previous = cycle_actions[-1]["id"] if cycle_actions else None
+        if previous is not None:
+            action["relatedAction"] = [{"actionId": previous, "relationship": "after-end"}]
+        cycle_actions.append(action)
     pd: dict[str, Any] = {
         "resourceType": "PlanDefinition",
         "id": _fhir_id(reg["id"], _computable(reg["id"])[:64]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -49,7 +50,7 @@ class Dose:
     time_h
         Start of the administration, hours from the start of the schedule (≥ 0).
     dose_mg
-        Amount given (mg, > 0 and ≤ 240).
+        Amount given (mg, 0 to 240; 0 is a placeholder that gives nothing).
     route
         :class:`DoseRoute`.
     duration_h
@@ -75,9 +76,9 @@ def _check_row(
 ) -> None:
     if not math.isfinite(time_h) or not 0 <= time_h <= MAX_TIME_H:
         raise InputError(f"{where}: time_h", time_h, "give hours from the start, 0 to 43800")
-    if not math.isfinite(dose_mg) or not 0 < dose_mg <= MAX_DOSE_MG:
+    if not math.isfinite(dose_mg) or not 0 <= dose_mg <= MAX_DOSE_MG:
         raise InputError(
-            f"{where}: dose_mg", dose_mg, f"give a dose in mg above 0 and at most {MAX_DOSE_MG:g}"
+            f"{where}: dose_mg", dose_mg, f"give a dose in mg from 0 to {MAX_DOSE_MG:g}"
         )
     if not math.isfinite(duration_h) or duration_h < 0:
         raise InputError(f"{where}: duration_h", duration_h, "give hours, 0 or more")
@@ -292,6 +293,11 @@ def _get(obj: Any, *names: str) -> Any:
     return None
 
 
+_HOURS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:h\b|hr|hour)", re.IGNORECASE)
+_CIV_HOURS = 24.0
+"""A continuous-IV administration of a plan lasts one day (AdministrationRoute.CIV)."""
+
+
 def doses_from_administrations(
     administrations: Sequence[Any],
     start: date | datetime,
@@ -299,13 +305,15 @@ def doses_from_administrations(
     default_infusion_h: float = LABEL_INFUSION_H,
     source: str = "",
 ) -> DoseTable:
-    """Turn dated administrations (from a course plan) into a dose table.
+    """Turn dated administrations (e.g. ``cllcds.course.plan(...).administrations``) into a
+    dose table.
 
-    Each administration may be a mapping or an object with: a date or date-time (``when``,
-    ``at``, ``datetime``, ``date`` or ``day``), ``dose_mg``, and optionally ``route`` (an enum
-    or string ``iv``/``sc``; default IV) and ``duration_h`` (default the label's 2-h infusion
-    for IV, 0 for SC). Dates without a time are taken at 00:00 of that day. Times are hours
-    from ``start``.
+    Each administration may be a mapping or an object with: a date or date-time (``date``,
+    ``when``, ``at`` or ``datetime``), ``dose_mg``, and optionally ``drug`` (administrations of
+    other drugs are skipped: the model is alemtuzumab's), ``route`` (an enum or string: ``iv``,
+    ``civ`` for a 24-h continuous infusion, ``sc``; default IV), ``duration_h``, or an
+    ``infusion`` text such as "over 2 hours" (default: the label's 2-h infusion for IV). Dates
+    without a time are taken at 00:00. Times are hours from ``start``.
 
     Examples
     --------
@@ -317,26 +325,38 @@ def doses_from_administrations(
     t0 = _as_datetime(start, "start")
     rows: list[dict[str, Any]] = []
     for i, adm in enumerate(administrations, start=1):
-        when = _get(adm, "when", "at", "datetime", "date", "day", "scheduled")
+        drug = _get(adm, "drug")
+        if drug is not None and str(getattr(drug, "value", drug)).lower() != "alemtuzumab":
+            continue
+        when = _get(adm, "when", "at", "datetime", "date")
         if when is None:
             raise InputError(f"administration {i}", adm, "needs a date")
         at = _as_datetime(when, f"administration {i}: date")
-        dose = _get(adm, "dose_mg", "dose")
+        dose = _get(adm, "dose_mg")
         route_raw = _get(adm, "route")
-        route = getattr(route_raw, "value", route_raw) or "iv"
-        route_s = str(route).lower()
-        # A plan may say "iv" or "intravenous"; anything subcutaneous is SC.
-        route_s = "sc" if route_s.startswith(("sc", "sub")) else "iv"
+        route_s = str(getattr(route_raw, "value", route_raw) or "iv").lower()
         duration = _get(adm, "duration_h")
+        if route_s.startswith(("sc", "sub")):
+            route_s, duration = "sc", 0.0
+        elif route_s == "civ":
+            route_s = "iv"
+            duration = _CIV_HOURS if duration is None else duration
+        elif route_s in ("iv", "intravenous"):
+            route_s = "iv"
+        else:
+            raise InputError(f"administration {i}: route", route_raw, "use iv, civ or sc")
         if duration is None:
-            duration = default_infusion_h if route_s == "iv" else 0.0
+            match = _HOURS.search(str(_get(adm, "infusion") or ""))
+            duration = float(match.group(1)) if match else default_infusion_h
         rows.append(
             {
                 "time_h": (at - t0) / timedelta(hours=1),
-                "dose_mg": getattr(dose, "value", dose),
+                "dose_mg": dose,
                 "route": route_s,
                 "duration_h": duration,
             }
         )
+    if not rows:
+        raise InputError("administrations", len(administrations), "no alemtuzumab is given")
     rows.sort(key=lambda r: float(r["time_h"]))
     return dose_table(rows, source=source or "course plan")

@@ -107,9 +107,9 @@ class PkParameters:
     def with_overrides(self, **overrides: Any) -> PkParameters:
         """A copy with some values changed; unknown names raise :class:`InputError`."""
         names = {f.name for f in fields(self)}
-        for key in overrides:
+        for key, value in overrides.items():
             if key not in names:
-                raise InputError(key, overrides[key], f"use one of {', '.join(sorted(names))}")
+                raise InputError(key, value, f"use one of {', '.join(sorted(names))}")
         return replace(self, **{k: float(v) for k, v in overrides.items()})
 
 
@@ -285,10 +285,7 @@ def individuals(
     e_ec50 = draw(params.omega2_ec50)
     e_kin = draw(params.omega2_kin)
     kout = params.kout_per_h * ones
-    if wbc0 is None:
-        kin = params.kin_1e9_per_l_h * e_kin
-    else:
-        kin = kout * _check_wbc0(wbc0, n)
+    kin = params.kin_1e9_per_l_h * e_kin if wbc0 is None else kout * _check_wbc0(wbc0, n)
     return Individuals(
         vmax_mg_per_h=params.vmax_mg_per_h * params.vmax_scale * e_vmax,
         km_mg_per_l=params.km_mg_per_l * e_km,

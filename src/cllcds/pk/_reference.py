@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -97,27 +98,81 @@ def _scalar_model(one: Individuals, rate: float) -> tuple[RHS, JAC]:
     def f(_t: float, y: FloatArray) -> list[float]:
         a1, a2, w, asc = float(y[0]), float(y[1]), float(y[2]), float(y[3])
         c = a1 / v1
+        cp = max(c, 0.0)  # as in the vectorised model: identical for C >= 0
         vm = vmax * math.pow(max(w, 1e-12) / WBC_REFERENCE, wexp)
-        elim = vm * c / (km + c)
+        elim = vm * c / (km + cp)
         return [
             rate + ka * asc - elim - q_v1 * a1 + q_v2 * a2,
             q_v1 * a1 - q_v2 * a2,
-            kin - kout * (1.0 + emax * c / (ec50 + c)) * w,
+            kin - kout * (1.0 + emax * cp / (ec50 + cp)) * w,
             -ka * asc,
         ]
 
     def jac(_t: float, y: FloatArray) -> list[list[float]]:
         a1, w = float(y[0]), float(y[2])
         c = a1 / v1
+        cp = max(c, 0.0)
         wp = max(w, 1e-12)
         vm = vmax * math.pow(wp / WBC_REFERENCE, wexp)
-        den = km + c
-        den50 = ec50 + c
+        den = km + cp
+        den50 = ec50 + cp
+        j31 = -kout * emax * ec50 / v1 / (den50 * den50) * w if c > 0 else 0.0
         return [
             [-vm * km / v1 / (den * den) - q_v1, q_v2, -wexp * vm * c / den / wp, ka],
             [q_v1, -q_v2, 0.0, 0.0],
-            [-kout * emax * ec50 / v1 / (den50 * den50) * w, 0.0, -kout * (1 + emax * c / den50), 0.0],
+            [j31, 0.0, -kout * (1 + emax * cp / den50), 0.0],
             [0.0, 0.0, 0.0, -ka],
         ]
 
     return f, jac
+
+
+DESOLVE_COLUMNS = ("vmax", "km", "v1", "v2", "q", "emax", "ec50", "kin", "kout", "ka", "f", "wexp")
+"""Parameter columns read by ``scripts/r/pk_desolve.R``."""
+
+
+def write_desolve_inputs(
+    ind: Individuals, doses: DoseTable, times_h: Sequence[float], folder: Path
+) -> tuple[Path, Path, Path]:
+    """Write the patients, the dose table and the output times as ``pk_desolve.R`` reads them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    params = folder / "params.csv"
+    cols = np.column_stack(
+        [
+            ind.vmax_mg_per_h,
+            ind.km_mg_per_l,
+            ind.v1_l,
+            ind.v2_l,
+            ind.q_l_per_h,
+            ind.emax,
+            ind.ec50_mg_per_l,
+            ind.kin_1e9_per_l_h,
+            ind.kout_per_h,
+            ind.ka_per_h,
+            ind.f_sc,
+            np.full(ind.n, ind.wbc_exponent),
+        ]
+    )
+    lines = [",".join(DESOLVE_COLUMNS)]
+    lines += [",".join(repr(float(v)) for v in row) for row in cols]
+    params.write_text("\n".join(lines) + "\n")
+    dose_file = folder / "doses.csv"
+    dose_lines = ["time_h,dose_mg,route,duration_h"]
+    dose_lines += [
+        f"{d.time_h!r},{d.dose_mg!r},{d.route.value},{d.duration_h!r}" for d in doses.doses
+    ]
+    dose_file.write_text("\n".join(dose_lines) + "\n")
+    times = folder / "times.csv"
+    times.write_text("time_h\n" + "\n".join(repr(float(t)) for t in times_h) + "\n")
+    return params, dose_file, times
+
+
+def read_desolve_output(
+    path: Path, n: int, times_h: Sequence[float]
+) -> tuple[FloatArray, FloatArray]:
+    """Read ``pk_desolve.R`` output into (concentration, WBC) arrays of shape (n, times)."""
+    data = np.genfromtxt(path, delimiter=",", names=True)
+    times = np.unique(np.asarray(times_h, dtype=np.float64))
+    conc = np.asarray(data["conc_mg_per_l"], dtype=np.float64).reshape(n, times.size)
+    wbc = np.asarray(data["wbc"], dtype=np.float64).reshape(n, times.size)
+    return conc, wbc

@@ -62,42 +62,6 @@ def hermite(
     return out
 
 
-STIFF_W = 1.0
-"""Above this k·h the WBC interpolant is exponentially fitted instead of cubic Hermite."""
-
-
-def wbc_interpolant(
-    s: FloatArray,
-    h: FloatArray,
-    w0: FloatArray,
-    w1: FloatArray,
-    d0: FloatArray,
-    d1: FloatArray,
-    k0: FloatArray,
-    k1: FloatArray,
-) -> FloatArray:
-    """WBC inside a step.
-
-    Where the step is long compared with the WBC time constant (k̄·h > :data:`STIFF_W`, k̄ the
-    mean loss rate constant), W relaxes towards Kin/k̄ within the step and a cubic through the
-    end slopes would amplify tiny errors in them; the interpolant is then the exact solution of
-    dW/dt = Kin − k̄·W from W0 (Kin = W0' + k0·W0), plus a linear term that makes it end at W1.
-    Otherwise it is the cubic Hermite interpolant.
-    """
-    kbar = 0.5 * (k0 + k1)
-    stiff = kbar * h > STIFF_W
-    cubic = hermite(s, h, w0, w1, d0, d1)
-    if not stiff.any():
-        return cubic
-    kin = d0 + k0 * w0
-    w_inf = kin / kbar
-    w_exp = w_inf + (w0 - w_inf) * np.exp(-kbar * h * s)
-    w_exp1 = w_inf + (w0 - w_inf) * np.exp(-kbar * h)
-    fitted = w_exp + s * (w1 - w_exp1)
-    out: FloatArray = np.where(stiff, fitted, cubic)
-    return out
-
-
 def _interior_extreme(
     h: FloatArray, y0: FloatArray, y1: FloatArray, d0: FloatArray, d1: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -158,6 +122,10 @@ def population_stats(values: FloatArray) -> dict[str, float]:
     return out
 
 
+def _value(values: FloatArray) -> dict[str, float]:
+    return {"value": float(values[0])}
+
+
 @dataclass
 class WeekTroughs:
     """Population statistics of one week's lowest and highest pre-dose concentration."""
@@ -198,6 +166,8 @@ class Summariser:
     trough_threshold: float
     grid: Sequence[float] = ()
     keep_profiles: bool = False
+    keep_intervals: bool = False
+    """Also keep every patient's AUC of every dosing interval (memory ∝ patients × doses)."""
     residual: tuple[np.random.Generator, float, float, float] | None = None
     """(rng, proportional SD, additive SD mg/L, WBC additive SD) to add residual error at the
     output times."""
@@ -220,6 +190,8 @@ class Summariser:
     profiles_w: list[FloatArray] = field(init=False)
     c_end: FloatArray = field(init=False)
     w_end: FloatArray = field(init=False)
+    interval_auc: list[FloatArray] = field(init=False)
+    interval_start: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
         n = self.n
@@ -242,12 +214,10 @@ class Summariser:
         self.profiles_w = []
         self.c_end = np.zeros(n)
         self.w_end = np.zeros(n)
+        self.interval_auc = []
+        self.interval_start = []
         self._grid = np.asarray(self.grid, dtype=np.float64)
         self._gi = 0
-        self._win_times = np.empty(0)
-        self._win_c = np.empty((0, n))
-        self._win_w = np.empty((0, n))
-        self._win_next = np.zeros(n, dtype=np.intp)
         self._dose_times = np.asarray(self.dose_times, dtype=np.float64)
         self._first_dose = float(self._dose_times[0]) if self._dose_times.size else 0.0
         self._distinct = np.unique(self._dose_times)
@@ -263,9 +233,7 @@ class Summariser:
     def on_event(
         self, t: float, t_next: float, c: FloatArray, w: FloatArray, dose_starts: int
     ) -> None:
-        """All patients at ``t``: flush the output rows of the window that ended, record
-        pre-dose troughs, close dosing intervals, open the next window's output rows."""
-        self._flush_window()
+        """All patients at ``t``: record output rows and pre-dose troughs, close intervals."""
         self._emit_grid_at(t, c, w)
         if not self._seen_first:
             self.wbc_nadir = np.minimum(self.wbc_nadir, w)
@@ -275,9 +243,8 @@ class Summariser:
             self._close_interval(t)
             self._interval_start = t
             self._trough(t, c)
-        self.c_end = c
+        self.c_end = np.maximum(c, 0.0)
         self.w_end = w
-        self._open_window(t, t_next)
 
     def on_step(
         self,
@@ -292,8 +259,6 @@ class Summariser:
         w1: FloatArray,
         dw0: FloatArray,
         dw1: FloatArray,
-        kw0: FloatArray,
-        kw1: FloatArray,
     ) -> None:
         """Accumulate AUC, extremes, times above thresholds and first crossings."""
         t1 = t0 + h
@@ -313,8 +278,6 @@ class Summariser:
             self._time_above(k, level, idx, h, c0, c1, dc0, dc1)
         for k, level in enumerate(self.targets):
             self._time_to(k, level, idx, t0, h, c0, c1, dc0, dc1)
-        if self._win_times.size:
-            self._emit_grid_in(idx, t0, h, c0, c1, dc0, dc1, w0, w1, dw0, dw1, kw0, kw1)
 
     # -- pieces ------------------------------------------------------------------------------
     def _update_cmax(self, idx: IntArray, c: FloatArray, t: FloatArray) -> None:
@@ -341,6 +304,9 @@ class Summariser:
         self.auc_tau_max = np.maximum(self.auc_tau_max, auc)
         hit = (auc >= self.auc_threshold) & np.isnan(self.t_auc_threshold)
         self.t_auc_threshold[hit] = start
+        if self.keep_intervals:
+            self.interval_auc.append(auc)
+            self.interval_start.append(start)
         self._interval_auc = np.zeros(self.n)
 
     def finish(self) -> None:
@@ -350,7 +316,7 @@ class Summariser:
         self._close_week()
 
     def _trough(self, t: float, c: FloatArray) -> None:
-        week = int(math.floor((t - self._first_dose) / WEEK_H + 1e-9))
+        week = math.floor((t - self._first_dose) / WEEK_H + 1e-9)
         if self._week is not None and week != self._week:
             self._close_week()
         self._week = week
@@ -367,12 +333,13 @@ class Summariser:
     def _close_week(self) -> None:
         if self._week is None or self._week_doses == 0:
             return
+        stats = population_stats if self.n > 1 else _value
         self.weeks.append(
             WeekTroughs(
                 week=self._week + 1,
                 doses=self._week_doses,
-                lowest=population_stats(self._week_low),
-                highest=population_stats(self._week_high),
+                lowest=stats(self._week_low),
+                highest=stats(self._week_high),
             )
         )
         self._week_doses = 0
@@ -403,7 +370,9 @@ class Summariser:
             for rising in (True, False):
                 sel = j[a1[j]] if rising else j[a0[j]]
                 if sel.size:
-                    s = _crossing(h[sel], c0[sel], c1[sel], dc0[sel], dc1[sel], level, rising=rising)
+                    s = _crossing(
+                        h[sel], c0[sel], c1[sel], dc0[sel], dc1[sel], level, rising=rising
+                    )
                     acc[idx[sel]] += ((1 - s) if rising else s) * h[sel]
 
     def _time_to(
@@ -431,72 +400,17 @@ class Summariser:
 
     # -- output grid -------------------------------------------------------------------------
     def _emit_grid_at(self, t: float, c: FloatArray, w: FloatArray) -> None:
-        """Grid points at a synchronisation time take the values there (before any dose)."""
+        """Output times are synchronisation points: every patient has a step end there."""
         g = self._grid
         while self._gi < g.size and g[self._gi] <= t + 1e-9 * max(1.0, t):
             if abs(g[self._gi] - t) <= 1e-9 * max(1.0, t):
                 self._record(float(g[self._gi]), c, w)
             self._gi += 1
 
-    def _open_window(self, t: float, t_next: float) -> None:
-        """Rows for the grid points strictly inside (t, t_next), filled patient by patient."""
-        g = self._grid
-        lo = self._gi
-        hi = lo
-        while hi < g.size and g[hi] < t_next - 1e-9 * max(1.0, t_next):
-            hi += 1
-        self._win_times = g[lo:hi]
-        self._gi = hi
-        self._win_c = np.full((hi - lo, self.n), np.nan)
-        self._win_w = np.full((hi - lo, self.n), np.nan)
-        self._win_next = np.zeros(self.n, dtype=np.intp)
-
-    def _flush_window(self) -> None:
-        for k in range(self._win_times.size):
-            self._record(float(self._win_times[k]), self._win_c[k], self._win_w[k])
-        self._win_times = np.empty(0)
-
-    def _emit_grid_in(
-        self,
-        idx: IntArray,
-        t0: FloatArray,
-        h: FloatArray,
-        c0: FloatArray,
-        c1: FloatArray,
-        dc0: FloatArray,
-        dc1: FloatArray,
-        w0: FloatArray,
-        w1: FloatArray,
-        dw0: FloatArray,
-        dw1: FloatArray,
-        kw0: FloatArray,
-        kw1: FloatArray,
-    ) -> None:
-        times = self._win_times
-        nxt = self._win_next
-        t1 = t0 + h
-        while True:
-            k = nxt[idx]
-            has = k < times.size
-            kk = np.where(has, k, 0)
-            due = has & (times[kk] <= t1)
-            if not due.any():
-                return
-            j = np.flatnonzero(due)
-            row = kk[j]
-            s = (times[row] - t0[j]) / h[j]
-            pat = idx[j]
-            self._win_c[row, pat] = np.maximum(
-                hermite(s, h[j], c0[j], c1[j], dc0[j], dc1[j]), 0.0
-            )
-            self._win_w[row, pat] = wbc_interpolant(
-                s, h[j], w0[j], w1[j], dw0[j], dw1[j], kw0[j], kw1[j]
-            )
-            nxt[pat] += 1
-
     def _record(self, t: float, c: FloatArray, w: FloatArray) -> None:
         if self.grid_times and t == self.grid_times[-1]:
             return
+        c = np.maximum(c, 0.0)  # round-off can leave -1e-16 where the drug is gone
         if self.residual is not None:
             rng, prop, add, wadd = self.residual
             c = c * (1 + rng.normal(0.0, prop, c.size)) + rng.normal(0.0, add, c.size)

@@ -207,9 +207,12 @@ def cds_patient_view(
             )
         )
     shown = {"cytopenia-hold", "infusion-hold", "infection-hold", "cmv-hold"}
+    cmv_card = cmv.status in (CmvStatus.POSITIVE, CmvStatus.ON_TREATMENT)
     for a in state.alerts:
         if state.holds and a.code in shown and a.severity is Severity.CRITICAL:
             continue  # the hold card says it
+        if cmv_card and a.code.startswith("cmv"):
+            continue  # the CMV card says it
         cards.append(
             _card(
                 a.message,
@@ -365,26 +368,30 @@ def cds_order_sign(
         gap = (day - max(earlier)).days if earlier else None
         reescalate = dose > FIRST_STEP_MG and (gap is None or gap >= REESCALATION_GAP_DAYS)
         if reescalate:
-            why = (
-                f"the last dose was {gap} days before ({max(earlier)})"
-                if gap is not None
-                else "no alemtuzumab has been given yet"
-            )
+            if gap is not None:
+                summary = f"Re-escalation required: start at {FIRST_STEP_MG:g} mg, not {dose:g} mg"
+                why = (
+                    f"the last dose was {gap} days before ({max(earlier)}). After a gap of "
+                    f"{REESCALATION_GAP_DAYS} days or more, restart the escalation"
+                )
+            else:
+                summary = f"Escalation required: start at {FIRST_STEP_MG:g} mg, not {dose:g} mg"
+                why = "no alemtuzumab has been given yet: begin the escalation"
             cards.append(
                 _card(
-                    f"Re-escalation required: start at {FIRST_STEP_MG:g} mg, not {dose:g} mg",
+                    summary,
                     "critical",
-                    f"{prefix}: {why}. After a gap of {REESCALATION_GAP_DAYS} days or more, "
-                    f"restart the escalation at {FIRST_STEP_MG:g} mg (then 10 mg, 30 mg as "
+                    f"{prefix}: {why} at {FIRST_STEP_MG:g} mg (then 10 mg, 30 mg as "
                     f"tolerated).\n\nSource: {ceiling}{extra}",
-                    rule="re-escalation",
+                    rule="re-escalation" if gap is not None else "escalation-start",
                     citation=ceiling,
                     overridable=True,
                 )
                 | {"suggested_dose_mg": FIRST_STEP_MG, "order_index": idx}
             )
         nd = state.next_dose
-        if nd is not None and not state.holds and not reescalate and abs(nd.dose_mg - dose) > 1e-9:
+        over = dose > ALEMTUZUMAB_MAX_SINGLE_DOSE_MG
+        if nd is not None and not (state.holds or reescalate or over) and nd.dose_mg != dose:
             cards.append(
                 _card(
                     f"Recommended next dose is {nd.dose_mg:g} mg ({nd.phase}), ordered {dose:g} mg",

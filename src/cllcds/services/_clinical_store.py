@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import math
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -25,8 +27,9 @@ from ._repository import Actor, AppendResult, CourseRepository, Page, Role
 
 #: Keys of a course document that make up a stored course's header (events are stored apart).
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
-#: Extra keys an event may carry in a request and that are not part of the document.
 MIN_PASSWORD_LENGTH = 8
+#: Longest identifier (patient id, event id) the store keeps.
+MAX_ID_LENGTH = 128
 USERNAME_MAX = 64
 
 _HASHER = PasswordHasher()
@@ -36,17 +39,35 @@ def _validate_document(doc: Mapping[str, Any]) -> None:
     load_course(dict(doc))
 
 
-def course_document(header: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The ``cllcds.course/1`` document of a stored course."""
-    doc = {k: header[k] for k in HEADER_KEYS if k in header and header[k] is not None}
-    doc["events"] = [dict(e) for e in events]
-    return doc
-
-
 def _object(value: Any, field: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(field, value, "give a JSON object")
+    _storable(value, field)
     return value
+
+
+def _storable(value: Any, where: str) -> None:
+    """Refuse what no database column can hold: NUL characters, NaN and infinities."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InputError(where, value.replace("\x00", "\\0"), "remove the NUL character")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(where, str(value), "give a finite number")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _storable(str(k), f"{where} key")
+            _storable(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _storable(v, f"{where}[{i}]")
+
+
+def _identifier(value: Any, field: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_LENGTH:
+        raise InputError(field, value, f"give text of 1 to {MAX_ID_LENGTH} characters")
 
 
 # ------------------------------------------------------------------------------------- patients
@@ -55,6 +76,9 @@ def _object(value: Any, field: str) -> Mapping[str, Any]:
 def validate_patient(patient: Any) -> dict[str, Any]:
     """Check a patient object as the course document defines it; problems name ``patient.*``."""
     obj = dict(_object(patient, "patient"))
+    if obj.get("id") is None:
+        raise InputError("patient.id", None, "give the patient id")
+    _identifier(obj.get("id"), "patient.id")
     probe = {
         "format": COURSE_FORMAT,
         "patient": obj,
@@ -97,6 +121,8 @@ def create_course(repo: CourseRepository, doc: Any, actor: Actor) -> dict[str, A
     body.setdefault("format", COURSE_FORMAT)
     if isinstance(body.get("patient"), str):
         body["patient"] = repo.get_patient(body["patient"])["patient"]
+    elif body.get("patient") is not None:
+        body["patient"] = validate_patient(body["patient"])
     unknown = sorted(set(body) - {*HEADER_KEYS, "events"})
     if unknown:
         raise InputError(
@@ -107,6 +133,10 @@ def create_course(repo: CourseRepository, doc: Any, actor: Actor) -> dict[str, A
     events = body.pop("events", None) or []
     if not isinstance(events, list):
         raise InputError("events", events, "give a list of events")
+    for i, ev in enumerate(events):
+        if isinstance(ev, Mapping):
+            _identifier(ev.get("id"), f"events[{i}].id")
+            _identifier(ev.get("supersedes"), f"events[{i}].supersedes")
     header = {k: body[k] for k in HEADER_KEYS if k in body}
     return repo.create_course(header, events, actor, _validate_document)
 
@@ -145,6 +175,10 @@ def append_event(
     :class:`DocumentError`) when the course with the event would be invalid.
     """
     obj = dict(_object(event, "event"))
+    _identifier(obj.get("id"), "event.id")
+    _identifier(obj.get("supersedes"), "event.supersedes")
+    if idempotency_key is not None:
+        _storable(idempotency_key, "Idempotency-Key")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise InputError("Idempotency-Key", idempotency_key, "give 1 to 200 characters")
     return repo.append_event(
@@ -155,6 +189,13 @@ def append_event(
         actor=actor,
         validate=_validate_document,
     )
+
+
+def assess_stored_document(
+    document: Mapping[str, Any], as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """The ``cllcds.state/1`` answer for a stored course's document (from :func:`get_course`)."""
+    return assess_course(dict(document), as_of=as_of)
 
 
 def stored_course_state(
@@ -248,6 +289,40 @@ def resolve_token(repo: CourseRepository, token: str, kind: str) -> dict[str, An
 def revoke_token(repo: CourseRepository, token: str) -> None:
     """End a token's life now."""
     repo.revoke_token(token_digest(token))
+
+
+# ------------------------------------------------------------------------------- verification
+
+
+def verify_plan(
+    repo: CourseRepository, plan_document: Mapping[str, Any], claimed_plan_id: str, actor: Actor
+) -> dict[str, Any]:
+    """A pharmacist's check of a plan, recorded in the audit log.
+
+    ``plan_document`` is the plan recomputed from the same inputs
+    (``plan_document(make_plan(...))``); the check passes when its ``plan_id`` is the one the
+    prescriber's plan carried, and the audit entry keeps a digest of the administrations checked.
+    """
+    pid = str(plan_document.get("plan_id", ""))
+    if claimed_plan_id != pid:
+        raise InputError(
+            "plan_id",
+            claimed_plan_id,
+            f"the inputs give plan {pid}: check the regimen, start and body measures",
+        )
+    administrations = plan_document.get("administrations", [])
+    digest = hashlib.sha256(
+        json.dumps(administrations, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+    record = {
+        "plan_id": pid,
+        "administrations_sha256": digest,
+        "administrations": len(administrations) if isinstance(administrations, list) else 0,
+        "verified_by": actor.username,
+        "verified_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+    }
+    repo.record_audit(actor, "plan.verify", "plan", pid, None, record)
+    return record
 
 
 # ---------------------------------------------------------------------------------------- audit

@@ -140,6 +140,16 @@ class CourseRepository(Protocol):
     def revoke_token(self, token_hash: str) -> None: ...
 
     # audit
+    def record_audit(
+        self,
+        actor: Actor,
+        action: str,
+        entity: str,
+        entity_id: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> dict[str, Any]: ...
+
     def audit_entries(
         self, course_id: str | None, entity: str | None, limit: int, offset: int
     ) -> Page: ...

@@ -1,0 +1,194 @@
+"""Web page timings: the course page of a course with a year of events, and the patient list.
+
+The script builds a fresh SQLite database (a temp file), seeds it through the same use cases
+a user goes through (``create_course``), builds the app as ``cllcds serve`` does (the API's
+``create_app`` with the web router included), starts uvicorn on a loopback port in a thread,
+signs in through the sign-in form, and times ``GET`` requests with one httpx client: the time
+from sending the request to having the whole HTML body, server-side rendering included, over
+loopback (a few hundred microseconds of it is HTTP).
+
+* **course page, year of events**: a label course (3 → 10 → 30 mg, then 30 mg three times a
+  week for 51 weeks) with a weekly panel (ANC, platelets, haemoglobin, lymphocytes) and a
+  weekly CMV PCR: 416 events. *cold* is the first request after the course changed (load,
+  validate, replay, charts, render); *warm* reuses the replayed state (the page caches the
+  state, charts and timeline by course version), but still reads the course and renders.
+* **patient list, 200 patients**: one 12-week course each (96 events). *cold* replays all 200
+  courses; *warm* finds every state in the cache (a course's version is its cache key, so a
+  new event invalidates exactly that course).
+
+Run: ``.venv/bin/python benchmarks/bench_web.py [--rounds 15] [--write]``; with ``--write`` the
+table replaces the "## Web pages" section of ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import re
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from cllcds.api import Settings, create_app, current_user, require
+from cllcds.api._auth import get_store
+from cllcds.domain import COURSE_FORMAT
+from cllcds.services import _clinical_store as cs
+from cllcds.services._repository import Actor, Role
+from cllcds.store import Store
+from cllcds.web import make_router
+from cllcds.web._demo import _baseline, _cmv, _escalation_then_tiw, _panel, _patient
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+SECTION = "## Web pages"
+ACTOR = Actor("bench")
+
+
+def course(pid: str, weeks: int, today: dt.date) -> dict[str, Any]:
+    """A label course of ``weeks`` weeks ending yesterday, weekly panel and CMV PCR."""
+    start = today - dt.timedelta(days=7 * weeks)
+    events = _escalation_then_tiw(start, weeks - 1, today - dt.timedelta(days=1))
+    for week in range(weeks):
+        day = start + dt.timedelta(days=7 * week)
+        events += _panel(day, 1.6 + 0.01 * (week % 7), 90 + week % 5, 10.5, 2.0)
+        events.append(_cmv(day))
+    return {
+        "format": COURSE_FORMAT,
+        "patient": _patient(pid, "female", "1950-01-01", 165, 65),
+        "regimen": "alemtuzumab-iv-label",
+        "start_date": start.isoformat(),
+        "baseline": _baseline(start - dt.timedelta(days=3)),
+        "events": events,
+    }
+
+
+def serve(store: Store, url: str) -> tuple[uvicorn.Server, threading.Thread, str]:
+    app = create_app(Settings(database_url=url), store=store)
+    if not any(getattr(r, "path", "") == "/app/" for r in app.routes):
+        # An API app that does not mount the pages itself: include them as `serve` would.
+        app.include_router(
+            make_router(current_user=current_user, get_store=get_store, require=require)
+        )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def timed(client: httpx.Client, path: str) -> float:
+    t0 = time.perf_counter()
+    r = client.get(path)
+    elapsed = time.perf_counter() - t0
+    assert r.status_code == 200, (path, r.status_code, r.text[:300])
+    return elapsed * 1000
+
+
+def bump(store: Store, course_id: str) -> None:
+    """Record a note so that the course's cached state is stale (a cold page next time)."""
+    cs.append_event(
+        store,
+        course_id,
+        {"date": dt.date.today().isoformat(), "type": "note", "text": "bench"},
+        expected_version=None,
+        idempotency_key=None,
+        actor=ACTOR,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--patients", type=int, default=200)
+    parser.add_argument("--write", action="store_true", help="update docs/performance.md")
+    args = parser.parse_args()
+    today = dt.date.today()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        store = Store.open(url)
+        cs.add_user(store, "bench", "bench-password", Role.CLINICIAN, ACTOR)
+        year = cs.create_course(store, course("year", 52, today), ACTOR)
+        n_events = len(year["document"]["events"])
+        t0 = time.perf_counter()
+        for i in range(args.patients - 1):
+            cs.create_course(store, course(f"p{i:03d}", 12, today), ACTOR)
+        seed_s = time.perf_counter() - t0
+        server, thread, base = serve(store, url)
+        try:
+            with httpx.Client(base_url=base, timeout=120) as client:
+                r = client.post(
+                    "/app/login", data={"username": "bench", "password": "bench-password"}
+                )
+                assert r.status_code == 303, r.text
+                page = f"/app/courses/{year['id']}"
+                cold_course, warm_course = [], []
+                for _ in range(args.rounds):
+                    bump(store, year["id"])
+                    cold_course.append(timed(client, page))
+                    warm_course.append(timed(client, page))
+                size_course = len(client.get(page).content)
+                list_cold = [timed(client, "/app/")]  # the first request replays all courses
+                list_warm = [timed(client, "/app/") for _ in range(args.rounds)]
+                size_list = len(client.get("/app/").content)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=20)
+            store.close()
+
+    def med(xs: list[float]) -> str:
+        return f"{statistics.median(xs):.0f}"
+
+    rows = [
+        "| page | data | cold ms | warm ms | HTML kB |",
+        "|---|---|---:|---:|---:|",
+        f"| course page | 1 course, {n_events} events (52 weeks) | {med(cold_course)} | "
+        f"{med(warm_course)} | {size_course / 1024:.0f} |",
+        f"| patient list | {args.patients} patients (12-week courses) | {med(list_cold)} | "
+        f"{med(list_warm)} | {size_list / 1024:.0f} |",
+    ]
+    table = "\n".join(rows)
+    print(table)
+    print(f"(seeding {args.patients - 1} courses through create_course took {seed_s:.1f} s)")
+    if args.write:
+        write(table, args.rounds)
+
+
+def write(table: str, rounds: int) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    body = f"""{SECTION} (`benchmarks/bench_web.py`)
+
+Time to the whole HTML body of a page, over loopback with one client, on SQLite (median of
+{rounds} requests; the cold patient list is one request). The app is built as `cllcds serve`
+builds it (API app with the web router). Python {platform.python_version()}.
+
+{table}
+
+*Cold* means the course is assessed for the request (the first view after an event is
+recorded): load, validate and replay it, then validate it again for the charts (the chart
+series come from the validated events, in canonical units), build five SVG charts and the
+timeline, and render. *Warm* reuses the state, charts and timeline from the page's caches,
+which are keyed by the course's version, so a new event invalidates exactly that course; what
+is left is reading the course from the database (416 event rows, to learn its version) and
+rendering 226 kB of HTML. The cold patient list replays every course once (200 × 12-week
+courses, about 7 ms each); afterwards the list costs two queries and a render. Not done yet:
+keeping a state summary in the store so that a restarted server does not replay every course
+on its first patient-list request.
+"""
+    pattern = re.compile(rf"^{re.escape(SECTION)}.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(body + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + body
+    DOCS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The web app over real HTTP in a real headless Chromium (Debian's ``chromium``, Playwright).
+
+One uvicorn server on a free loopback port for the session, on a temporary SQLite database
+seeded with the demo data through the same use cases a user goes through. The API app is built
+with ``create_app`` and the web router included with the API's own dependencies, as ``cllcds
+serve`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from cllcds.api import Settings, create_app, current_user, require
+from cllcds.api._auth import get_store
+from cllcds.store import Store
+from cllcds.web import DEMO_ACCOUNTS, make_router, seed_demo
+
+CHROMIUM = os.environ.get("CLLCDS_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PASSWORDS = {username: f"{username}-web-test" for username, _role in DEMO_ACCOUNTS}
+
+
+@dataclass
+class Live:
+    """A running server and its store."""
+
+    base_url: str
+    store: Store
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'cllcds.db'}"
+    store = Store.open(url)
+    seed_demo(store, passwords=PASSWORDS)
+    app = create_app(Settings(database_url=url), store=store)
+    if not any(getattr(r, "path", "") == "/app/" for r in app.routes):
+        # An API app that does not mount the pages itself: include them as `serve` would.
+        app.include_router(
+            make_router(current_user=current_user, get_store=get_store, require=require)
+        )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", store)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).is_file() and not os.environ.get("CI"):
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page_for(browser: object, live: Live) -> Iterator[object]:
+    """``page_for(username)``: a fresh browser context signed in as that demo account."""
+    contexts = []
+
+    def make(username: str = "demo") -> object:
+        ctx = browser.new_context(  # type: ignore[attr-defined]
+            viewport={"width": 1280, "height": 800}, base_url=live.base_url
+        )
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.goto("/app/login")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORDS[username])
+        page.click("button[type=submit]")
+        page.wait_for_url("**/app/")
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()

@@ -41,9 +41,7 @@ def test_survival_by_response_and_mrd_from_moreton(base):
     assert [base[f"tfs_median_months.{k}"].value for k in ("mrd_pos_cr", "pr", "nr")] == [20, 13, 6]
     assert (base["mrd_neg_given_cr"].count, base["mrd_neg_given_cr"].n) == (12, 32)
     assert (base["mrd_neg_given_pr"].count, base["mrd_neg_given_pr"].n) == (6, 17)
-    assert all(
-        base[k].citation.source == "moreton2005" for k in base if k.startswith("os_median")
-    )
+    assert all(base[k].citation.source == "moreton2005" for k in base if k.startswith("os_median"))
 
 
 def test_cmv_by_strategy(base):

@@ -71,9 +71,7 @@ def test_arm_gets_its_study_response_and_overrides():
         (
             {
                 "name": "t",
-                "arms": [
-                    {"id": "a", "response_study": "keating2002b", "assumptions": {"cr": 0.9}}
-                ],
+                "arms": [{"id": "a", "response_study": "keating2002b", "assumptions": {"cr": 0.9}}],
             },
             "arms[1].assumptions.cr",
         ),

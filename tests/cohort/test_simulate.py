@@ -102,7 +102,8 @@ def test_survival_medians_by_category():
     assert arm["overall_survival"]["median_months"] == pytest.approx(15, abs=0.5)
     assert arm["treatment_free_survival"]["median_months"] == pytest.approx(6, abs=0.5)
     lo, hi = arm["overall_survival"]["median_ci_months"]
-    assert lo <= 15.25 and hi >= 14.75
+    assert lo <= 15.25
+    assert hi >= 14.75
     assert arm["overall_survival"]["landmarks"]["12"] == pytest.approx(2 ** (-12 / 15), abs=0.01)
 
 

@@ -22,6 +22,10 @@ def _pct(r: dict[str, Any]) -> str:
     return f"{100 * r['rate']:.1f} ({100 * r['low']:.1f}-{100 * r['high']:.1f})"
 
 
+def _count_pct(r: dict[str, Any]) -> str:
+    return f"{r['count']:,} ({_pct(r)})"
+
+
 def _months(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.1f}"
 
@@ -58,7 +62,9 @@ def register(app: typer.Typer) -> None:
                 help="Progress bar on stderr (default: when stderr is a terminal).",
             ),
         ] = None,
-        fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
+        fmt: Annotated[
+            Format, typer.Option("--format", "-f", help="table or json.")
+        ] = Format.TABLE,
     ) -> None:
         """Simulate a scenario and compare its arms: response with intervals, Kaplan-Meier,
         CMV events and holds."""
@@ -73,7 +79,7 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
             console=err,
             disable=not show,
-            transient=True,
+            transient=err.is_terminal,
         ) as bar:
             task = bar.add_task("simulate", total=None)
 
@@ -135,8 +141,16 @@ def _print(doc: dict[str, Any]) -> None:
         )
     emit_table(
         rows,
-        ["Arm", "Response from", "CMV", "ORR %", "CR %", "MRD- %", "OS median (mo)",
-         "TFS median (mo)"],
+        [
+            "Arm",
+            "Response from",
+            "CMV",
+            "ORR %",
+            "CR %",
+            "MRD- %",
+            "OS median (mo)",
+            "TFS median (mo)",
+        ],
         title="Response and survival",
         caption=f"Intervals: {doc['intervals']}.",
     )
@@ -144,16 +158,22 @@ def _print(doc: dict[str, Any]) -> None:
         [
             [
                 a["id"],
-                f"{a['rates']['cmv_symptomatic']['count']:,} ({_pct(a['rates']['cmv_symptomatic'])})",
+                _count_pct(a["rates"]["cmv_symptomatic"]),
                 f"{a['rates']['cmv_detected']['count']:,}",
-                f"{a['rates']['cmv_holds']['count']:,} ({_pct(a['rates']['cmv_holds'])})",
+                _count_pct(a["rates"]["cmv_holds"]),
                 f"{a['rates']['cmv_discontinued']['count']:,}",
                 f"{a['rates']['infection_g34']['count']:,}",
             ]
             for a in arms
         ],
-        ["Arm", "Symptomatic CMV (%)", "CMV found", "Holds for CMV (%)", "Stopped for CMV",
-         "Grade 3-4 infection"],
+        [
+            "Arm",
+            "Symptomatic CMV (%)",
+            "CMV found",
+            "Holds for CMV (%)",
+            "Stopped for CMV",
+            "Grade 3-4 infection",
+        ],
         title="CMV events, holds and infections (counts of virtual patients)",
     )
     for a in arms[1:]:
@@ -166,13 +186,14 @@ def _print(doc: dict[str, Any]) -> None:
         )
     for row in sc["population"]:
         mark = " [overridden]" if row["overridden"] else ""
-        typer.echo(
-            f"Population {row['name']} = {row['value']:.3g}: {row['source']}, {row['locator']}{mark}"
-        )
+        where = f"{row['source']}, {row['locator']}"
+        typer.echo(f"Population {row['name']} = {row['value']:.3g}: {where}{mark}")
     typer.echo("Assumptions (first arm; 'cllcds cohort simulate --format json' lists all):")
     for row in arms[0]["assumptions"]:
         mark = " [overridden]" if row["overridden"] else ""
-        typer.echo(f"  - {row['name']} = {row['value']:.4g}: {row['source']}, {row['locator']}{mark}")
+        typer.echo(
+            f"  - {row['name']} = {row['value']:.4g}: {row['source']}, {row['locator']}{mark}"
+        )
     typer.echo("Limits:")
     for lim in doc["limits"]:
         typer.echo(f"  - {lim}")

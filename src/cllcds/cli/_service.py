@@ -67,12 +67,17 @@ def register(app: typer.Typer) -> None:
 
                 for name, password, role in seed_demo(store):
                     if password is None:
-                        typer.echo(f"demo user {name} ({role}) exists already (password unchanged)")
+                        typer.echo(
+                            f"demo user {name} ({role}) exists already: use the password printed "
+                            "when it was made, or start afresh with another CLLCDS_DATA_DIR"
+                        )
                     else:
                         typer.echo(f"demo user: {name} ({role}) password: {password}")
         finally:
             store.close()
         typer.echo(f"cllcds serving http://{host}:{port} (database {store.dialect})", err=True)
+        if demo:
+            typer.echo(f"Open http://{host}:{port}/app/ and sign in as demo with its password.")
         uvicorn.run(
             APP_FACTORY,
             factory=True,

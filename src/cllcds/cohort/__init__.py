@@ -17,10 +17,10 @@ Example
 """
 
 from ._assumptions import Assumption, base_assumptions, response_assumptions
+from ._examples import EXAMPLES, load_example
 from ._plot import cohort_plot
 from ._report import LIMITS, kaplan_meier, report
 from ._run import CHUNK_SIZE, CohortRun, Progress, plan_chunks, run_cohort
-from ._examples import EXAMPLES, load_example
 from ._scenario import Arm, CmvStrategy, Scenario, load_scenario, scenario_from_mapping
 from ._simulate import COUNTS, simulate_chunk
 

@@ -180,7 +180,10 @@ def base_assumptions() -> dict[str, Assumption]:
     # Subgroup effects on response (odds ratios)
     p53_yes = _find("lozanski2004", Measure.ORR, "p53 mutations")
     p53_no = _find("lozanski2004", Measure.ORR, "without p53")
-    assert p53_yes.count and p53_yes.denominator and p53_no.count and p53_no.denominator
+    assert p53_yes.count
+    assert p53_yes.denominator
+    assert p53_no.count
+    assert p53_no.denominator
     or_p53 = _odds(p53_yes.count / p53_yes.denominator) / _odds(p53_no.count / p53_no.denominator)
     a["or_p53"] = Assumption(
         "or_p53",
@@ -197,7 +200,8 @@ def base_assumptions() -> dict[str, Assumption]:
     )
     small = _find("keating2002b", Measure.NODE_RESPONSE, "< 20 mm")
     bulky = _find("keating2002b", Measure.NODE_RESPONSE, "> 50 mm")
-    assert small.percent is not None and bulky.percent is not None
+    assert small.percent is not None
+    assert bulky.percent is not None
     a["or_bulky"] = Assumption(
         "or_bulky",
         _odds(bulky.percent / 100) / _odds(small.percent / 100),

@@ -35,10 +35,23 @@ def _km(ax: Axes, doc: dict[str, Any], key: str, title: str) -> None:
         km = arm[key]
         curve = km["curve"]
         colour = _COLOURS[i % len(_COLOURS)]
-        ax.step(curve["time_months"], curve["survival"], where="post", color=colour, lw=1.6,
-                label=arm["label"])
-        ax.fill_between(curve["time_months"], curve["lower"], curve["upper"], step="post",
-                        color=colour, alpha=0.15, lw=0)
+        ax.step(
+            curve["time_months"],
+            curve["survival"],
+            where="post",
+            color=colour,
+            lw=1.6,
+            label=arm["label"],
+        )
+        ax.fill_between(
+            curve["time_months"],
+            curve["lower"],
+            curve["upper"],
+            step="post",
+            color=colour,
+            alpha=0.15,
+            lw=0,
+        )
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, doc["scenario"]["follow_up_months"])
     ax.set_xlabel("months from the start of alemtuzumab")
@@ -73,15 +86,31 @@ def _draw(doc: dict[str, Any]) -> Figure:
     from matplotlib.figure import Figure  # noqa: PLC0415 - optional dependency, loaded lazily
 
     fig = Figure(figsize=(11.0, 7.4))
-    gs = fig.add_gridspec(2, 2, height_ratios=(1.0, 1.0), hspace=0.42, wspace=0.22,
-                          bottom=0.13, top=0.86, left=0.07, right=0.98)
+    gs = fig.add_gridspec(
+        2,
+        2,
+        height_ratios=(1.0, 1.0),
+        hspace=0.42,
+        wspace=0.22,
+        bottom=0.13,
+        top=0.86,
+        left=0.07,
+        right=0.98,
+    )
     _km(fig.add_subplot(gs[0, 0]), doc, "overall_survival", "Overall survival")
     _km(fig.add_subplot(gs[0, 1]), doc, "treatment_free_survival", "Treatment-free survival")
     ax = fig.add_subplot(gs[1, :])
     _bars(ax, doc)
     handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=min(3, len(labels)), fontsize=8.5,
-               frameon=False, bbox_to_anchor=(0.5, 0.95))
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(3, len(labels)),
+        fontsize=8.5,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.95),
+    )
     sc = doc["scenario"]
     fig.suptitle(sc["name"], fontsize=12, y=0.995)
     foot = (

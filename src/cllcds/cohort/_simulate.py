@@ -108,7 +108,8 @@ class _Draws:
             return a.value
         key = (a.name, a.value, a.count, a.n, a.citation.source, a.citation.locator)
         if key not in self.cache:
-            assert a.count is not None and a.n is not None
+            assert a.count is not None
+            assert a.n is not None
             self.cache[key] = float(self.rng.beta(a.count + 0.5, a.n - a.count + 0.5))
         return self.cache[key]
 
@@ -118,7 +119,9 @@ def _expit(x: FloatArray | float) -> FloatArray:
     return out
 
 
-def calibrate_intercept(orr: float, p53: float, bulky: float, or_p53: float, or_bulky: float) -> float:
+def calibrate_intercept(
+    orr: float, p53: float, bulky: float, or_p53: float, or_bulky: float
+) -> float:
     """α such that the mean of expit(α + β·x) over the reference strata equals ``orr``.
 
     Strata: p53 abnormal or not × bulky nodes or not (independent), weighted by the reference
@@ -167,7 +170,15 @@ def simulate_chunk(spec: ChunkSpec) -> ChunkResult:
     out = ChunkResult(spec.index)
     for arm in sc.arms:
         out.arms[arm.id] = _arm_chunk(
-            arm, draw, p53, bulky, u, z_onset, fu, nbins, ref["p53_abnormal"].value,
+            arm,
+            draw,
+            p53,
+            bulky,
+            u,
+            z_onset,
+            fu,
+            nbins,
+            ref["p53_abnormal"].value,
             ref["nodes_bulky"].value,
         )
     return out

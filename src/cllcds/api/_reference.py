@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from cllcds import services
+from cllcds import services as _pk
 from cllcds import services as cs
 from cllcds.evidence import Basis, Outcome, PredictionInterval, Subset, TauMethod, Transform
-from cllcds.services import _pk
 
 from ._auth import Pharmacist, Reader, StoreDep
 from ._common import Ident, QueryIdent

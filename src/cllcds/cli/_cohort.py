@@ -9,11 +9,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cllcds.domain import InputError
-
 # The lead exports these from cllcds.services; the CLI imports the module directly so it does
 # not depend on the order in which the package __init__ is edited.
-from cllcds.services import _cohort as services
+from cllcds import services
+from cllcds.domain import InputError
 
 from ._output import Format, emit_json, emit_table
 

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from cllcds.domain import InputError
-
 # The lead exports these from cllcds.services; the CLI imports the module directly so it does
 # not depend on the order in which the package __init__ is edited.
-from cllcds.services import _pk as services
+from cllcds import services
+from cllcds.domain import InputError
 
 from ._output import Format, emit_csv, emit_json, emit_table
 
@@ -129,6 +128,9 @@ def register(app: typer.Typer) -> None:
             emit_json(doc)
         elif fmt is Format.CSV:
             _emit_profile_csv(doc)
+            # The CSV holds numbers only; the approximations in force go to stderr.
+            for note in doc["approximations"]:
+                typer.echo(f"APPROXIMATION: {note}", err=True)
         else:
             _print(doc)
 

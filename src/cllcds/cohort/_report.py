@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any
 
@@ -49,6 +50,14 @@ LIMITS: tuple[str, ...] = (
 )
 
 
+def _lifelines() -> Any:
+    """lifelines, imported when a curve is estimated (an optional dependency, untyped)."""
+    try:
+        return importlib.import_module("lifelines")
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("Kaplan-Meier needs lifelines: pip install 'cllcds[cohort]'") from exc
+
+
 def _idx(name: str) -> int:
     return COUNTS.index(name)
 
@@ -73,16 +82,14 @@ def _km_data(hist: IntArray, n: int, follow_up: float) -> tuple[Any, Any, Any]:
 def kaplan_meier(hist: IntArray, n: int, follow_up: float) -> dict[str, Any]:
     """Kaplan–Meier estimate (lifelines) from binned event counts; all others censored at the
     end of follow-up."""
-    from lifelines import KaplanMeierFitter  # noqa: PLC0415 - optional dependency
-    from lifelines.utils import median_survival_times  # noqa: PLC0415
-
+    lifelines = _lifelines()
     durations, events, weights = _km_data(hist, n, follow_up)
-    kmf = KaplanMeierFitter()
+    kmf = lifelines.KaplanMeierFitter()
     kmf.fit(durations, event_observed=events, weights=weights)
     sf = kmf.survival_function_.iloc[:, 0]
     ci = kmf.confidence_interval_
     median = float(kmf.median_survival_time_)
-    med_ci = median_survival_times(ci)
+    med_ci = importlib.import_module("lifelines.utils").median_survival_times(ci)
     lo, hi = (float(med_ci.iloc[0, 0]), float(med_ci.iloc[0, 1]))
 
     def at(t: float) -> float:
@@ -103,8 +110,7 @@ def kaplan_meier(hist: IntArray, n: int, follow_up: float) -> dict[str, Any]:
 
 def logrank_p(a: IntArray, na: int, b: IntArray, nb: int, follow_up: float) -> float:
     """Log-rank p-value between two arms' binned event counts (lifelines)."""
-    from lifelines.statistics import logrank_test  # noqa: PLC0415 - optional dependency
-
+    logrank_test = importlib.import_module("lifelines.statistics").logrank_test
     da, ea, wa = _km_data(a, na, follow_up)
     db, eb, wb = _km_data(b, nb, follow_up)
     res = logrank_test(da, db, event_observed_A=ea, event_observed_B=eb, weights_A=wa, weights_B=wb)

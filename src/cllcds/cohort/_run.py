@@ -13,6 +13,7 @@ chunks.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import socket
@@ -104,17 +105,18 @@ def _local(specs: list[ChunkSpec], workers: int) -> Iterator[ChunkResult]:
 
 def _dask(specs: list[ChunkSpec], scheduler: Any) -> Iterator[ChunkResult]:
     try:
-        from distributed import Client  # noqa: PLC0415 - optional dependency
-        from distributed import as_completed as dask_completed  # noqa: PLC0415
+        # Optional and untyped: imported when a scheduler is given.
+        distributed: Any = importlib.import_module("distributed")
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
         raise InputError(
             "--scheduler", scheduler, "needs Dask: pip install 'cllcds[cohort]'"
         ) from exc
-    own = not isinstance(scheduler, Client)
+    client_type, dask_completed = distributed.Client, distributed.as_completed
+    own = not isinstance(scheduler, client_type)
     if own:
         _reachable(str(scheduler))
     try:
-        client = Client(scheduler, timeout=30) if own else scheduler
+        client = client_type(scheduler, timeout=30) if own else scheduler
     except OSError as exc:
         raise InputError(
             "--scheduler", scheduler, f"no Dask scheduler answers there ({exc})"

@@ -88,8 +88,15 @@ def _panel(ax: Axes, result: PkResult, what: str, colour: str, floor: float) -> 
         )
         ax.plot(days, np.maximum(med, floor), color=colour, lw=1.6, label="median")
     ax.set_yscale("log")
-    from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: PLC0415 - lazy
+    from matplotlib.ticker import (  # noqa: PLC0415 - optional dependency, loaded lazily
+        FuncFormatter,
+        LogLocator,
+        NullFormatter,
+    )
 
+    lo, hi = ax.get_ylim()
+    if hi / max(lo, 1e-12) < 300:  # under ~2.5 decades: label 1-2-5 steps too
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="major", color="#dddddd", lw=0.6)

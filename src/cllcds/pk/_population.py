@@ -146,7 +146,7 @@ def notes_for(doses: DoseTable, params: PkParameters) -> tuple[str, ...]:
             f"Vmax is scaled by S = {params.vmax_scale:g} (APPROXIMATION A2, pk-model.md §5); "
             "S != 1 breaks the IV label half-lives."
         )
-    if any(d.duration_h > 24 for d in doses.doses):
+    if any(d.duration_h >= 24 for d in doses.doses):
         notes.append(
             "Continuous infusion: no published PK comparator (pk-model.md §5 A4); unvalidated."
         )

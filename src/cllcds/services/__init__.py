@@ -33,6 +33,7 @@ from ._clinical_store import (
     validate_patient,
     verify_plan,
 )
+from ._cohort import cohort_examples, cohort_scenario, cohort_simulate
 from ._course import (
     assess_course,
     assess_response_document,
@@ -60,6 +61,7 @@ from ._evidence import (
     study_summary,
     verify_quotes,
 )
+from ._pk import pk_doses, pk_parameters, pk_result_document, pk_simulate
 from ._plan_export import (
     PLAN_FORMAT,
     PlanItem,
@@ -120,6 +122,9 @@ __all__ = [
     "cds_discovery",
     "cds_order_sign",
     "cds_patient_view",
+    "cohort_examples",
+    "cohort_scenario",
+    "cohort_simulate",
     "course_schema_document",
     "course_state",
     "create_course",
@@ -144,6 +149,10 @@ __all__ = [
     "parse_role",
     "parse_rule_sets",
     "parse_tiw_weekdays",
+    "pk_doses",
+    "pk_parameters",
+    "pk_result_document",
+    "pk_simulate",
     "plan_csv",
     "plan_document",
     "plan_html",

@@ -8,12 +8,11 @@ no date, glyphs as paths).
 
 from __future__ import annotations
 
-import io
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cllcds.domain import InputError
+from cllcds._plotting import plot_format, render
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -124,28 +123,5 @@ def _draw(doc: dict[str, Any]) -> Figure:
 
 def cohort_plot(doc: dict[str, Any], path: Path | None = None, *, fmt: str | None = None) -> bytes:
     """Draw the comparison of a :func:`cllcds.cohort.report` document; return SVG/PNG bytes."""
-    kind = (fmt or (path.suffix.lstrip(".") if path is not None else "svg") or "svg").lower()
-    if kind not in ("svg", "png"):
-        raise InputError("--plot", str(path or fmt), "use a .svg or .png file name")
-    try:
-        from matplotlib import rc_context  # noqa: PLC0415 - optional dependency
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("cohort_plot needs matplotlib: pip install 'cllcds[plot]'") from exc
-    with rc_context(
-        {
-            "svg.hashsalt": "cllcds-cohort",
-            "svg.fonttype": "path",
-            "font.family": "DejaVu Sans",
-            "path.simplify": False,
-        }
-    ):
-        fig = _draw(doc)
-        buf = io.BytesIO()
-        if kind == "svg":
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-        else:
-            fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-    data = buf.getvalue()
-    if path is not None:
-        path.write_bytes(data)
-    return data
+    kind = plot_format(fmt, path, "--plot")
+    return render(lambda: _draw(doc), salt="cllcds-cohort", kind=kind, dpi=110, path=path)

@@ -5,7 +5,9 @@ Meta-analysis (:func:`pool`, :func:`leave_one_out`, :func:`subgroups`) reproduce
 compares every number with values stored from R by ``scripts/r/metafor_reference.R``.
 """
 
-from ._forest import PlotFormat, forest_plot
+from cllcds._plotting import PlotFormat
+
+from ._forest import forest_plot
 from ._meta import (
     PoolResult,
     PredictionInterval,

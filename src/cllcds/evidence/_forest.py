@@ -9,13 +9,11 @@ Colours are from the Okabe–Ito colour-blind-safe palette. SVG output is determ
 
 from __future__ import annotations
 
-import io
 import math
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from cllcds.domain import InputError
+from cllcds._plotting import PlotFormat, plot_format, render
 
 from ._meta import PoolResult, TauMethod
 
@@ -34,26 +32,8 @@ _ROW_IN = 0.30  # height of one row, inches
 _FONT = 9.5
 
 
-class PlotFormat(Enum):
-    """Output format of a plot."""
-
-    SVG = "svg"
-    PNG = "png"
-
-
 def _format(fmt: PlotFormat | Literal["svg", "png"] | None, path: Path | None) -> PlotFormat:
-    if isinstance(fmt, PlotFormat):
-        return fmt
-    if fmt is None:
-        if path is None:
-            return PlotFormat.SVG
-        suffix = path.suffix.lower().lstrip(".")
-        if suffix in ("svg", "png"):
-            return PlotFormat(suffix)
-        raise InputError("path", str(path), "name a .svg or .png file, or give fmt=")
-    if fmt in ("svg", "png"):
-        return PlotFormat(fmt)
-    raise InputError("fmt", fmt, 'use PlotFormat.SVG or PlotFormat.PNG ("svg" or "png")')
+    return plot_format(fmt, path)
 
 
 def _num(x: float) -> str:
@@ -293,25 +273,4 @@ def forest_plot(
     True
     """
     kind = _format(fmt, path)
-    try:
-        from matplotlib import rc_context  # noqa: PLC0415 - optional dependency
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("forest_plot needs matplotlib: pip install 'cllcds[plot]'") from exc
-    with rc_context(
-        {
-            "svg.hashsalt": "cllcds-forest",  # deterministic ids in the SVG
-            "svg.fonttype": "path",  # glyphs as paths: the same drawing on every machine
-            "font.family": "DejaVu Sans",  # shipped with matplotlib
-            "path.simplify": False,
-        }
-    ):
-        fig = _draw(result, title)
-        buf = io.BytesIO()
-        if kind is PlotFormat.SVG:
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-        else:
-            fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
-    data = buf.getvalue()
-    if path is not None:
-        path.write_bytes(data)
-    return data
+    return render(lambda: _draw(result, title), salt="cllcds-forest", kind=kind, dpi=150, path=path)

@@ -16,6 +16,8 @@ Example
 True
 """
 
+from cllcds._plotting import PlotFormat
+
 from ._doses import (
     COLUMNS,
     Dose,
@@ -39,7 +41,7 @@ from ._model import (
     PkParameters,
     individuals,
 )
-from ._plot import PlotFormat, pk_plot
+from ._plot import pk_plot
 from ._population import SUMMARY_FIELDS, PkResult, default_grid, parse_times, simulate
 from ._reference import reference_profiles
 from ._simulate import IntegrationStats

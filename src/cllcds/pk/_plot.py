@@ -10,15 +10,13 @@ glyphs as paths).
 
 from __future__ import annotations
 
-import io
 import textwrap
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cllcds.domain import InputError
+from cllcds._plotting import PlotFormat, plot_format, render
 
 from ._doses import DoseRoute
 from ._model import KNOWN_LIMITS, THRESHOLD_TROUGH_MG_PER_L, FloatArray
@@ -38,21 +36,8 @@ _FLOOR_C = 1e-3
 _FLOOR_W = 0.1
 
 
-class PlotFormat(Enum):
-    """Output format of a plot."""
-
-    SVG = "svg"
-    PNG = "png"
-
-
 def _format(fmt: PlotFormat | str | None, path: Path | None) -> PlotFormat:
-    if fmt is None:
-        suffix = path.suffix.lower().lstrip(".") if path is not None else "svg"
-        fmt = suffix or "svg"
-    try:
-        return fmt if isinstance(fmt, PlotFormat) else PlotFormat(str(fmt).lower())
-    except ValueError:
-        raise InputError("--plot", str(path or fmt), "use a .svg or .png file name") from None
+    return plot_format(fmt, path, "--plot")
 
 
 def _series(result: PkResult, what: str, key: str) -> FloatArray:
@@ -196,25 +181,4 @@ def pk_plot(
     reproducible.
     """
     kind = _format(fmt, path)
-    try:
-        from matplotlib import rc_context  # noqa: PLC0415 - optional dependency
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("pk_plot needs matplotlib: pip install 'cllcds[plot]'") from exc
-    with rc_context(
-        {
-            "svg.hashsalt": "cllcds-pk",
-            "svg.fonttype": "path",
-            "font.family": "DejaVu Sans",
-            "path.simplify": False,
-        }
-    ):
-        fig = _draw(result, title)
-        buf = io.BytesIO()
-        if kind is PlotFormat.SVG:
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-        else:
-            fig.savefig(buf, format="png", dpi=130, metadata={"Software": None})
-    data = buf.getvalue()
-    if path is not None:
-        path.write_bytes(data)
-    return data
+    return render(lambda: _draw(result, title), salt="cllcds-pk", kind=kind, dpi=130, path=path)

@@ -1,10 +1,13 @@
 """cllcds.rules: pure clinical rule functions, one module per concept (see docs/design.md).
 
 Modules: :mod:`cllcds.rules.dosing` (BSA, dose calculation, rounding, alemtuzumab ceilings,
-preparation) and :mod:`cllcds.rules.supportive` (premedication, prophylaxis, monitoring).
+preparation), :mod:`cllcds.rules.supportive` (premedication, prophylaxis, monitoring),
+:mod:`cllcds.rules.cytopenia` (the label's withhold / resume / discontinue ladder),
+:mod:`cllcds.rules.grading` (CTCAE v5, iwCLL 2008 haematological scale) and
+:mod:`cllcds.rules.response` (NCI-WG 1996, iwCLL 2008, iwCLL 2018, MRD).
 """
 
-from . import dosing, supportive
+from . import cytopenia, dosing, grading, response, supportive
 from .dosing import (
     ALEMTUZUMAB_MAX_SINGLE_DOSE_MG,
     ALEMTUZUMAB_MAX_WEEKLY_MG,
@@ -19,6 +22,9 @@ __all__ = [
     "bsa_m2",
     "calculate_dose",
     "check_ceilings",
+    "cytopenia",
     "dosing",
+    "grading",
+    "response",
     "supportive",
 ]

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cllcds.domain import COURSE_FORMAT, DocumentError, InputError, ResponseCriteria
 
-from ._course import assess_course, assess_response_document, load_course
+from ._course import assess_course, assess_response_document, course_state, load_course
 from ._planning import regimen_list
 from ._repository import Actor, AppendResult, CourseRepository, Page, Role
 
@@ -36,7 +36,9 @@ _HASHER = PasswordHasher()
 
 
 def _validate_document(doc: Mapping[str, Any]) -> None:
-    load_course(dict(doc))
+    """Refuse a would-be course the engine cannot judge: it must parse, and it must replay
+    (a stored course whose state cannot be computed would fail on every later read)."""
+    course_state(load_course(dict(doc)))
 
 
 def _object(value: Any, field: str) -> Mapping[str, Any]:

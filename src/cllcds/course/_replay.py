@@ -63,7 +63,7 @@ from cllcds.domain import (
     Transfusion,
 )
 from cllcds.knowledge import Action as LadderAction
-from cllcds.rules import cytopenia, supportive
+from cllcds.rules import cytopenia, grading, supportive
 
 from ._context import patient_context
 from ._findings import cmv_findings, grades_for, prophylaxis_for, response_for
@@ -119,11 +119,6 @@ FEVER_CMV_CITATION = Citation(
     quote="CMV quantitative polymerase chain reaction or antigenemia should be performed "
     "routinely or at least without any delay in all febrile patients",
 )
-FEBRILE_NEUTROPENIA_CITATION = Citation(
-    "C1",
-    "CTCAE v5.0 Febrile neutropenia",
-    note="ANC < 1,000/mm³ with a single temperature > 38.3 °C or ≥ 38.0 °C sustained > 1 h.",
-)
 INFUSION_FEVER_CITATION = Citation(
     SEED,
     "Safety and tolerability",
@@ -139,11 +134,6 @@ RESPONSE_TIMING_CITATION = Citation(
     "2 months later.",
 )
 
-FEBRILE_NEUTROPENIA_ANC_10E9_PER_L = 1.0
-"""ANC below this with fever is febrile neutropenia (CTCAE v5.0, C1)."""
-FEBRILE_NEUTROPENIA_SINGLE_TEMP_C = 38.3
-"""A single temperature above this counts (C1); a sustained ≥ 38.0 °C for > 1 h also counts but
-needs a duration the course document does not record, so the single-reading rule is used."""
 FEVER_ANC_WINDOW_DAYS = 2
 """An ANC within this many days of a fever is taken as the ANC at the fever (configurable
 default: no source gives a window)."""
@@ -631,26 +621,24 @@ class _Run:
 
     def on_fever(self, ev: Fever) -> None:
         self.fevers.append(ev)
+        self.decisions.append(grading.grade_fever(ev.temperature_c).decision)
         anc = self.labs.get(LabCode.ANC)
-        near = (
+        if (
             anc is not None
             and anc.date is not None
             and abs((ev.date - anc.date).days) <= FEVER_ANC_WINDOW_DAYS
-        )
-        if (
-            near
-            and anc is not None
-            and anc.value < FEBRILE_NEUTROPENIA_ANC_10E9_PER_L
-            and (ev.temperature_c > FEBRILE_NEUTROPENIA_SINGLE_TEMP_C)
         ):
-            self.alert(
-                Severity.CRITICAL,
-                "febrile-neutropenia",
-                f"Febrile neutropenia on {ev.date}: {ev.temperature_c:g} °C with ANC "
-                f"{anc.value * 1000:,.0f}/µL. Urgent evaluation and empirical treatment.",
-                FEBRILE_NEUTROPENIA_CITATION,
-                ev.date,
-            )
+            fn = grading.grade_febrile_neutropenia(anc, max_temperature_c=ev.temperature_c)
+            self.decisions.append(fn.decision)
+            if fn.grade is not None and fn.grade >= 3:
+                self.alert(
+                    Severity.CRITICAL,
+                    "febrile-neutropenia",
+                    f"Febrile neutropenia on {ev.date}: {ev.temperature_c:g} °C with ANC "
+                    f"{anc.value * 1000:,.0f}/µL. Urgent evaluation and empirical treatment.",
+                    fn.citation,
+                    ev.date,
+                )
         if any(d == ev.date for d, _, _ in self.doses):
             self.alert(
                 Severity.INFO,

@@ -367,3 +367,29 @@ def test_prophylaxis_runs_from_day_8_to_2_months_and_cd4_200():
     assert pcp.start == day(8)
     s = replay(course(*ESCALATION, as_of=day(7)))
     assert not next(p for p in s.prophylaxis if p.kind.value == "pcp").active
+
+
+def _second_occurrence_then_delay() -> list:
+    first = [*ESCALATION, dose(5, 30), *counts(8, 0.2, 80), *counts(10, 0.6, 80), dose(10, 30)]
+    # 2nd occurrence on day 12; counts recover only on day 19, 9 days after the last dose.
+    return [*first, *counts(12, 0.2, 80), *counts(19, 0.6, 80)]
+
+
+def test_after_a_second_occurrence_and_a_delay_the_us_label_re_escalates_to_30_mg():
+    """US PLR §2.3 footnote to every row (L3): "if the delay between doses is ≥ 7 days, restart
+    at 3 mg and escalate to 10 mg then 30 mg as tolerated"."""
+    events = _second_occurrence_then_delay()
+    s = replay(course(*events))
+    assert (s.next_dose.dose_mg, s.next_dose.phase) == (3, "re-escalation")
+    s = replay(course(*events, dose(19, 3), dose(20, 10), dose(21, 30), as_of=day(21)))
+    assert s.next_dose.dose_mg == 30
+
+
+def test_after_a_second_occurrence_and_a_delay_the_2001_insert_stops_at_10_mg():
+    """2001 insert (L8): second occurrence, interruption ≥ 7 days: "escalate to 10 mg only"."""
+    events = _second_occurrence_then_delay()
+    s = replay(
+        course(*events, dose(19, 3), dose(20, 10), as_of=day(20), label=LabelRuleSet.US_2001)
+    )
+    assert s.next_dose.dose_mg == 10
+    assert s.next_dose.phase == "maintenance"

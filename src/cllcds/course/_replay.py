@@ -410,6 +410,16 @@ class _Run:
                 self.ladder.citation,
                 day,
             )
+        if self.doses and (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
+            # A restart after a delay of 7 days or more escalates to 10 then 30 mg "as
+            # tolerated" (footnote to every row of the ladder); after a second occurrence the
+            # 2001 insert escalates "to 10 mg only" (data: gap_restart_ceiling_after_second_mg).
+            ceiling = (
+                self.ladder.gap_restart_ceiling_after_second_mg
+                if self.occurrences >= 2
+                else self.profile.target_mg
+            )
+            self.escalation_ceiling_mg = self.maintenance_mg = min(ceiling, self.profile.target_mg)
         self.doses.append((day, mg, ev.route))
         if self.window_mg(day) > ALEMTUZUMAB_MAX_WEEKLY_MG:
             self.alert(

@@ -393,3 +393,11 @@ def test_after_a_second_occurrence_and_a_delay_the_2001_insert_stops_at_10_mg():
     )
     assert s.next_dose.dose_mg == 10
     assert s.next_dose.phase == "maintenance"
+
+
+def test_us_2001_same_dose_resume_then_escalation_goes_on():
+    """2001 insert: the first occurrence resumes "at the same dose"; a 10 mg escalation step
+    resumed at 10 mg and tolerated then escalates to 30 mg (L1: escalate as tolerated)."""
+    events = [dose(1, 3), dose(2, 10), *counts(3, 0.2, 80), *counts(4, 0.6, 80)]
+    s = replay(course(*events, dose(4, 10), as_of=day(4), label=LabelRuleSet.US_2001))
+    assert s.next_dose.dose_mg == 30

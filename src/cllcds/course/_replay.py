@@ -510,8 +510,11 @@ class _Run:
                 last_mg = self.doses[-1][1] if self.doses else self.profile.target_mg
                 resume = last_mg if step.resume_same_dose else (step.resume_dose_mg or last_mg)
                 self.resume_dose_mg = resume
-                self.maintenance_mg = min(self.maintenance_mg, resume)
-                self.escalation_ceiling_mg = self.maintenance_mg
+                if not step.resume_same_dose:
+                    # A set resume dose (30 or 10 mg) becomes the dose the course continues at;
+                    # "the same dose" resumes where the course was, and escalation goes on.
+                    self.maintenance_mg = min(self.maintenance_mg, resume)
+                    self.escalation_ceiling_mg = self.maintenance_mg
                 self.decide(
                     "cytopenia.resume-dose",
                     resume,
@@ -668,6 +671,12 @@ class _Run:
         last_day = self.doses[-1][0]
         if (day - last_day).days >= GAP_RESTART_DAYS:
             return steps[0][0], steps[0][1], "re-escalation"
+        if self.resume_dose_mg is not None:  # the first dose after a cytopenia hold
+            mg = self.resume_dose_mg
+            if mg >= self.maintenance_mg:
+                return self.maintenance_mg, self.profile.maintenance_route, "maintenance"
+            route = next((r for s, r in steps if s == mg), self.profile.maintenance_route)
+            return mg, route, "escalation"
         if self.step_index >= len(steps) or self.doses[-1][1] >= self.escalation_ceiling_mg:
             return self.maintenance_mg, self.profile.maintenance_route, "maintenance"
         i = self.step_index + (1 if self.last_dose_tolerated else 0)

@@ -1,7 +1,8 @@
 """The web app over real HTTP in a real headless Chromium (Debian's ``chromium``, Playwright).
 
-One uvicorn server on a free loopback port for the session, on a temporary SQLite database
-seeded with the demo data through the same use cases a user goes through. The API app is built
+One uvicorn server on a free loopback port per database — a temporary SQLite file and a fresh
+schema in the local PostgreSQL — seeded with the demo data through the same use cases a user
+goes through; every test that uses the server runs against both. The API app is built
 with ``create_app`` and the web router included with the API's own dependencies, as ``cllcds
 serve`` does.
 """
@@ -13,11 +14,13 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from cllcds.api import Settings, create_app, current_user, require
@@ -28,6 +31,31 @@ from cllcds.web import DEMO_ACCOUNTS, make_router, seed_demo
 CHROMIUM = os.environ.get("CLLCDS_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORDS = {username: f"{username}-web-test" for username, _role in DEMO_ACCOUNTS}
+PG_URL = os.environ.get("CLLCDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres() -> tuple[str, Callable[[], None]]:
+    """A URL on a fresh PostgreSQL schema and a function that drops it (skip without a server,
+    except in CI)."""
+    schema = f"w_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+
+    def drop() -> None:
+        eng = sa.create_engine(PG_URL)
+        with eng.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        eng.dispose()
+
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
 
 
 @dataclass
@@ -38,9 +66,15 @@ class Live:
     store: Store
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'cllcds.db'}"
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    drop: Callable[[], None] = lambda: None  # noqa: E731 - nothing to drop for SQLite
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'cllcds.db'}"
+    else:
+        url, drop = _postgres()
     store = Store.open(url)
     seed_demo(store, passwords=PASSWORDS)
     app = create_app(Settings(database_url=url), store=store)
@@ -69,6 +103,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         thread.join(timeout=20)
         sock.close()
         store.close()
+        drop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ clients are httpx against the socket, not an in-process test client.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -19,41 +18,19 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 import uvicorn
 
+from cllcds import services as cs
 from cllcds.api import Settings, create_app
-from cllcds.services import _clinical_store as cs
-from cllcds.services._repository import Actor, Role
+from cllcds.services import Actor, Role
 from cllcds.store import Store
+from pgtools import drop_pg_schema, new_pg_schema
 
-PG_URL = os.environ.get("CLLCDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+__all__ = ["drop_pg_schema", "new_pg_schema"]  # test_durability imports them from here
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "courses" / "escalating.json"
 PASSWORD = "correct horse battery"
 ROLES = ("clinician", "pharmacist", "viewer", "admin")
-
-
-def new_pg_schema() -> tuple[str, str]:
-    """A fresh PostgreSQL schema and a URL that uses it (skip without a server outside CI)."""
-    engine = sa.create_engine(PG_URL)
-    try:
-        with engine.begin() as conn:
-            schema = f"t_{uuid.uuid4().hex[:12]}"
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    finally:
-        engine.dispose()
-    return schema, f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-def drop_pg_schema(schema: str) -> None:
-    engine = sa.create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    engine.dispose()
 
 
 def free_socket() -> socket.socket:

@@ -7,47 +7,17 @@ run (``.ci/run`` starts it).
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from cllcds.store import Store
+from pgtools import drop_pg_schema, new_pg_schema
 
-PG_URL = os.environ.get("CLLCDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "courses" / "escalating.json"
-
-
-def pg_schema_url(schema: str) -> str:
-    """The PostgreSQL URL with ``search_path`` set to ``schema``."""
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-def new_pg_schema() -> tuple[str, str]:
-    """Create a fresh schema; answer its name and URL (skip if no server outside CI)."""
-    engine = sa.create_engine(PG_URL)
-    try:
-        with engine.begin() as conn:
-            schema = f"t_{uuid.uuid4().hex[:12]}"
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    finally:
-        engine.dispose()
-    return schema, pg_schema_url(schema)
-
-
-def drop_pg_schema(schema: str) -> None:
-    engine = sa.create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

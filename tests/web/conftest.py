@@ -14,48 +14,28 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import uvicorn
 
 from cllcds.api import Settings, create_app, current_user, require
 from cllcds.api._auth import get_store
 from cllcds.store import Store
 from cllcds.web import DEMO_ACCOUNTS, make_router, seed_demo
+from pgtools import drop_pg_schema, new_pg_schema
 
 CHROMIUM = os.environ.get("CLLCDS_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORDS = {username: f"{username}-web-test" for username, _role in DEMO_ACCOUNTS}
-PG_URL = os.environ.get("CLLCDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def _postgres() -> tuple[str, Callable[[], None]]:
-    """A URL on a fresh PostgreSQL schema and a function that drops it (skip without a server,
-    except in CI)."""
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(PG_URL)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc.__class__.__name__}")
-    finally:
-        engine.dispose()
-
-    def drop() -> None:
-        eng = sa.create_engine(PG_URL)
-        with eng.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        eng.dispose()
-
-    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
+    """A URL on a fresh PostgreSQL schema and a function that drops it."""
+    schema, url = new_pg_schema("w")
+    return url, lambda: drop_pg_schema(schema)
 
 
 @dataclass

@@ -32,7 +32,8 @@ from .conftest import PASSWORD, drop_pg_schema, free_socket, new_pg_schema
 
 CLIENTS = 12
 COURSES = 3
-KILL_AFTER_S = 1.5
+MIN_ACKED = 20  # acknowledged writes before the kill: enough to mean something
+KILL_DEADLINE_S = 60.0  # on a loaded machine the first writes can take a while
 
 
 class Server:
@@ -159,7 +160,14 @@ def test_sigkill_loses_no_acknowledged_write(durable_url: str, tmp_path: Path) -
         threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
         for t in threads:
             t.start()
-        time.sleep(KILL_AFTER_S)
+        # Kill mid-flight once enough writes are acknowledged (not after a fixed time: on a
+        # loaded machine a fixed delay can end before the first write is answered).
+        deadline = time.monotonic() + KILL_DEADLINE_S
+        while time.monotonic() < deadline:
+            with lock:
+                if len(acked) >= MIN_ACKED:
+                    break
+            time.sleep(0.01)
         server.kill()
         stop.set()
         for t in threads:

@@ -90,8 +90,13 @@ def test_baseline_low_neutrophils():
 
 
 def test_serious_infection():
+    """Serious infection: withhold until resolution (L3, E1). The fever that day has no ANC
+    within 2 days, so febrile neutropenia cannot be excluded: held for review too (fail
+    closed)."""
     s = state("serious-infection")
-    assert s["hold"]["kinds"] == ["serious_infection"]
+    assert s["status"] == "on_hold"
+    assert s["next_dose"] is None
+    assert sorted(s["hold"]["kinds"]) == ["review", "serious_infection"]
 
 
 def test_autoimmune_haemolysis():

@@ -667,7 +667,8 @@ class _Run:
             f"{mg:g} mg given on {day} after {gap} days without alemtuzumab. Label (boxed "
             f"warning, {BOXED_GAP_CITATION.source}): after an interruption of "
             f"{GAP_RESTART_DAYS} days or more, escalate again from {LABEL_FIRST_STEP_MG:g} mg. "
-            f"Regimen {self.regimen.id} as published: {schedule.text}"
+            f"Regimen {self.regimen.id} as published ({schedule.source}, {schedule.locator}): "
+            f"{schedule.text}"
             + (
                 "."
                 if escalates
@@ -830,7 +831,8 @@ class _Run:
         self.decisions.append(dec)
         if not dec.outcome:
             return
-        if self.episode_open:
+        refall = self.episode_open
+        if refall:
             # Recovery and a new fall with no dose between: the same occurrence.
             self.decide(
                 "cytopenia.occurrence",
@@ -865,7 +867,8 @@ class _Run:
         self.alert(
             Severity.CRITICAL,
             "cytopenia-hold",
-            f"{dec.rationale} Occurrence {self.occurrences} under {self.ladder.rule_set.value}.",
+            f"{dec.rationale} Occurrence {self.occurrences} under {self.ladder.rule_set.value}"
+            + (" (a new fall with no dose since: the same occurrence)." if refall else "."),
             self.ladder.citation,
             day,
             hold=HoldKind.CYTOPENIA,

@@ -370,6 +370,7 @@ class _Run:
     week_anchor: dt.date | None = None
     """Day 1 of the current treatment week count (first dose, or the restart after a gap)."""
     counts_time: dt.time | None = None
+    counts_slot: tuple[int, dt.time] | None = None
     counts_untimed: bool = False
     lab_day: dict[LabCode, tuple[dt.date, dt.time | None]] = field(default_factory=dict)
     all_anc: list[tuple[dt.date, float]] = field(default_factory=list)
@@ -780,6 +781,7 @@ class _Run:
             if self.counts_pending is None:
                 self.counts_untimed = False
             self.counts_pending = ev.date  # judged once all of the day's labs are in
+            self.counts_slot = _slot(ev)
             self.counts_time = ev.time
             self.counts_untimed = self.counts_untimed or ev.time is None
         if r.code is LabCode.ALC:
@@ -1300,7 +1302,9 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
     for ev in events:
         run.release_due(ev.date)
         if run.counts_pending is not None and (
-            not isinstance(ev, LabEvent) or ev.date != run.counts_pending
+            not isinstance(ev, LabEvent)
+            or ev.date != run.counts_pending
+            or _slot(ev) != run.counts_slot  # timed samples are judged one draw at a time
         ):
             run.cytopenia_check(run.counts_pending)
             run.counts_pending = None

@@ -33,6 +33,7 @@ from cllcds.domain import (
     Fever,
     Infection,
     InfusionReaction,
+    InputError,
     LabelRuleSet,
     LabEvent,
     LabResult,
@@ -136,17 +137,12 @@ def courses(draw) -> Course:
     # Some labs get a same-day duplicate without a time (two readings of one day).
     for e in list(events):
         if isinstance(e, LabEvent) and e.time is None and draw(st.integers(0, 5)) == 0:
-            events.append(
-                LabEvent(
-                    date=e.date,
-                    result=LabResult.of(
-                        e.result.code.value,
-                        _plausible(e.result.code.value, e.result.value * draw(st.floats(0.2, 3.0))),
-                        "10*9/L",
-                        date=e.date,
-                    ),
-                )
-            )
+            value = _plausible(e.result.code.value, e.result.value * draw(st.floats(0.2, 3.0)))
+            try:
+                result = LabResult.of(e.result.code.value, value, "10*9/L", date=e.date)
+            except InputError:
+                continue
+            events.append(LabEvent(date=e.date, result=result))
     label = draw(st.sampled_from(list(LabelRuleSet)))
     base = Baseline(
         START - dt.timedelta(days=2),
@@ -303,7 +299,7 @@ def _active_triggers(c: Course) -> list[str]:
     return out
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=400)
 @given(courses())
 def test_no_next_dose_while_any_withhold_or_stop_trigger_is_active(c: Course):
     s = replay(c)
@@ -313,7 +309,7 @@ def test_no_next_dose_while_any_withhold_or_stop_trigger_is_active(c: Course):
         assert s.status is not CourseStatus.ACTIVE
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=300)
 @given(courses(), st.data())
 def test_the_more_conservative_of_two_same_day_results_wins(c: Course, data):
     """Adding a better untimed result of the same lab on the same day never changes the status,
@@ -324,12 +320,11 @@ def test_the_more_conservative_of_two_same_day_results_wins(c: Course, data):
             better = _plausible(
                 e.result.code.value, e.result.value * data.draw(st.floats(1.0, 4.0)), up=True
             )
-            extra.append(
-                LabEvent(
-                    date=e.date,
-                    result=LabResult.of(e.result.code.value, better, "10*9/L", date=e.date),
-                )
-            )
+            try:
+                result = LabResult.of(e.result.code.value, better, "10*9/L", date=e.date)
+            except InputError:  # an implausible value: the parser refuses it, nothing to test
+                continue
+            extra.append(LabEvent(date=e.date, result=result))
     if not extra:
         return
     a = replay(c)

@@ -495,6 +495,7 @@ class _Run:
         *,
         own_resolved: dt.date | None = None,
         indeterminate: bool = False,
+        action: bool = True,
     ) -> object:
         """A hold started by one event, ended by the record of its resolution."""
         key = (kind, ev.id or f"{ev.type.value}@{ev.date}#{ev.index}")
@@ -510,7 +511,9 @@ class _Run:
             indeterminate=indeterminate,
             until=until,
         )
-        if until is None or until > self.as_of:
+        if action and (until is None or until > self.as_of):
+            where = "event " + repr(ev.id) if ev.id else "the event (give it an id)"
+            own = " or the event's resolved date" if hasattr(ev, "resolved") else ""
             self.extra_actions.append(
                 (
                     key,
@@ -518,8 +521,7 @@ class _Run:
                         self.as_of,
                         f"resolve-{kind.value}",
                         f"Review {reason} and record its resolution (a 'resolved' event naming "
-                        f"{'event ' + repr(ev.id) if ev.id else 'the event (give it an id)'}, "
-                        "or the event's resolved date) before any further alemtuzumab",
+                        f"{where}{own}) before any further alemtuzumab",
                         cite,
                     ),
                 )
@@ -1060,6 +1062,7 @@ class _Run:
             "the clinician has reassessed therapy (record the review as a 'resolved' event "
             "naming this one to continue alemtuzumab)",
             PROGRESSION_CITATION,
+            action=False,
         )
         self.alert(
             Severity.CRITICAL,
@@ -1074,7 +1077,9 @@ class _Run:
                 Action(
                     max(ev.date, self.as_of) if ev.date > self.as_of else self.as_of,
                     "reassess-therapy",
-                    f"Reassess therapy: {what} on {ev.date}",
+                    f"Reassess therapy: {what} on {ev.date}; to continue alemtuzumab record "
+                    "the review as a 'resolved' event naming "
+                    + (repr(ev.id) if ev.id else "this event (give it an id)"),
                     PROGRESSION_CITATION,
                 ),
             )

@@ -640,11 +640,7 @@ class _Run:
 
     def week_bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
         """The first and last day of the treatment week (or rolling window) holding ``day``."""
-        if self.settings.weekly_ceiling == "rolling-7-days" or self.week_anchor is None:
-            return day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1), day
-        k = (day - self.week_anchor).days // ALEMTUZUMAB_WINDOW_DAYS
-        first = self.week_anchor + dt.timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
-        return first, first + dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+        return _bounds(self.week_anchor, day, self.settings)
 
     def week_total(self, day: dt.date, *, before: bool = False) -> float:
         """Alemtuzumab given in the treatment week of ``day`` (up to ``day``; ``before``: only
@@ -665,7 +661,7 @@ class _Run:
         schedule = self.alemtuzumab_schedule()
         escalates = self.profile.steps[0][0] <= LABEL_FIRST_STEP_MG
         self.alert(
-            Severity.CRITICAL if escalates else Severity.WARNING,
+            Severity.CRITICAL,  # a boxed warning, whatever the regimen prints
             "re-escalation-required",
             f"{mg:g} mg given on {day} after {gap} days without alemtuzumab. Label (boxed "
             f"warning, {BOXED_GAP_CITATION.source}): after an interruption of "
@@ -1198,6 +1194,43 @@ def _slot(e: Event) -> tuple[int, dt.time]:
     if e.time is not None:
         return 1, e.time
     return (2 if e.type in _AFTER_TIMED else 0), dt.time.min
+
+
+def _bounds(
+    anchor: dt.date | None, day: dt.date, settings: EngineSettings
+) -> tuple[dt.date, dt.date]:
+    if settings.weekly_ceiling == "rolling-7-days" or anchor is None:
+        return day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1), day
+    k = (day - anchor).days // ALEMTUZUMAB_WINDOW_DAYS
+    first = anchor + dt.timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
+    return first, first + dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+
+
+def weekly_window(
+    dose_dates: Iterable[dt.date], day: dt.date, settings: EngineSettings = DEFAULT_SETTINGS
+) -> tuple[dt.date, dt.date]:
+    """The days whose alemtuzumab counts with a dose on ``day`` against the 90 mg weekly ceiling
+    (L1, L4): its treatment week (weeks from the first dose, realigned at a dose after a gap of
+    7 days or more), or the 7 days ending ``day`` under ``rolling-7-days``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> mon = dt.date(2007, 1, 8)
+    >>> weekly_window([mon, mon + dt.timedelta(days=1)], mon + dt.timedelta(days=7))
+    (datetime.date(2007, 1, 15), datetime.date(2007, 1, 21))
+    """
+    anchor: dt.date | None = None
+    prev: dt.date | None = None
+    for d in sorted(dose_dates):
+        if d > day:
+            break
+        if prev is None or (d - prev).days >= GAP_RESTART_DAYS:
+            anchor = d
+        prev = d
+    if prev is not None and (day - prev).days >= GAP_RESTART_DAYS:
+        anchor = day  # a dose after the gap restarts the count
+    return _bounds(anchor, day, settings)
 
 
 def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:

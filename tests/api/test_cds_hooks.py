@@ -273,7 +273,7 @@ def test_patient_view_due_actions_and_next_dose(client: httpx.Client) -> None:
 
 
 def test_order_sign_40_mg(client: httpx.Client) -> None:
-    cards = order_sign(client, 40, "2024-04-01", until="2024-03-29")
+    cards = order_sign(client, 40, "2024-03-29", until="2024-03-27")
     by_rule = {c["source"]["topic"]["code"]: c for c in cards}
     single = by_rule["ceiling-single-dose"]
     assert single["indicator"] == "critical"
@@ -284,9 +284,14 @@ def test_order_sign_40_mg(client: httpx.Client) -> None:
     assert resource["resourceType"] == "MedicationRequest"
     assert resource["id"] == "draft-alem-1"
     assert resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 30
-    weekly = by_rule["ceiling-weekly-dose"]  # 30 (03-27) + 30 (03-29) + 40 = 100 mg
+    # Treatment week 4 (from day 1, Mon 2024-03-04): 30 (03-25) + 30 (03-27) + 40 = 100 mg.
+    weekly = by_rule["ceiling-weekly-dose"]
     assert weekly["indicator"] == "critical"
     assert "100 mg" in weekly["summary"]
+    # The label's own schedule is never flagged: 30 mg on Monday 2024-04-01 opens week 5.
+    assert "ceiling-weekly-dose" not in {
+        c["source"]["topic"]["code"] for c in order_sign(client, 30, "2024-04-01", "2024-03-29")
+    }
 
 
 def test_order_sign_during_hold(client: httpx.Client) -> None:

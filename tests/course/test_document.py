@@ -148,3 +148,90 @@ def test_an_assessment_before_the_baseline_is_refused():
     (p,) = problems(doc)
     assert p.startswith("events[9].date")
     assert "baseline" in p
+
+
+# --- issue 10: times, resolutions, adverse events, progression, coded autoimmune kinds --------
+
+
+def _with_events(*events):
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"] = [*doc["events"][:3], *events]
+    return doc
+
+
+def test_an_event_time_is_read_from_time_or_from_the_date():
+    import datetime as dt
+
+    c = parse_course(
+        _with_events(
+            {"date": "2007-01-10", "time": "08:30", "type": "lab", "code": "ANC", "value": 0.3,
+             "unit": "10*9/L"},
+            {"date": "2007-01-10T14:05", "type": "dose", "drug": "alemtuzumab", "dose_mg": 30,
+             "route": "iv"},
+        )
+    )  # fmt: skip
+    assert c.events[3].time == dt.time(8, 30)
+    assert c.events[4].time == dt.time(14, 5)
+
+
+@pytest.mark.parametrize("bad", ["8:30", "25:00", "noon", 830])
+def test_a_bad_time_names_the_field_and_the_format(bad):
+    found = problems(_with_events({"date": "2007-01-10", "time": bad, "type": "note"}))
+    assert any(p.startswith("events[3].time") and "HH:MM" in p for p in found)
+
+
+def test_a_time_that_contradicts_the_date_time_is_refused():
+    found = problems(_with_events({"date": "2007-01-10T08:00", "time": "09:00", "type": "note"}))
+    assert any(p.startswith("events[3].time") for p in found)
+
+
+def test_a_resolved_event_must_name_an_existing_earlier_dated_event():
+    found = problems(_with_events({"date": "2007-01-12", "type": "resolved", "event_id": "nope"}))
+    assert any(p.startswith("events[3].event_id") for p in found)
+    found = problems(
+        _with_events(
+            {"id": "ae", "date": "2007-01-12", "type": "adverse_event", "grade": 3,
+             "term": "rash"},
+            {"date": "2007-01-11", "type": "resolved", "event_id": "ae"},
+        )
+    )  # fmt: skip
+    assert any(p.startswith("events[4].date") and "before the event" in p for p in found)
+
+
+def test_adverse_event_needs_a_grade_and_a_term():
+    found = problems(_with_events({"date": "2007-01-12", "type": "adverse_event", "grade": 6}))
+    assert any(p.startswith("events[3].grade") for p in found)
+    assert any(p.startswith("events[3].term") for p in found)
+
+
+def test_progression_kinds_are_listed_when_wrong():
+    found = problems(_with_events({"date": "2007-01-12", "type": "progression", "kind": "PD"}))
+    assert any(p.startswith("events[3].kind") and "richter" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Evans syndrome", "evans syndrome"),
+        ("warm AIHA", "haemolytic anaemia"),
+        ("Autoimmune hemolytic anemia", "haemolytic anaemia"),
+        ("ITP", "thrombocytopenia"),
+        ("128091003", "thrombocytopenia"),
+        ("95563006", "evans syndrome"),
+        ("pure red cell aplasia", "pure red cell aplasia"),
+        ("autoimmune neutropenia", "autoimmune neutropenia"),
+    ],
+)
+def test_autoimmune_kinds_accept_values_synonyms_and_snomed_codes(text, kind):
+    c = parse_course(_with_events({"date": "2007-01-12", "type": "autoimmune_cytopenia",
+                                   "kind": text}))  # fmt: skip
+    ev = c.events[3]
+    assert ev.kind.value == kind
+    assert ev.recognised
+
+
+def test_an_unknown_autoimmune_text_is_kept_but_not_recognised():
+    c = parse_course(_with_events({"date": "2007-01-12", "type": "autoimmune_cytopenia",
+                                   "kind": "Coombs positive"}))  # fmt: skip
+    assert c.events[3].recognised is False
+    assert c.events[3].kind_text == "Coombs positive"

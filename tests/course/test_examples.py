@@ -90,8 +90,13 @@ def test_baseline_low_neutrophils():
 
 
 def test_serious_infection():
+    """Serious infection: withhold until resolution (L3, E1). The fever that day has no ANC
+    within 2 days, so febrile neutropenia cannot be excluded: held for review too (fail
+    closed)."""
     s = state("serious-infection")
-    assert s["hold"]["kinds"] == ["serious_infection"]
+    assert s["status"] == "on_hold"
+    assert s["next_dose"] is None
+    assert sorted(s["hold"]["kinds"]) == ["review", "serious_infection"]
 
 
 def test_autoimmune_haemolysis():
@@ -132,3 +137,133 @@ def test_reference_document():
                 "decisions"):  # fmt: skip
         assert key in s
     assert s["response"]["mrd_negative"] is True  # marrow 5e-5 < 1e-4
+
+
+# --- issue 10: the engine fails closed -------------------------------------------------------
+
+
+def alert_codes(s: dict) -> set[str]:
+    return {a["code"] for a in s["alerts"]}
+
+
+def test_same_day_two_anc_uses_the_worse():
+    """Two untimed ANC results on one day (0.4 and 0.2 × 10⁹/L): the lower decides, so the
+    trigger "ANC < 250/µL" (L3 §2.3, first occurrence: withhold) applies and no dose is proposed
+    (issue 10: this course used to give "next dose 30 mg")."""
+    s = state("same-day-two-anc")
+    assert s["status"] == "on_hold"
+    assert s["next_dose"] is None
+    assert s["hold"]["kinds"] == ["cytopenia"]
+    assert "same-day-results" in alert_codes(s)
+
+
+def test_dose_on_the_day_of_a_triggering_lab_without_times():
+    """A dose on the day ANC 0.2 × 10⁹/L withholds (L3 §2.3), with no times: "dose possibly given
+    during a hold: record times"; with times showing the dose before the result, no flag."""
+    s = state("dose-on-trigger-day")
+    assert s["status"] == "on_hold"
+    assert "dose-possibly-during-hold" in alert_codes(s)
+    s = state("dose-after-trigger-timed")  # dose 07:30, result 08:10
+    assert s["status"] == "on_hold"
+    assert not alert_codes(s) & {"dose-possibly-during-hold", "dose-during-hold"}
+
+
+@pytest.mark.parametrize("name", ["evans-syndrome", "warm-aiha"])
+def test_evans_syndrome_and_warm_aiha_discontinue(name):
+    """L3 §2.3 and E1: "autoimmune anemia or autoimmune thrombocytopenia: discontinue"; Evans
+    syndrome is both. Issue 10: these free texts used to leave the course active at 30 mg."""
+    s = state(name)
+    assert s["status"] == "discontinued"
+    assert s["next_dose"] is None
+
+
+def test_an_unrecognised_autoimmune_kind_withholds_pending_review():
+    """Free text that is no known kind never lets dosing continue (fail closed): the course is
+    held for review, the decision is indeterminate and a due action asks for the coded kind."""
+    s = state("autoimmune-unrecognised")
+    assert s["status"] == "on_hold"
+    assert s["next_dose"] is None
+    assert s["hold"]["kinds"] == ["review"]
+    decisions = {d["rule"]: d for d in s["decisions"]}
+    assert decisions["autoimmune.discontinue"]["status"] == "indeterminate"
+    assert decisions["dosing.next"]["status"] == "indeterminate"
+    assert any(a["code"] == "resolve-review" for a in s["next_actions"])
+
+
+def test_pure_red_cell_aplasia_withholds_pending_review():
+    """L5 (warnings: cytopenias): autoimmune cytopenias, no data on resuming; a kind other than
+    anaemia or thrombocytopenia withholds pending the clinician's review."""
+    s = state("pure-red-cell-aplasia")
+    assert s["status"] == "on_hold"
+    assert s["hold"]["kinds"] == ["autoimmune_cytopenia"]
+
+
+def test_febrile_neutropenia_withholds():
+    """L3 §2.3 / E1: serious adverse reaction → withhold until resolution; CTCAE v5 (C1) febrile
+    neutropenia: ANC < 1,000/mm³ with a single temperature > 38.3 °C. Issue 10: this used to
+    propose 30 mg the same day."""
+    s = state("febrile-neutropenia-hold")
+    assert s["status"] == "on_hold"
+    assert s["next_dose"] is None
+    assert s["hold"]["kinds"] == ["febrile_neutropenia"]
+    assert "febrile-neutropenia" in alert_codes(s)
+
+
+def test_grade_3_adverse_event_withholds_until_resolved():
+    """L3 §2.3 / E1 ("interrupted until the event resolves"): a grade 3 non-haematological
+    adverse event withholds; the 'resolved' event naming it ends the hold."""
+    s = state("adverse-event-grade3-unresolved")
+    assert s["status"] == "on_hold"
+    assert s["hold"]["kinds"] == ["adverse_event"]
+    assert any(a["code"] == "resolve-adverse_event" for a in s["next_actions"])
+    s = state("adverse-event-grade3-resolved")
+    assert s["status"] == "active"
+    assert s["next_dose"]["date"] >= "2007-01-23"  # the resolution date, 2007-01-23
+
+
+def test_richter_transformation_needs_reassessment():
+    """PD includes Richter transformation (S1, S2; iwCLL G2): a critical alert and a due action
+    to reassess therapy; alemtuzumab is withheld until the clinician's review is recorded."""
+    s = state("richter-transformation")
+    assert s["status"] == "on_hold"
+    assert "progression" in alert_codes(s)
+    assert any(a["code"] == "reassess-therapy" for a in s["next_actions"])
+
+
+def test_flucam_cycle_2_after_a_gap_shows_label_and_regimen_side_by_side():
+    """Boxed warning (L4; L1, L7): re-escalate after an interruption of 7 days or more; FluCam
+    (seed, Elter 2005) gives 30 mg on days 1-3 of each 28-day course: the alert cites both."""
+    s = state("flucam-gap")
+    gap = [a for a in s["alerts"] if a["code"] == "re-escalation-required"]
+    assert gap
+    assert "L4" in gap[0]["message"]
+    assert "seed" in gap[0]["message"]
+    assert "Elter" in gap[0]["message"] or "days 1" in gap[0]["message"]
+
+
+def test_the_label_schedule_is_never_flagged_nor_shortened():
+    """L1: 3, 10, 30 mg on days 1-3, then 30 mg three times a week; 90 mg per week (L1, L4),
+    weeks counted from day 1: the labelled schedule passes with no ceiling alert (issue 10:
+    day 8 used to be skipped and every later state carried a critical ceiling alert)."""
+    s = state("label-schedule-ceiling")
+    assert s["status"] == "active"
+    assert "weekly-ceiling" not in alert_codes(s)
+    assert s["next_dose"]["date"] == "2007-01-29"  # Monday of week 4
+    assert s["next_dose"]["dose_mg"] == 30
+
+
+def test_a_make_up_dose_over_90_mg_in_a_treatment_week_is_refused():
+    """A fourth 30 mg dose in treatment week 2 makes 120 mg > 90 mg per week (L1, L4, L6)."""
+    s = state("make-up-dose-over-ceiling")
+    ceiling = [a for a in s["alerts"] if a["code"] == "weekly-ceiling"]
+    assert ceiling
+    assert ceiling[0]["severity"] == "critical"
+    assert s["next_dose"]["date"] >= "2007-01-22"  # not before treatment week 3
+
+
+def test_a_recovery_and_refall_with_no_dose_between_is_one_occurrence():
+    """L3 §2.3 counts occurrences; an occurrence ends with a resumed dose, so ANC 0.2 → 0.7 →
+    0.2 with no dose between is still the first occurrence (resume at 30 mg, not 10 mg)."""
+    s = state("cytopenia-refall-same-occurrence")
+    assert s["status"] == "on_hold"
+    assert s["haematologic_toxicity_occurrences"] == 1

@@ -12,6 +12,7 @@ import pytest
 from cllcds.course import CourseStatus, HoldKind, replay
 from cllcds.domain import (
     AdministrationRoute,
+    AdverseEvent,
     Antiviral,
     AutoimmuneCytopenia,
     AutoimmuneKind,
@@ -24,10 +25,14 @@ from cllcds.domain import (
     Fever,
     Infection,
     InfusionReaction,
+    InputError,
     LabelRuleSet,
     LabEvent,
     LabResult,
     Patient,
+    Progression,
+    ProgressionKind,
+    Resolved,
     RuleSets,
 )
 
@@ -112,7 +117,7 @@ def test_grade_3_or_4_reaction_withholds_and_repeats_the_step(grade):
     assert s.status is CourseStatus.ON_HOLD
     assert s.next_dose is None
     assert [h.kind for h in s.holds] == [HoldKind.INFUSION_REACTION]
-    # The clinician re-doses (resolving the hold); the failed 10 mg step is repeated.
+    # A re-dose without a recorded resolution does not end the hold (fail closed) ...
     s = replay(
         course(
             dose(1, 3),
@@ -122,16 +127,39 @@ def test_grade_3_or_4_reaction_withholds_and_repeats_the_step(grade):
             as_of=day(3),
         )
     )
+    assert s.status is CourseStatus.ON_HOLD
+    assert "dose-during-hold" in {a.code for a in s.alerts}
+    # ... the resolution recorded on the reaction ends it; the failed 10 mg step is repeated.
+    s = replay(
+        course(
+            dose(1, 3),
+            dose(2, 10),
+            InfusionReaction(date=day(2), grade=grade, resolved=day(2)),
+            as_of=day(2),
+        )
+    )
+    assert s.status is CourseStatus.ACTIVE
+    assert s.next_dose.dose_mg == 10
+    s = replay(
+        course(
+            dose(1, 3),
+            dose(2, 10),
+            InfusionReaction(date=day(2), grade=grade, resolved=day(2)),
+            dose(3, 10),
+            as_of=day(3),
+        )
+    )
     assert s.status is CourseStatus.ACTIVE
     assert s.next_dose.dose_mg == 30
 
 
 def test_maintenance_is_30_mg_tiw_on_alternate_days_within_90_mg_a_week():
-    """30 mg three times a week on alternate days (L1); at most 90 mg in any 7 days (L1, L4).
-    After 3 + 10 + 30 + 30 mg, the first Monday would make 100 mg in 7 days."""
+    """30 mg three times a week on alternate days (L1); at most 90 mg per week (L1, L4), weeks
+    counted from day 1: after 3 + 10 + 30 + 30 mg in week 1 (73 mg), Monday day 8 starts week 2
+    and is given (issue 10: it used to be skipped under a rolling 7-day reading)."""
     s = replay(course(*ESCALATION, dose(5, 30), as_of=day(5)))
     assert s.next_dose.dose_mg == 30
-    assert s.next_dose.date == day(10)  # Wednesday: Monday day 8 would exceed 90 mg
+    assert s.next_dose.date == day(8)  # Monday of treatment week 2
     s = replay(course(*ESCALATION, *MAINTENANCE, as_of=day(19)))
     assert s.next_dose.date == day(22)  # Monday
     assert s.next_dose.date.weekday() in (0, 2, 4)
@@ -401,3 +429,91 @@ def test_us_2001_same_dose_resume_then_escalation_goes_on():
     events = [dose(1, 3), dose(2, 10), *counts(3, 0.2, 80), *counts(4, 0.6, 80)]
     s = replay(course(*events, dose(4, 10), as_of=day(4), label=LabelRuleSet.US_2001))
     assert s.next_dose.dose_mg == 30
+
+
+# --- issue 10 ---------------------------------------------------------------------------------
+
+
+def test_a_timed_dose_after_a_timed_triggering_result_is_flagged():
+    """ANC 0.2 × 10⁹/L withholds (L3 §2.3); with times, only a dose after the result is flagged."""
+    import dataclasses
+
+    anc = dataclasses.replace(lab(8, "ANC", 0.2), time=dt.time(8, 0))
+    plt = dataclasses.replace(lab(8, "PLT", 80), time=dt.time(8, 0))
+    after = dataclasses.replace(dose(8, 30), time=dt.time(10, 0))
+    s = replay(course(*ESCALATION, dose(5, 30), anc, plt, after, as_of=day(8)))
+    assert "dose-during-hold" in {a.code for a in s.alerts}
+    before = dataclasses.replace(dose(8, 30), time=dt.time(7, 0))
+    s = replay(course(*ESCALATION, dose(5, 30), anc, plt, before, as_of=day(8)))
+    assert not {a.code for a in s.alerts} & {"dose-during-hold", "dose-possibly-during-hold"}
+    assert s.status is CourseStatus.ON_HOLD
+
+
+def test_timed_same_day_results_are_ordered_by_time():
+    """With times, the later ANC is the current one: 0.2 at 08:00 then 0.6 at 16:00 withholds at
+    08:00 and the 16:00 value is judged for recovery (ANC ≥ 500/µL and PLT ≥ 50,000/µL, L3)."""
+    import dataclasses
+
+    first = dataclasses.replace(lab(8, "ANC", 0.2), time=dt.time(8, 0))
+    plt = dataclasses.replace(lab(8, "PLT", 80), time=dt.time(8, 0))
+    later = dataclasses.replace(lab(8, "ANC", 0.6), time=dt.time(16, 0))
+    s = replay(course(*ESCALATION, dose(5, 30), first, plt, later, as_of=day(8)))
+    assert s.haematologic_toxicity_occurrences == 1
+    assert s.status is CourseStatus.ACTIVE  # recovered at 16:00 the same day
+    assert "same-day-results" not in {a.code for a in s.alerts}
+
+
+def test_the_rolling_7_day_reading_is_an_institutional_setting():
+    """The label's "90 mg per week" (L1) read as any 7 consecutive days (setting
+    weekly_ceiling="rolling-7-days"): after 3 + 10 + 30 + 30 mg, Monday day 8 would make 103 mg
+    in 7 days and moves to Wednesday."""
+    from cllcds.course import EngineSettings
+
+    s = replay(
+        course(*ESCALATION, dose(5, 30), as_of=day(5)),
+        EngineSettings(weekly_ceiling="rolling-7-days"),
+    )
+    assert s.next_dose.date == day(10)
+    with pytest.raises(InputError):
+        EngineSettings(weekly_ceiling="fortnightly")
+
+
+def test_a_resolved_event_ends_an_infusion_reaction_hold():
+    """Withhold for a grade 3 infusion reaction (L4); a 'resolved' event naming it ends the hold
+    and the step is repeated (L1: repeat until reactions are grade 2 or less)."""
+    reaction = InfusionReaction(date=day(2), grade=3, id="ir-1")
+    s = replay(course(dose(1, 3), dose(2, 10), reaction, Resolved(date=day(3), event_id="ir-1")))
+    assert s.status is CourseStatus.ACTIVE
+    assert (s.next_dose.date, s.next_dose.dose_mg) == (day(3), 10)
+
+
+def test_a_grade_3_haematological_adverse_event_is_left_to_the_cytopenia_rules():
+    """Only non-haematological grade ≥ 3 events withhold as serious reactions (L3, E1);
+    neutropenia is judged from the counts by the label's ladder."""
+    ae = AdverseEvent(date=day(6), grade=3, term="Neutrophil count decreased")
+    s = replay(course(*ESCALATION, dose(5, 30), ae, as_of=day(7)))
+    assert s.status is CourseStatus.ACTIVE
+
+
+def test_fever_duration_makes_a_sustained_fever_febrile_neutropenia():
+    """CTCAE v5 (C1): ANC < 1,000/mm³ with a sustained temperature ≥ 38 °C for more than one hour
+    is febrile neutropenia even below 38.3 °C."""
+    fever = Fever(date=day(8), temperature_c=38.1, duration_h=2)
+    s = replay(course(*ESCALATION, dose(5, 30), *counts(8, 0.8, 90), fever, as_of=day(8)))
+    assert [h.kind for h in s.holds] == [HoldKind.FEBRILE_NEUTROPENIA]
+    short = Fever(date=day(8), temperature_c=38.1, duration_h=0.5)
+    s = replay(course(*ESCALATION, dose(5, 30), *counts(8, 0.8, 90), short, as_of=day(8)))
+    assert s.status is CourseStatus.ACTIVE
+
+
+def test_a_progression_event_withholds_until_reviewed():
+    """Progression (iwCLL PD, S1/S2/G2): critical alert and reassessment; the recorded review
+    ('resolved' naming the event) lets the clinician continue."""
+    pd = Progression(date=day(6), kind=ProgressionKind.PROGRESSIVE_DISEASE, id="pd")
+    s = replay(course(*ESCALATION, dose(5, 30), pd, as_of=day(7)))
+    assert s.status is CourseStatus.ON_HOLD
+    assert any(a.code == "reassess-therapy" for a in s.next_actions)
+    s = replay(
+        course(*ESCALATION, dose(5, 30), pd, Resolved(date=day(7), event_id="pd"), as_of=day(7))
+    )
+    assert s.status is CourseStatus.ACTIVE

@@ -2,7 +2,7 @@
 
 from ._document import parse_course
 from ._plan import plan
-from ._replay import DEFAULT_SETTINGS, EngineSettings, replay
+from ._replay import DEFAULT_SETTINGS, EngineSettings, replay, weekly_window
 from ._schema import course_schema
 from ._state import (
     Action,
@@ -32,4 +32,5 @@ __all__ = [
     "plan",
     "replay",
     "state_document",
+    "weekly_window",
 ]

@@ -17,6 +17,7 @@ from cllcds import knowledge
 from cllcds.domain import (
     COURSE_FORMAT,
     AdministrationRoute,
+    AdverseEvent,
     Antiviral,
     Assessment,
     AssessmentEvent,
@@ -51,6 +52,9 @@ from cllcds.domain import (
     Patient,
     PriorResponse,
     PriorTherapy,
+    Progression,
+    ProgressionKind,
+    Resolved,
     ResponseCriteria,
     RuleSets,
     Serostatus,
@@ -59,21 +63,22 @@ from cllcds.domain import (
     Transformation,
     Transfusion,
 )
+from cllcds.rules import cytopenia
 
 T = TypeVar("T")
 
 TOP_KEYS = frozenset(
     {"format", "as_of", "rule_sets", "patient", "regimen", "start_date", "baseline", "events"}
 )
-EVENT_COMMON = frozenset({"date", "type", "id", "supersedes"})
+EVENT_COMMON = frozenset({"date", "time", "type", "id", "supersedes"})
 EVENT_KEYS: Mapping[EventType, frozenset[str]] = {
     EventType.DOSE: frozenset({"drug", "dose_mg", "route"}),
     EventType.DOSE_HELD: frozenset({"reason"}),
     EventType.LAB: frozenset({"code", "value", "unit"}),
     EventType.CMV_PCR: frozenset({"value", "unit", "result"}),
     EventType.CMV_ANTIGENEMIA: frozenset({"value", "positive_cells"}),
-    EventType.INFUSION_REACTION: frozenset({"grade"}),
-    EventType.FEVER: frozenset({"temperature_c"}),
+    EventType.INFUSION_REACTION: frozenset({"grade", "resolved"}),
+    EventType.FEVER: frozenset({"temperature_c", "duration_h", "resolved"}),
     EventType.INFECTION: frozenset({"grade", "description", "serious", "resolved"}),
     EventType.AUTOIMMUNE_CYTOPENIA: frozenset({"kind"}),
     EventType.ANTIVIRAL: frozenset({"drug", "dose_mg", "start", "stop"}),
@@ -93,6 +98,9 @@ EVENT_KEYS: Mapping[EventType, frozenset[str]] = {
         }
     ),
     EventType.NOTE: frozenset({"text"}),
+    EventType.ADVERSE_EVENT: frozenset({"grade", "term", "serious", "resolved"}),
+    EventType.RESOLVED: frozenset({"event_id"}),
+    EventType.PROGRESSION: frozenset({"kind", "description"}),
 }
 ASSESSMENT_KEYS = EVENT_KEYS[EventType.ASSESSMENT]
 _ALLOWED = {t: EVENT_COMMON | keys for t, keys in EVENT_KEYS.items()}
@@ -103,6 +111,8 @@ CMV_PCR_MAX = 1e9
 """Sanity limit for a CMV viral load (IU/mL or copies/mL)."""
 ANTIGENEMIA_MAX = 200_000.0
 """pp65-positive cells per 2 × 10^5 leukocytes cannot exceed the leukocytes counted."""
+FEVER_DURATION_MAX_H = 24.0 * 60
+"""A fever lasting longer than 60 days is refused as a typing error (hours, not minutes)."""
 
 
 class _Collector:
@@ -156,6 +166,17 @@ class _Collector:
                 pass
         self.add(where, raw, "give a date as YYYY-MM-DD (or YYYY-MM-DDThh:mm)")
         return None, None
+
+    def clock(self, raw: object, where: str) -> dt.time | None:
+        if raw is None:
+            return None
+        if isinstance(raw, str) and len(raw) in (5, 8) and raw[2] == ":":
+            try:
+                return dt.time.fromisoformat(raw)
+            except ValueError:
+                pass
+        self.add(where, raw, "give the clock time as HH:MM (24-hour), e.g. 08:30")
+        return None
 
     def number(
         self,
@@ -465,17 +486,26 @@ def _baseline(c: _Collector, raw: object) -> Baseline | None:
     return Baseline(date=date, labs=tuple(labs), assessment=assessment)
 
 
-_AUTOIMMUNE_WORDS = {
-    "haemolytic anaemia": AutoimmuneKind.HAEMOLYTIC_ANAEMIA,
-    "hemolytic anemia": AutoimmuneKind.HAEMOLYTIC_ANAEMIA,
-    "autoimmune haemolytic anaemia": AutoimmuneKind.HAEMOLYTIC_ANAEMIA,
-    "autoimmune hemolytic anemia": AutoimmuneKind.HAEMOLYTIC_ANAEMIA,
-    "aiha": AutoimmuneKind.HAEMOLYTIC_ANAEMIA,
-    "thrombocytopenia": AutoimmuneKind.THROMBOCYTOPENIA,
-    "immune thrombocytopenia": AutoimmuneKind.THROMBOCYTOPENIA,
-    "autoimmune thrombocytopenia": AutoimmuneKind.THROMBOCYTOPENIA,
-    "itp": AutoimmuneKind.THROMBOCYTOPENIA,
-}
+def _resolved_date(
+    c: _Collector, rec: Mapping[str, Any], where: str, date: dt.date
+) -> dt.date | None:
+    resolved = c.date(rec.get("resolved"), f"{where}.resolved", required=False)
+    if resolved is not None and resolved < date:
+        c.add(f"{where}.resolved", rec.get("resolved"), "cannot be before the event date")
+    return resolved
+
+
+def autoimmune_kind(text: str) -> AutoimmuneKind | None:
+    """The coded kind a text names: the kind's value, a listed synonym or its SNOMED CT code.
+
+    ``None`` for anything else: the engine then withholds pending review (it never guesses).
+    Case, British/American spelling, hyphens and extra spaces do not matter.
+    """
+    key = " ".join(text.lower().replace("-", " ").split())
+    for kind in AutoimmuneKind:
+        if key == kind.value:
+            return kind
+    return cytopenia.autoimmune_kind_for(key)
 
 
 def _event(c: _Collector, i: int, raw: object) -> Event | None:
@@ -490,6 +520,15 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
         return None
     rec = c.keys(raw, _ALLOWED[etype], where)
     date, time = c.datetime(rec.get("date"), f"{where}.date")
+    clock = c.clock(rec.get("time"), f"{where}.time")
+    if clock is not None:
+        if time is not None and time != clock:
+            c.add(
+                f"{where}.time",
+                rec.get("time"),
+                f"differs from the time in date ({time.isoformat('minutes')}); give one",
+            )
+        time = clock
     if date is None:
         return None
     base: dict[str, Any] = {
@@ -551,8 +590,9 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
             ev = CmvAntigenemia(**base, positive_cells=cells)
     elif etype is EventType.INFUSION_REACTION:
         grade = c.integer(rec.get("grade"), f"{where}.grade", 1, 5)
+        resolved = _resolved_date(c, rec, where, date)
         if grade is not None:
-            ev = InfusionReaction(**base, grade=grade)
+            ev = InfusionReaction(**base, grade=grade, resolved=resolved)
     elif etype is EventType.FEVER:
         lo, hi = TEMPERATURE_RANGE_C
         temp = c.number(
@@ -562,13 +602,20 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
             high=hi,
             fix=f"give the temperature in °C, {lo:g} to {hi:g}",
         )
+        duration = c.number(
+            rec.get("duration_h"),
+            f"{where}.duration_h",
+            required=False,
+            low=0,
+            high=FEVER_DURATION_MAX_H,
+            fix="give how long the temperature stayed at or above 38.0 °C, in hours",
+        )
+        resolved = _resolved_date(c, rec, where, date)
         if temp is not None:
-            ev = Fever(**base, temperature_c=temp)
+            ev = Fever(**base, temperature_c=temp, duration_h=duration, resolved=resolved)
     elif etype is EventType.INFECTION:
         grade = c.integer(rec.get("grade"), f"{where}.grade", 1, 5)
-        resolved = c.date(rec.get("resolved"), f"{where}.resolved", required=False)
-        if resolved is not None and resolved < date:
-            c.add(f"{where}.resolved", rec.get("resolved"), "cannot be before the event date")
+        resolved = _resolved_date(c, rec, where, date)
         if grade is not None:
             ev = Infection(
                 **base,
@@ -579,9 +626,14 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
             )
     elif etype is EventType.AUTOIMMUNE_CYTOPENIA:
         kind_text = c.text(rec.get("kind"), f"{where}.kind", required=True)
-        kind = _AUTOIMMUNE_WORDS.get(kind_text.strip().lower(), AutoimmuneKind.OTHER)
+        known = autoimmune_kind(kind_text)
         if kind_text:
-            ev = AutoimmuneCytopenia(**base, kind=kind, kind_text=kind_text)
+            ev = AutoimmuneCytopenia(
+                **base,
+                kind=known or AutoimmuneKind.OTHER,
+                kind_text=kind_text,
+                recognised=known is not None,
+            )
     elif etype is EventType.ANTIVIRAL:
         drug = c.text(rec.get("drug"), f"{where}.drug", required=True)
         start = c.date(rec.get("start"), f"{where}.start", required=False)
@@ -601,6 +653,31 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
             ev = AssessmentEvent(**base, assessment=assessment)
     elif etype is EventType.NOTE:
         ev = Note(**base, text=c.text(rec.get("text"), f"{where}.text"))
+    elif etype is EventType.ADVERSE_EVENT:
+        grade = c.integer(rec.get("grade"), f"{where}.grade", 1, 5)
+        term = c.text(rec.get("term"), f"{where}.term", required=True).strip()
+        resolved = _resolved_date(c, rec, where, date)
+        serious = c.boolean(rec.get("serious"), f"{where}.serious")
+        if grade is not None and term:
+            ev = AdverseEvent(**base, grade=grade, term=term, serious=serious, resolved=resolved)
+    elif etype is EventType.RESOLVED:
+        target = c.text(rec.get("event_id"), f"{where}.event_id", required=True)
+        if target:
+            ev = Resolved(**base, event_id=target)
+    elif etype is EventType.PROGRESSION:
+        kind = c.enum(ProgressionKind, rec.get("kind"), f"{where}.kind")
+        if kind is None and rec.get("kind") is None:
+            c.add(
+                f"{where}.kind",
+                None,
+                "give the kind: " + ", ".join(repr(k.value) for k in ProgressionKind),
+            )
+        if kind is not None:
+            ev = Progression(
+                **base,
+                kind=kind,
+                description=c.text(rec.get("description"), f"{where}.description"),
+            )
     return ev if len(c.problems) == n_before else None
 
 
@@ -661,6 +738,25 @@ def parse_course(doc: object) -> Course:
                 f"is more than a year before the start date {start}",
             )
         events.append(ev)
+    by_id = {e.id: e for e in events if e.id is not None}
+    for ev in events:
+        if not isinstance(ev, Resolved):
+            continue
+        target = by_id.get(ev.event_id)
+        if target is None:
+            c.add(
+                f"events[{ev.index}].event_id",
+                ev.event_id,
+                "name the id of the event that resolved (give that event an id)",
+            )
+        elif isinstance(target, Resolved):
+            c.add(f"events[{ev.index}].event_id", ev.event_id, "a resolution cannot be resolved")
+        elif ev.date < target.date:
+            c.add(
+                f"events[{ev.index}].date",
+                ev.date.isoformat(),
+                f"is before the event it resolves ({target.date})",
+            )
     if c.problems or patient is None or start is None:
         raise DocumentError("course", c.problems)
     return Course(

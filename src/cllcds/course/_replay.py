@@ -36,10 +36,10 @@ from cllcds.domain import (
     DEFAULT_CMV_PCR_INTERVAL_DAYS,
     DEFAULT_TIW_WEEKDAYS,
     AdministrationRoute,
+    AdverseEvent,
     Antiviral,
     AssessmentEvent,
     AutoimmuneCytopenia,
-    AutoimmuneKind,
     Citation,
     CmvAntigenemia,
     CmvPcr,
@@ -56,10 +56,15 @@ from cllcds.domain import (
     GrowthFactor,
     Infection,
     InfusionReaction,
+    InputError,
     LabCode,
     LabEvent,
     LabResult,
+    Progression,
+    ProgressionKind,
     Regimen,
+    Resolved,
+    ResponseCategory,
     Transfusion,
 )
 from cllcds.knowledge import Action as LadderAction
@@ -105,10 +110,37 @@ INFECTION_CITATION = Citation(
     note="Withhold for serious infection or other serious adverse reaction until resolution "
     "(also E1).",
 )
-AUTOIMMUNE_CITATION = Citation(
+AUTOIMMUNE_CITATION = cytopenia.AUTOIMMUNE_DISCONTINUE_CITATION
+SERIOUS_REACTION_CITATION = Citation(
     "L3",
-    "§2.3 Dose modification: autoimmune cytopenia",
-    note="Discontinue for autoimmune anaemia or autoimmune thrombocytopenia (also E1, L5).",
+    "§2.3 Dose modification: serious adverse reactions",
+    note="Withhold for serious infection or other serious adverse reaction until resolution "
+    "(also E1: 'interrupted until the event resolves'). Febrile neutropenia and any grade ≥ 3 "
+    "non-haematological adverse event are read as serious adverse reactions (cllcds default).",
+)
+BOXED_GAP_CITATION = Citation(
+    "L4",
+    "Boxed warning: dose escalation",
+    note="Gradual escalation to 30 mg is required at initiation and after an interruption of "
+    "7 days or more (also L1, L6; 2001 insert L7).",
+)
+PROGRESSION_CITATION = Citation(
+    "S1",
+    "NCI-WG 1996 / iwCLL progressive disease",
+    note="Progression includes Richter transformation and transformation to prolymphocytic "
+    "leukaemia (S1, S2; iwCLL G2, G5): therapy must be reassessed. Withholding until the "
+    "clinician's reassessment is a cllcds default (fail closed).",
+)
+REVIEW_CITATION = Citation(
+    "cllcds",
+    "docs/rules.md: fail closed",
+    note="What the engine cannot interpret with certainty withholds pending clinician review.",
+)
+SAME_DAY_CITATION = Citation(
+    "cllcds",
+    "docs/rules.md: same-day events",
+    note="Untimed labs on a dose day are pre-dose; two untimed results of one lab on one day: "
+    "the worse decides.",
 )
 BLOOD_COUNT_CITATION = Citation(
     "L9", "Laboratory tests", note="Blood counts weekly during therapy (2001 US insert)."
@@ -124,6 +156,30 @@ INFUSION_FEVER_CITATION = Citation(
     "Safety and tolerability",
     quote="Fever commonly begins 5–6 hours after the start of infusion",
 )
+HAEMATOLOGICAL_TERMS = (
+    "neutropenia",
+    "neutrophil count decreased",
+    "thrombocytopenia",
+    "platelet count decreased",
+    "anaemia",
+    "anemia",
+    "lymphopenia",
+    "lymphocyte count decreased",
+    "leukopenia",
+    "leucopenia",
+    "white blood cell decreased",
+    "cd4 lymphocytes decreased",
+)
+"""Adverse-event terms the cytopenia rules judge from the counts (not withheld as grade ≥ 3
+non-haematological events). Febrile neutropenia is not among them: it is a serious reaction."""
+
+NON_HAEM_WITHHOLD_GRADE = 3
+"""Any grade ≥ 3 non-haematological adverse event withholds until resolved (L3, E1: 'other
+serious adverse reaction'; the grade is the cllcds reading of 'serious')."""
+
+FEVER_C = 38.0
+"""A temperature at or above this is a fever for the febrile-neutropenia check (CTCAE C1)."""
+
 LYMPHOPENIA_CITATION = Citation(
     "L3", "§2.3 Dose modification", note="No dose modification for lymphopenia (also E1)."
 )
@@ -166,7 +222,22 @@ class EngineSettings:
     blood_count_interval_days: int = 7
     """Blood counts weekly during therapy (L9)."""
     prophylaxis_start_day: int | None = None
+    weekly_ceiling: str = "treatment-week"
+    """How the label's "90 mg per week" is read: ``treatment-week`` (default; weeks counted from
+    day 1 of the course, realigned at each restart after a gap) or ``rolling-7-days`` (any 7
+    consecutive days, the stricter institutional reading)."""
 
+    def __post_init__(self) -> None:
+        if self.weekly_ceiling not in WEEKLY_CEILING_READINGS:
+            raise InputError(
+                "weekly_ceiling",
+                self.weekly_ceiling,
+                "use one of: " + ", ".join(WEEKLY_CEILING_READINGS),
+            )
+
+
+WEEKLY_CEILING_READINGS = ("treatment-week", "rolling-7-days")
+"""The readings of the label's 90 mg weekly ceiling (``EngineSettings.weekly_ceiling``)."""
 
 DEFAULT_SETTINGS = EngineSettings()
 
@@ -181,7 +252,10 @@ _TYPE_ORDER = {
             EventType.ASSESSMENT,
             EventType.FEVER,
             EventType.INFECTION,
+            EventType.ADVERSE_EVENT,
             EventType.AUTOIMMUNE_CYTOPENIA,
+            EventType.PROGRESSION,
+            EventType.RESOLVED,
             EventType.ANTIVIRAL,
             EventType.GROWTH_FACTOR,
             EventType.TRANSFUSION,
@@ -245,12 +319,29 @@ def _profile(regimen: Regimen) -> _Profile:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    text: str
+    source: str
+    locator: str
+
+
+LABEL_FIRST_STEP_MG = 3.0
+"""The label's first escalation step (L1): a dose above it after a gap of 7 days or more is not
+a re-escalation."""
+
+
 @dataclass
 class _Hold:
     since: dt.date
     reason: str
     resume_when: str
     citation: Citation
+    kind: HoldKind = HoldKind.CYTOPENIA
+    since_time: dt.time | None = None
+    """Clock time of the event that started the hold, when recorded."""
+    indeterminate: bool = False
+    """Held because the engine cannot decide (fail closed), not because a rule said so."""
 
 
 @dataclass
@@ -269,8 +360,20 @@ class _Run:
     escalation_ceiling_mg: float = 0.0
     maintenance_mg: float = 0.0
     last_dose_tolerated: bool = True
-    holds: dict[HoldKind, _Hold] = field(default_factory=dict)
-    released: dict[HoldKind, dt.date] = field(default_factory=dict)
+    holds: dict[object, _Hold] = field(default_factory=dict)
+    """Active holds, keyed by their kind (one at a time) or by the event that started them."""
+    released: dict[object, dt.date] = field(default_factory=dict)
+    pending_release: list[tuple[dt.date, object]] = field(default_factory=list)
+    """(date, hold key): holds whose recorded resolution lies ahead in the replay."""
+    resolutions: dict[str, dt.date] = field(default_factory=dict)
+    """Event id → the earliest ``resolved`` event naming it."""
+    week_anchor: dt.date | None = None
+    """Day 1 of the current treatment week count (first dose, or the restart after a gap)."""
+    counts_time: dt.time | None = None
+    counts_slot: tuple[int, dt.time] | None = None
+    counts_untimed: bool = False
+    lab_day: dict[LabCode, tuple[dt.date, dt.time | None]] = field(default_factory=dict)
+    all_anc: list[tuple[dt.date, float]] = field(default_factory=list)
     resume_dose_mg: float | None = None
     occurrences: int = 0
     discontinued: tuple[dt.date, str, Citation] | None = None
@@ -284,8 +387,15 @@ class _Run:
     growth_factor: list[GrowthFactor] = field(default_factory=list)
     held_days: list[DoseHeld] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    alert_hold: list[HoldKind | None] = field(default_factory=list)
+    alert_hold: list[object | None] = field(default_factory=list)
+    extra_actions: list[tuple[object, Action]] = field(default_factory=list)
+    """Due actions that last while the hold with that key does."""
     counts_pending: dt.date | None = None
+    progressions: list[tuple[dt.date, str]] = field(default_factory=list)
+    dose_days: dict[dt.date, bool] = field(default_factory=dict)
+    """Days with an alemtuzumab dose recorded (any order within the day)."""
+    episode_open: bool = False
+    """A cytopenia occurrence has begun and no dose has been resumed since."""
     decisions: list[Decision[Any]] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------
@@ -297,7 +407,7 @@ class _Run:
         cite: Citation,
         day: dt.date | None,
         *,
-        hold: HoldKind | None = None,
+        hold: object | None = None,
     ) -> None:
         """Raise an alert; one tied to a hold lasts only while the hold does."""
         self.alerts.append(Alert(sev, code, msg, cite, day))
@@ -334,17 +444,89 @@ class _Run:
         return total
 
     def hold(
-        self, kind: HoldKind, since: dt.date, reason: str, resume: str, cite: Citation
+        self,
+        kind: HoldKind,
+        since: dt.date,
+        reason: str,
+        resume: str,
+        cite: Citation,
+        *,
+        key: object | None = None,
+        since_time: dt.time | None = None,
+        indeterminate: bool = False,
+        until: dt.date | None = None,
     ) -> None:
+        """Withhold alemtuzumab; ``until`` is a recorded resolution date (released then)."""
         if self.discontinued is not None:
             return  # nothing to resume after discontinuation
-        if kind not in self.holds:
-            self.holds[kind] = _Hold(since, reason, resume, cite)
-            self.released.pop(kind, None)
+        k = kind if key is None else key
+        if k not in self.holds:
+            self.holds[k] = _Hold(since, reason, resume, cite, kind, since_time, indeterminate)
+            self.released.pop(k, None)
+            if until is not None:
+                self.pending_release.append((until, k))
 
-    def release(self, kind: HoldKind, day: dt.date) -> None:
-        if self.holds.pop(kind, None) is not None:
-            self.released[kind] = day
+    def release(self, key: object, day: dt.date) -> None:
+        if self.holds.pop(key, None) is not None:
+            self.released[key] = day
+
+    def release_due(self, day: dt.date) -> None:
+        """End the holds whose recorded resolution is on or before ``day``."""
+        keep = []
+        for until, key in self.pending_release:
+            if until <= day:
+                self.release(key, until)
+            else:
+                keep.append((until, key))
+        self.pending_release = keep
+
+    def resolved_on(self, ev: Event, own: dt.date | None = None) -> dt.date | None:
+        """When ``ev`` resolved: its own ``resolved`` date or a ``resolved`` event naming it."""
+        dates = [d for d in (own, self.resolutions.get(ev.id or "")) if d is not None]
+        return min(dates) if dates else None
+
+    def event_hold(
+        self,
+        ev: Event,
+        kind: HoldKind,
+        reason: str,
+        resume: str,
+        cite: Citation,
+        *,
+        own_resolved: dt.date | None = None,
+        indeterminate: bool = False,
+        action: bool = True,
+    ) -> object:
+        """A hold started by one event, ended by the record of its resolution."""
+        key = (kind, ev.id or f"{ev.type.value}@{ev.date}#{ev.index}")
+        until = self.resolved_on(ev, own_resolved)
+        self.hold(
+            kind,
+            ev.date,
+            reason,
+            resume,
+            cite,
+            key=key,
+            since_time=ev.time,
+            indeterminate=indeterminate,
+            until=until,
+        )
+        if action and (until is None or until > self.as_of):
+            where = "event " + repr(ev.id) if ev.id else "the event (give it an id)"
+            own = " or the event's resolved date" if hasattr(ev, "resolved") else ""
+            self.extra_actions.append(
+                (
+                    key,
+                    Action(
+                        self.as_of,
+                        f"resolve-{kind.value}",
+                        f"Review {reason} and record its resolution (a 'resolved' event naming "
+                        f"{where}{own}) before any further alemtuzumab",
+                        cite,
+                    ),
+                )
+            )
+        return key
 
     # ---------------------------------------------------------------------------------------
     def on_dose(self, ev: DoseGiven) -> None:
@@ -360,18 +542,28 @@ class _Run:
                 self.discontinued[2],
                 day,
             )
-        for kind, h in list(self.holds.items()):
-            self.alert(
-                Severity.WARNING,
-                "dose-during-hold",
-                f"Alemtuzumab {mg:g} mg recorded on {day} while withheld for {h.reason}.",
-                h.citation,
-                day,
-            )
-            # A clinician giving a dose has judged a reaction or infection resolved; holds with
-            # objective resume criteria (counts, CMV) stay until the criteria are met.
-            if kind in (HoldKind.INFUSION_REACTION, HoldKind.SERIOUS_INFECTION):
-                self.release(kind, day)
+        for h in list(self.holds.values()):
+            if h.since == day and (h.since_time is None or ev.time is None):
+                # Same day, not both timed: the order cannot be known (fail closed: flag it).
+                self.alert(
+                    Severity.WARNING,
+                    "dose-possibly-during-hold",
+                    f"Alemtuzumab {mg:g} mg on {day}, the day of {h.reason}: dose possibly "
+                    "given during a hold: record times (a dose before the result is not "
+                    "flagged).",
+                    h.citation,
+                    day,
+                )
+            else:
+                self.alert(
+                    Severity.CRITICAL,
+                    "dose-during-hold",
+                    f"Alemtuzumab {mg:g} mg recorded on {day} while withheld for {h.reason}.",
+                    h.citation,
+                    day,
+                )
+            # Holds end only when their criteria are met or their resolution is recorded: a
+            # dose given during a hold does not end it.
         if mg > ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:
             self.alert(
                 Severity.CRITICAL,
@@ -384,15 +576,8 @@ class _Run:
         expected = self.expected_dose(day)
         if self.doses:
             gap = (day - self.doses[-1][0]).days
-            if gap >= GAP_RESTART_DAYS and mg > self.profile.steps[0][0]:
-                self.alert(
-                    Severity.CRITICAL,
-                    "re-escalation-required",
-                    f"{mg:g} mg given on {day} after {gap} days without alemtuzumab: "
-                    f"escalation must restart at {self.profile.steps[0][0]:g} mg.",
-                    ESCALATION_CITATION,
-                    day,
-                )
+            if gap >= GAP_RESTART_DAYS and mg > LABEL_FIRST_STEP_MG:
+                self.gap_alert(day, mg, gap)
         if expected is not None and mg > expected[0] and mg <= ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:
             self.alert(
                 Severity.WARNING,
@@ -420,15 +605,27 @@ class _Run:
                 else self.profile.target_mg
             )
             self.escalation_ceiling_mg = self.maintenance_mg = min(ceiling, self.profile.target_mg)
+        if not self.doses or (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
+            self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
-        if self.window_mg(day) > ALEMTUZUMAB_MAX_WEEKLY_MG:
+        week_mg, week_text = self.week_total(day), self.week_text(day)
+        if week_mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
             self.alert(
                 Severity.CRITICAL,
                 "weekly-ceiling",
-                f"{self.window_mg(day):g} mg of alemtuzumab in the 7 days to {day} exceeds "
-                f"the {ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg weekly ceiling.",
+                f"{week_mg:g} mg of alemtuzumab in {week_text} exceeds the "
+                f"{ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg weekly ceiling: this dose ({mg:g} mg on "
+                f"{day}) is refused by the label.",
                 CEILING_CITATION,
                 day,
+            )
+            self.decide(
+                "dosing.weekly-ceiling",
+                "refused",
+                f"{mg:g} mg on {day} takes {week_text} to {week_mg:g} mg (> "
+                f"{ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg).",
+                CEILING_CITATION,
+                used={"week_total_mg": week_mg, "reading": self.settings.weekly_ceiling},
             )
         # Where the course now stands in the escalation.
         steps = [s for s, _ in self.profile.steps]
@@ -438,17 +635,84 @@ class _Run:
             self.step_index = len(steps)  # escalation complete
         self.last_dose_tolerated = True
         self.resume_dose_mg = None
+        if HoldKind.CYTOPENIA not in self.holds:
+            self.episode_open = False  # a resumed dose ends the occurrence
+
+    def week_bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
+        """The first and last day of the treatment week (or rolling window) holding ``day``."""
+        return _bounds(self.week_anchor, day, self.settings)
+
+    def week_total(self, day: dt.date, *, before: bool = False) -> float:
+        """Alemtuzumab given in the treatment week of ``day`` (up to ``day``; ``before``: only
+        the days before it)."""
+        lo, hi = self.week_bounds(day)
+        hi = min(hi, day)
+        return sum(mg for d, mg, _ in self.doses if lo <= d <= hi and not (before and d == day))
+
+    def week_text(self, day: dt.date) -> str:
+        lo, hi = self.week_bounds(day)
+        if self.settings.weekly_ceiling == "rolling-7-days" or self.week_anchor is None:
+            return f"the 7 days to {day}"
+        n = (lo - self.week_anchor).days // ALEMTUZUMAB_WINDOW_DAYS + 1
+        return f"treatment week {n} ({lo} to {hi})"
+
+    def gap_alert(self, day: dt.date, mg: float, gap: int) -> None:
+        """The boxed warning's re-escalation after ≥ 7 days, beside the regimen's schedule."""
+        schedule = self.alemtuzumab_schedule()
+        escalates = self.profile.steps[0][0] <= LABEL_FIRST_STEP_MG
+        self.alert(
+            Severity.CRITICAL,  # a boxed warning, whatever the regimen prints
+            "re-escalation-required",
+            f"{mg:g} mg given on {day} after {gap} days without alemtuzumab. Label (boxed "
+            f"warning, {BOXED_GAP_CITATION.source}): after an interruption of "
+            f"{GAP_RESTART_DAYS} days or more, escalate again from {LABEL_FIRST_STEP_MG:g} mg. "
+            f"Regimen {self.regimen.id} as published ({schedule.source}, {schedule.locator}): "
+            f"{schedule.text}"
+            + (
+                "."
+                if escalates
+                else " (no re-escalation in the published schedule: the clinician decides "
+                "between the two)."
+            ),
+            BOXED_GAP_CITATION,
+            day,
+        )
+        self.decide(
+            "dosing.gap-re-escalation",
+            "re-escalate" if escalates else "label and regimen differ",
+            f"{gap} days since the last dose: the label re-escalates from "
+            f"{LABEL_FIRST_STEP_MG:g} mg ({BOXED_GAP_CITATION.source}); the regimen's published "
+            f"schedule ({schedule.source}, {schedule.locator}): {schedule.text}.",
+            BOXED_GAP_CITATION,
+            used={"gap_days": gap, "dose_mg": mg},
+        )
+
+    def alemtuzumab_schedule(self) -> _Schedule:
+        rules = [
+            r
+            for r in (*self.regimen.run_in, *self.regimen.components)
+            if r.drug is Drug.ALEMTUZUMAB
+        ]
+        cite = rules[0].citation if rules else self.regimen.provenance[0]
+        steps = " → ".join(f"{s:g}" for s, _ in self.profile.steps)
+        text = (
+            f"escalation {steps} mg then {self.profile.target_mg:g} mg"
+            if len(self.profile.steps) > 1
+            else f"{self.profile.target_mg:g} mg from the first dose of each cycle"
+        )
+        return _Schedule(text, cite.source, cite.locator)
 
     def on_reaction(self, ev: InfusionReaction) -> None:
         if ev.grade >= INFUSION_REACTION_WITHHOLD_GRADE:
             self.last_dose_tolerated = False
-            self.hold(
+            key = self.event_hold(
+                ev,
                 HoldKind.INFUSION_REACTION,
-                ev.date,
                 f"grade {ev.grade} infusion reaction on {ev.date}",
-                "the reaction has resolved; repeat the same dose step with premedication "
-                "(do not escalate)",
+                "the reaction has resolved (record it); repeat the same dose step with "
+                "premedication (do not escalate)",
                 REACTION_CITATION,
+                own_resolved=ev.resolved,
             )
             self.alert(
                 Severity.CRITICAL,
@@ -458,7 +722,7 @@ class _Run:
                 "less.",
                 REACTION_CITATION,
                 ev.date,
-                hold=HoldKind.INFUSION_REACTION,
+                hold=key,
             )
         self.decide(
             "infusion-reaction.escalation",
@@ -476,11 +740,48 @@ class _Run:
     def on_lab(self, ev: LabEvent) -> None:
         r = ev.result
         prev = self.labs.get(r.code)
-        if prev is None or prev.date is None or (r.date is not None and r.date >= prev.date):
+        prev_day = self.lab_day.get(r.code)
+        if (
+            prev is not None
+            and prev_day is not None
+            and prev_day[0] == ev.date
+            and (prev_day[1] is None or ev.time is None)
+        ):
+            # Two results of one lab on one day that times cannot order: the worse decides.
+            worse = _worse(r, prev)
+            self.labs[r.code] = worse
+            self.lab_day[r.code] = (ev.date, None)
+            lo, hi = sorted((r.value, prev.value))
+            self.alert(
+                Severity.WARNING,
+                "same-day-results",
+                f"Two {r.code.value} results on {ev.date} without times to order them "
+                f"({lo:g} and {hi:g} {r.code.canonical_unit.value}): decisions use the worse "
+                f"({worse.value:g}). Record the times of the samples.",
+                SAME_DAY_CITATION,
+                ev.date,
+            )
+            self.decide(
+                f"labs.same-day.{r.code.value}",
+                worse.value,
+                f"{r.code.value} {lo:g} and {hi:g} on {ev.date}, unordered: the worse "
+                f"({worse.value:g}) is used.",
+                SAME_DAY_CITATION,
+                status=DecisionStatus.INDETERMINATE,
+                used={"values": [lo, hi]},
+                missing=("time",),
+            )
+        elif prev is None or prev.date is None or (r.date is not None and r.date >= prev.date):
             self.labs[r.code] = r
+            self.lab_day[r.code] = (ev.date, ev.time)
         self.lab_history.append(r)
         if r.code in (LabCode.ANC, LabCode.PLT):
+            if self.counts_pending is None:
+                self.counts_untimed = False
             self.counts_pending = ev.date  # judged once all of the day's labs are in
+            self.counts_slot = _slot(ev)
+            self.counts_time = ev.time
+            self.counts_untimed = self.counts_untimed or ev.time is None
         if r.code is LabCode.ALC:
             self.decide(
                 "lymphopenia.no-modification",
@@ -530,7 +831,20 @@ class _Run:
         self.decisions.append(dec)
         if not dec.outcome:
             return
-        self.occurrences += 1
+        refall = self.episode_open
+        if refall:
+            # Recovery and a new fall with no dose between: the same occurrence.
+            self.decide(
+                "cytopenia.occurrence",
+                self.occurrences,
+                f"Counts fell again on {day} with no dose since occurrence {self.occurrences}: "
+                "the same occurrence (an occurrence ends with a resumed dose).",
+                self.ladder.citation,
+                used={"occurrence": self.occurrences},
+            )
+        else:
+            self.occurrences += 1
+        self.episode_open = True
         step = self.ladder.step(self.occurrences)
         if step.action is LadderAction.DISCONTINUE:
             self.discontinue(day, f"cytopenia, occurrence {self.occurrences}", self.ladder.citation)
@@ -548,11 +862,13 @@ class _Run:
             f"{resume_text} (restart at 3 mg if {self.ladder.gap_restart_days} or more days have "
             "passed since the last dose)",
             self.ladder.citation,
+            since_time=None if self.counts_untimed else self.counts_time,
         )
         self.alert(
             Severity.CRITICAL,
             "cytopenia-hold",
-            f"{dec.rationale} Occurrence {self.occurrences} under {self.ladder.rule_set.value}.",
+            f"{dec.rationale} Occurrence {self.occurrences} under {self.ladder.rule_set.value}"
+            + (" (a new fall with no dose since: the same occurrence)." if refall else "."),
             self.ladder.citation,
             day,
             hold=HoldKind.CYTOPENIA,
@@ -575,24 +891,16 @@ class _Run:
 
     def on_infection(self, ev: Infection) -> None:
         if ev.is_serious:
-            if ev.resolved is not None and ev.resolved <= self.as_of:
-                self.decide(
-                    "infection.hold",
-                    "resolved",
-                    f"Serious infection from {ev.date} resolved on {ev.resolved}: the hold "
-                    "has ended.",
-                    INFECTION_CITATION,
-                    used={"grade": ev.grade},
-                )
-                self.released[HoldKind.SERIOUS_INFECTION] = ev.resolved
-                return
-            self.hold(
+            until = self.resolved_on(ev, ev.resolved)
+            key = self.event_hold(
+                ev,
                 HoldKind.SERIOUS_INFECTION,
-                ev.date,
                 f"serious infection (grade {ev.grade}"
-                + (f": {ev.description})" if ev.description else ")"),
+                + (f": {ev.description})" if ev.description else ")")
+                + f" on {ev.date}",
                 "the infection has resolved (record the date it resolved)",
                 INFECTION_CITATION,
+                own_resolved=ev.resolved,
             )
             self.alert(
                 Severity.CRITICAL,
@@ -600,7 +908,19 @@ class _Run:
                 f"Serious infection on {ev.date}: withhold alemtuzumab until resolved.",
                 INFECTION_CITATION,
                 ev.date,
-                hold=HoldKind.SERIOUS_INFECTION,
+                hold=key,
+            )
+            self.decide(
+                "infection.hold",
+                "resolved" if until is not None and until <= self.as_of else "withhold",
+                f"Serious infection from {ev.date}"
+                + (
+                    f" resolved on {until}: the hold has ended."
+                    if until is not None and until <= self.as_of
+                    else ": withhold until it resolves."
+                ),
+                INFECTION_CITATION,
+                used={"grade": ev.grade},
             )
         else:
             self.alert(
@@ -611,48 +931,216 @@ class _Run:
                 ev.date,
             )
 
+    def on_adverse_event(self, ev: AdverseEvent) -> None:
+        term = " ".join(ev.term.lower().split())
+        haematological = term in HAEMATOLOGICAL_TERMS
+        serious = ev.serious is True or (ev.grade >= NON_HAEM_WITHHOLD_GRADE and not haematological)
+        if not serious:
+            why = (
+                "judged by the cytopenia rules from the counts"
+                if haematological
+                else f"grade {ev.grade}, not serious: no dose change"
+            )
+            self.decide(
+                "adverse-event.hold",
+                "no hold",
+                f"{ev.term} grade {ev.grade} on {ev.date}: {why}.",
+                SERIOUS_REACTION_CITATION,
+                used={"grade": ev.grade, "term": ev.term},
+            )
+            return
+        until = self.resolved_on(ev, ev.resolved)
+        key = self.event_hold(
+            ev,
+            HoldKind.ADVERSE_EVENT,
+            f"{ev.term} (grade {ev.grade}) on {ev.date}",
+            "the adverse event has resolved (record the date it resolved)",
+            SERIOUS_REACTION_CITATION,
+            own_resolved=ev.resolved,
+        )
+        self.alert(
+            Severity.CRITICAL,
+            "serious-adverse-event",
+            f"{ev.term} grade {ev.grade} on {ev.date}: withhold alemtuzumab until resolved.",
+            SERIOUS_REACTION_CITATION,
+            ev.date,
+            hold=key,
+        )
+        self.decide(
+            "adverse-event.hold",
+            "resolved" if until is not None and until <= self.as_of else "withhold",
+            f"{ev.term} grade {ev.grade} from {ev.date}: a serious adverse reaction withholds "
+            "alemtuzumab until it resolves"
+            + (f"; resolved on {until}." if until is not None and until <= self.as_of else "."),
+            SERIOUS_REACTION_CITATION,
+            used={"grade": ev.grade, "term": ev.term},
+        )
+
     def on_autoimmune(self, ev: AutoimmuneCytopenia) -> None:
-        if ev.kind in (AutoimmuneKind.HAEMOLYTIC_ANAEMIA, AutoimmuneKind.THROMBOCYTOPENIA):
-            self.discontinue(ev.date, f"autoimmune {ev.kind.value}", AUTOIMMUNE_CITATION)
-        else:
+        rule = cytopenia.AUTOIMMUNE_KINDS[ev.kind]
+        if not ev.recognised:
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"autoimmune cytopenia '{ev.kind_text}' (not a known kind) on {ev.date}",
+                "a clinician codes the kind (correct the event) or records its review",
+                REVIEW_CITATION,
+                indeterminate=True,
+            )
             self.alert(
-                Severity.WARNING,
-                "autoimmune-cytopenia",
-                f"Autoimmune cytopenia '{ev.kind_text}' on {ev.date}: the label discontinues "
-                "for autoimmune anaemia or thrombocytopenia; review whether this is one.",
+                Severity.CRITICAL,
+                "autoimmune-cytopenia-unrecognised",
+                f"Autoimmune cytopenia '{ev.kind_text}' on {ev.date} is not a known kind: "
+                "alemtuzumab is withheld until it is coded (autoimmune anaemia, "
+                "thrombocytopenia and Evans syndrome discontinue, L3/E1).",
                 AUTOIMMUNE_CITATION,
                 ev.date,
+                hold=key,
             )
             self.decide(
                 "autoimmune.discontinue",
                 None,
-                f"'{ev.kind_text}' is not recognised as autoimmune anaemia or thrombocytopenia.",
-                AUTOIMMUNE_CITATION,
+                f"'{ev.kind_text}' is not a known kind of autoimmune cytopenia: withhold "
+                "pending review; code it as one of "
+                + ", ".join(repr(k.value) for k in cytopenia.AUTOIMMUNE_KINDS)
+                + ".",
+                REVIEW_CITATION,
                 status=DecisionStatus.INDETERMINATE,
                 missing=("autoimmune kind",),
             )
+            return
+        if rule.discontinue:
+            self.discontinue(ev.date, f"autoimmune {ev.kind.value}", rule.citation)
+            return
+        key = self.event_hold(
+            ev,
+            HoldKind.AUTOIMMUNE,
+            f"autoimmune cytopenia ({ev.kind_text or ev.kind.value}) on {ev.date}",
+            "a clinician's review (record it as a 'resolved' event naming this one); the label "
+            "has no data on resuming after autoimmune cytopenia",
+            rule.citation,
+        )
+        self.alert(
+            Severity.CRITICAL,
+            "autoimmune-cytopenia",
+            f"Autoimmune cytopenia ({ev.kind_text or ev.kind.value}) on {ev.date}: withhold "
+            "alemtuzumab pending review (L5: discontinue for autoimmune cytopenias).",
+            rule.citation,
+            ev.date,
+            hold=key,
+        )
+        self.decide(
+            "autoimmune.discontinue",
+            "withhold pending review",
+            f"{ev.kind.value}: not autoimmune anaemia or thrombocytopenia (which discontinue); "
+            "withheld pending review.",
+            rule.citation,
+        )
+
+    def on_progression(self, ev: Progression | AssessmentEvent) -> None:
+        if isinstance(ev, Progression):
+            what = {
+                ProgressionKind.PROGRESSIVE_DISEASE: "progressive disease",
+                ProgressionKind.RICHTER: "Richter transformation",
+                ProgressionKind.PROLYMPHOCYTIC: "transformation to prolymphocytic leukaemia",
+            }[ev.kind]
+            if ev.description:
+                what += f" ({ev.description})"
+        else:
+            t = ev.assessment.transformation
+            assert t is not None
+            what = f"{t.value} transformation on assessment"
+        self.progressions.append((ev.date, what))
+        key = self.event_hold(
+            ev,
+            HoldKind.PROGRESSION,
+            f"{what} on {ev.date}",
+            "the clinician has reassessed therapy (record the review as a 'resolved' event "
+            "naming this one to continue alemtuzumab)",
+            PROGRESSION_CITATION,
+            action=False,
+        )
+        self.alert(
+            Severity.CRITICAL,
+            "progression",
+            f"{what[0].upper()}{what[1:]} on {ev.date} during alemtuzumab: reassess therapy.",
+            PROGRESSION_CITATION,
+            ev.date,
+        )
+        self.extra_actions.append(
+            (
+                key,
+                Action(
+                    max(ev.date, self.as_of) if ev.date > self.as_of else self.as_of,
+                    "reassess-therapy",
+                    f"Reassess therapy: {what} on {ev.date}; to continue alemtuzumab record "
+                    "the review as a 'resolved' event naming "
+                    + (repr(ev.id) if ev.id else "this event (give it an id)"),
+                    PROGRESSION_CITATION,
+                ),
+            )
+        )
 
     def on_fever(self, ev: Fever) -> None:
         self.fevers.append(ev)
         self.decisions.append(grading.grade_fever(ev.temperature_c).decision)
-        anc = self.labs.get(LabCode.ANC)
-        if (
-            anc is not None
-            and anc.date is not None
-            and abs((ev.date - anc.date).days) <= FEVER_ANC_WINDOW_DAYS
-        ):
-            fn = grading.grade_febrile_neutropenia(anc, max_temperature_c=ev.temperature_c)
+        anc = self.anc_near(ev.date)
+        if anc is not None:
+            fn = grading.grade_febrile_neutropenia(
+                anc, max_temperature_c=ev.temperature_c, hours_at_or_above_38_c=ev.duration_h
+            )
             self.decisions.append(fn.decision)
             if fn.grade is not None and fn.grade >= 3:
+                key = self.event_hold(
+                    ev,
+                    HoldKind.FEBRILE_NEUTROPENIA,
+                    f"febrile neutropenia on {ev.date} ({ev.temperature_c:g} °C, ANC "
+                    f"{anc.value * 1000:,.0f}/µL)",
+                    "the febrile neutropenia has resolved (record the fever's resolved date)",
+                    SERIOUS_REACTION_CITATION,
+                    own_resolved=ev.resolved,
+                )
                 self.alert(
                     Severity.CRITICAL,
                     "febrile-neutropenia",
                     f"Febrile neutropenia on {ev.date}: {ev.temperature_c:g} °C with ANC "
-                    f"{anc.value * 1000:,.0f}/µL. Urgent evaluation and empirical treatment.",
+                    f"{anc.value * 1000:,.0f}/µL. Withhold alemtuzumab; urgent evaluation and "
+                    "empirical treatment.",
                     fn.citation,
                     ev.date,
+                    hold=key,
                 )
-        if any(d == ev.date for d, _, _ in self.doses):
+        elif ev.temperature_c >= FEVER_C:
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"fever {ev.temperature_c:g} °C on {ev.date} with no ANC within "
+                f"{FEVER_ANC_WINDOW_DAYS} days (febrile neutropenia not excluded)",
+                f"an ANC within {FEVER_ANC_WINDOW_DAYS} days of the fever, or the fever "
+                "recorded as resolved",
+                SERIOUS_REACTION_CITATION,
+                own_resolved=ev.resolved,
+                indeterminate=True,
+            )
+            self.alert(
+                Severity.CRITICAL,
+                "febrile-anc-unknown",
+                f"Fever {ev.temperature_c:g} °C on {ev.date} and no ANC within "
+                f"{FEVER_ANC_WINDOW_DAYS} days: febrile neutropenia cannot be excluded; "
+                "withhold and measure the ANC now.",
+                SERIOUS_REACTION_CITATION,
+                ev.date,
+                hold=key,
+            )
+            self.decide(
+                "febrile-neutropenia",
+                None,
+                f"Fever on {ev.date} with no ANC within {FEVER_ANC_WINDOW_DAYS} days.",
+                SERIOUS_REACTION_CITATION,
+                status=DecisionStatus.INDETERMINATE,
+                missing=("ANC",),
+            )
+        if self.dose_days.get(ev.date):
             self.alert(
                 Severity.INFO,
                 "infusion-fever",
@@ -661,6 +1149,17 @@ class _Run:
                 INFUSION_FEVER_CITATION,
                 ev.date,
             )
+
+    def anc_near(self, day: dt.date) -> LabResult | None:
+        """The ANC nearest ``day`` within the window (the lower of equally near ones)."""
+        best: tuple[int, float] | None = None
+        for d, value in self.all_anc:
+            gap = abs((d - day).days)
+            if gap <= FEVER_ANC_WINDOW_DAYS and (best is None or (gap, value) < best):
+                best = (gap, value)
+        if best is None:
+            return None
+        return LabResult.of("ANC", best[1], "10*9/L", date=day)
 
     # ---------------------------------------------------------------------------------------
     def expected_dose(self, day: dt.date) -> tuple[float, AdministrationRoute, str] | None:
@@ -686,24 +1185,85 @@ class _Run:
         return min(mg, self.escalation_ceiling_mg), route, "escalation"
 
 
+_AFTER_TIMED = frozenset({EventType.DOSE_HELD, EventType.DOSE, EventType.INFUSION_REACTION})
+"""Untimed events of these types come after the day's timed events; other untimed events
+(results and observations) come before them: untimed labs on a dose day are pre-dose."""
+
+
+def _slot(e: Event) -> tuple[int, dt.time]:
+    if e.time is not None:
+        return 1, e.time
+    return (2 if e.type in _AFTER_TIMED else 0), dt.time.min
+
+
+def _bounds(
+    anchor: dt.date | None, day: dt.date, settings: EngineSettings
+) -> tuple[dt.date, dt.date]:
+    if settings.weekly_ceiling == "rolling-7-days" or anchor is None:
+        return day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1), day
+    k = (day - anchor).days // ALEMTUZUMAB_WINDOW_DAYS
+    first = anchor + dt.timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
+    return first, first + dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+
+
+def weekly_window(
+    dose_dates: Iterable[dt.date], day: dt.date, settings: EngineSettings = DEFAULT_SETTINGS
+) -> tuple[dt.date, dt.date]:
+    """The days whose alemtuzumab counts with a dose on ``day`` against the 90 mg weekly ceiling
+    (L1, L4): its treatment week (weeks from the first dose, realigned at a dose after a gap of
+    7 days or more), or the 7 days ending ``day`` under ``rolling-7-days``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> mon = dt.date(2007, 1, 8)
+    >>> weekly_window([mon, mon + dt.timedelta(days=1)], mon + dt.timedelta(days=7))
+    (datetime.date(2007, 1, 15), datetime.date(2007, 1, 21))
+    """
+    anchor: dt.date | None = None
+    prev: dt.date | None = None
+    for d in sorted(dose_dates):
+        if d > day:
+            break
+        if prev is None or (d - prev).days >= GAP_RESTART_DAYS:
+            anchor = d
+        prev = d
+    if prev is not None and (day - prev).days >= GAP_RESTART_DAYS:
+        anchor = day  # a dose after the gap restarts the count
+    return _bounds(anchor, day, settings)
+
+
 def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
+    """The events in force up to ``as_of``, in replay order: by date; within a day untimed
+    results first, then timed events by time, then untimed doses and reactions; then by type
+    (results, what was done, reactions to it); ties by content. Never by list position, so the
+    order of entry cannot change the answer."""
     events = sorted(
         (e for e in course.effective_events() if e.date <= as_of),
-        key=lambda e: (e.date, _TYPE_ORDER[e.type]),
+        key=lambda e: (e.date, _slot(e), _TYPE_ORDER[e.type]),
     )
-    # Ties (same day, same type) are put in content order, so list order never matters; the
+    # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
     out: list[Event] = []
     i = 0
     while i < len(events):
         j = i + 1
-        key = (events[i].date, events[i].type)
-        while j < len(events) and (events[j].date, events[j].type) == key:
+        key = (events[i].date, _slot(events[i]), events[i].type)
+        while j < len(events) and (events[j].date, _slot(events[j]), events[j].type) == key:
             j += 1
         run = events[i:j]
         out.extend(run if len(run) == 1 else sorted(run, key=_content))
         i = j
     return out
+
+
+def _worse(a: LabResult, b: LabResult) -> LabResult:
+    """The more conservative of two results of one lab: the lower count (what holds a dose),
+    but the higher lymphocyte or white count (less response)."""
+    higher_is_worse = a.code in (LabCode.ALC, LabCode.WBC)
+    if a.value == b.value:
+        return a
+    return (max if higher_is_worse else min)((a, b), key=lambda r: r.value)
 
 
 def _as_of(course: Course) -> dt.date:
@@ -764,9 +1324,25 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             regimen.provenance[0],
             None,
         )
-    for ev in _sorted_events(course, as_of):
+    events = _sorted_events(course, as_of)
+    for ev in events:
+        if isinstance(ev, Resolved):
+            prev = run.resolutions.get(ev.event_id)
+            run.resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
+        elif isinstance(ev, LabEvent) and ev.result.code is LabCode.ANC:
+            run.all_anc.append((ev.date, ev.result.value))
+        elif isinstance(ev, DoseGiven) and ev.is_alemtuzumab:
+            run.dose_days[ev.date] = True
+    if course.baseline is not None:
+        b = course.baseline.lab(LabCode.ANC)
+        if b is not None:
+            run.all_anc.append((course.baseline.date, b.value))
+    for ev in events:
+        run.release_due(ev.date)
         if run.counts_pending is not None and (
-            not isinstance(ev, LabEvent) or ev.date != run.counts_pending
+            not isinstance(ev, LabEvent)
+            or ev.date != run.counts_pending
+            or _slot(ev) != run.counts_slot  # timed samples are judged one draw at a time
         ):
             run.cytopenia_check(run.counts_pending)
             run.counts_pending = None
@@ -788,6 +1364,12 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             run.antivirals.append(ev)
         elif isinstance(ev, AssessmentEvent):
             run.assessments.append(ev)
+            if ev.assessment.transformation is not None:
+                run.on_progression(ev)
+        elif isinstance(ev, AdverseEvent):
+            run.on_adverse_event(ev)
+        elif isinstance(ev, Progression):
+            run.on_progression(ev)
         elif isinstance(ev, Transfusion):
             run.transfusions.append(ev)
         elif isinstance(ev, GrowthFactor):
@@ -796,6 +1378,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             run.held_days.append(ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
+    run.release_due(as_of)
     return _finish(run)
 
 
@@ -829,8 +1412,9 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
         if run.doses:
             day = max(day, run.doses[-1][0] + dt.timedelta(days=MIN_DAYS_BETWEEN_MAINTENANCE_DOSES))
         day = _next_tiw(day, run.settings.tiw_weekdays)
-    # Never more than 90 mg in any 7 days: move to the next allowed day.
-    while _six_days_before(run, day) + mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
+    # Never more than 90 mg in a treatment week (or any 7 days, by setting): move the dose to
+    # the next allowed day.
+    while run.week_total(day, before=True) + mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
         day += dt.timedelta(days=1)
         if phase == "maintenance":
             day = _next_tiw(day, run.settings.tiw_weekdays)
@@ -838,6 +1422,8 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
     if run.doses and (day - run.doses[-1][0]).days >= GAP_RESTART_DAYS:
         mg, route = run.profile.steps[0]
         phase = "re-escalation"
+        if mg > LABEL_FIRST_STEP_MG:
+            run.gap_alert(day, mg, (day - run.doses[-1][0]).days)
     if end is not None and day > end:
         return None
     mg = min(mg, ALEMTUZUMAB_MAX_SINGLE_DOSE_MG)
@@ -895,12 +1481,6 @@ def _latest_decisions(decisions: list[Decision[Any]]) -> tuple[Decision[Any], ..
         latest.pop(d.rule, None)
         latest[d.rule] = d
     return tuple(latest.values())
-
-
-def _six_days_before(run: _Run, day: dt.date) -> float:
-    """Alemtuzumab given in the 6 days before ``day``: with a dose on ``day`` they make 7."""
-    lo = day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-    return sum(mg for d, mg, _ in run.doses if lo <= d < day)
 
 
 def _finish(run: _Run) -> CourseState:
@@ -990,9 +1570,47 @@ def _finish(run: _Run) -> CourseState:
         )
     grades = grades_for(run)
     holds = tuple(
-        HoldReason(kind, h.since, h.reason, h.resume_when, h.citation)
-        for kind, h in sorted(run.holds.items(), key=lambda kv: kv[1].since)
+        sorted(
+            (
+                HoldReason(h.kind, h.since, h.reason, h.resume_when, h.citation)
+                for h in run.holds.values()
+            ),
+            key=lambda h: (h.since, h.kind.value, h.reason, h.resume_when),
+        )
     )
+    for key, action in run.extra_actions:
+        if key is None or key in run.holds:
+            actions.append(action)
+    if run.holds:
+        unsure = sorted(h.reason for h in run.holds.values() if h.indeterminate)
+        reasons = sorted({h.reason for h in run.holds.values()})
+        run.decide(
+            "dosing.next",
+            None,
+            "No dose: alemtuzumab is withheld pending clinician review: "
+            + "; ".join(reasons)
+            + "."
+            + (f" Cannot be decided from the record: {'; '.join(unsure)}." if unsure else ""),
+            REVIEW_CITATION if unsure else next(iter(run.holds.values())).citation,
+            status=DecisionStatus.INDETERMINATE if unsure else DecisionStatus.DECIDED,
+            missing=tuple(unsure),
+        )
+    if response.category is ResponseCategory.PD and not therapy_over:
+        run.alert(
+            Severity.CRITICAL,
+            "progression",
+            f"Progressive disease by {response.criteria} on {response.date}: reassess therapy.",
+            PROGRESSION_CITATION,
+            response.date,
+        )
+        actions.append(
+            Action(
+                as_of,
+                "reassess-therapy",
+                f"Reassess therapy: progressive disease on {response.date}",
+                PROGRESSION_CITATION,
+            )
+        )
     step_mg: float | None = None
     if run.doses and status in (CourseStatus.ACTIVE, CourseStatus.ON_HOLD):
         step_mg = next_dose.dose_mg if next_dose is not None else run.doses[-1][1]

@@ -13,12 +13,14 @@ from typing import Any
 from cllcds.domain import (
     COURSE_FORMAT,
     AdministrationRoute,
+    AutoimmuneKind,
     CmvPolicy,
     CmvUnit,
     EventType,
     LabelRuleSet,
     LabUnit,
     PriorResponse,
+    ProgressionKind,
     ResponseCriteria,
     Serostatus,
     Sex,
@@ -31,6 +33,11 @@ DATE = {
     "type": "string",
     "pattern": r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$",
     "description": "YYYY-MM-DD, or a date-time YYYY-MM-DDThh:mm",
+}
+TIME = {
+    "type": "string",
+    "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
+    "description": "clock time HH:MM (24-hour); orders the events of one day",
 }
 NUMBER = {"type": "number"}
 BOOL = {"type": "boolean"}
@@ -100,20 +107,48 @@ _EVENT_PROPS: dict[EventType, dict[str, Any]] = {
         "result": {"const": "not detected"},
     },
     EventType.CMV_ANTIGENEMIA: {"value": NUMBER, "positive_cells": NUMBER},
-    EventType.INFUSION_REACTION: {"grade": {"type": "integer", "minimum": 1, "maximum": 5}},
-    EventType.FEVER: {"temperature_c": NUMBER},
+    EventType.INFUSION_REACTION: {
+        "grade": {"type": "integer", "minimum": 1, "maximum": 5},
+        "resolved": DATE,
+    },
+    EventType.FEVER: {
+        "temperature_c": NUMBER,
+        "duration_h": {
+            "type": "number",
+            "minimum": 0,
+            "description": "hours at or above 38.0 °C",
+        },
+        "resolved": DATE,
+    },
     EventType.INFECTION: {
         "grade": {"type": "integer", "minimum": 1, "maximum": 5},
         "description": TEXT,
         "serious": BOOL,
         "resolved": DATE,
     },
-    EventType.AUTOIMMUNE_CYTOPENIA: {"kind": TEXT},
+    EventType.AUTOIMMUNE_CYTOPENIA: {
+        "kind": {
+            "type": "string",
+            "description": "one of "
+            + ", ".join(repr(k.value) for k in AutoimmuneKind)
+            + " (or a listed synonym or SNOMED CT code); any other text withholds pending review",
+        }
+    },
     EventType.ANTIVIRAL: {"drug": TEXT, "dose_mg": NUMBER, "start": DATE, "stop": DATE},
     EventType.GROWTH_FACTOR: {"drug": TEXT},
     EventType.TRANSFUSION: {"product": TEXT},
     EventType.ASSESSMENT: ASSESSMENT_PROPS,
     EventType.NOTE: {"text": TEXT},
+    EventType.ADVERSE_EVENT: {
+        "grade": {"type": "integer", "minimum": 1, "maximum": 5},
+        "term": TEXT,
+        "serious": BOOL,
+        "resolved": DATE,
+    },
+    EventType.RESOLVED: {
+        "event_id": {"type": "string", "description": "the id of the event that resolved"}
+    },
+    EventType.PROGRESSION: {"kind": _enum(ProgressionKind), "description": TEXT},
 }
 _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.DOSE: ["drug", "dose_mg", "route"],
@@ -123,11 +158,20 @@ _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.INFECTION: ["grade"],
     EventType.AUTOIMMUNE_CYTOPENIA: ["kind"],
     EventType.ANTIVIRAL: ["drug"],
+    EventType.ADVERSE_EVENT: ["grade", "term"],
+    EventType.RESOLVED: ["event_id"],
+    EventType.PROGRESSION: ["kind"],
 }
 
 
 def _event_schema(t: EventType) -> dict[str, Any]:
-    props = {"date": DATE, "type": {"const": t.value}, "id": TEXT, "supersedes": TEXT}
+    props = {
+        "date": DATE,
+        "time": TIME,
+        "type": {"const": t.value},
+        "id": TEXT,
+        "supersedes": TEXT,
+    }
     props.update(_EVENT_PROPS[t])
     assert set(props) == EVENT_COMMON | EVENT_KEYS[t], t  # the parser and schema agree
     return {

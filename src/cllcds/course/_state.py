@@ -36,6 +36,14 @@ class HoldKind(Enum):
     INFUSION_REACTION = "infusion_reaction"
     SERIOUS_INFECTION = "serious_infection"
     CMV = "cmv"
+    FEBRILE_NEUTROPENIA = "febrile_neutropenia"
+    ADVERSE_EVENT = "adverse_event"
+    """A grade ≥ 3 non-haematological (or flagged serious) adverse event."""
+    AUTOIMMUNE = "autoimmune_cytopenia"
+    """An autoimmune cytopenia that does not discontinue: withheld pending review."""
+    PROGRESSION = "progression"
+    REVIEW = "review"
+    """Fail closed: the engine cannot interpret an input with certainty."""
 
 
 class Severity(Enum):

@@ -172,6 +172,9 @@ class EventType(Enum):
     TRANSFUSION = "transfusion"
     ASSESSMENT = "assessment"
     NOTE = "note"
+    ADVERSE_EVENT = "adverse_event"
+    RESOLVED = "resolved"
+    PROGRESSION = "progression"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,11 +258,17 @@ class CmvAntigenemia(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InfusionReaction(Event):
     grade: int
+    resolved: dt.date | None = None
+    """The day the reaction resolved, when recorded on the event itself."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fever(Event):
     temperature_c: float
+    duration_h: float | None = None
+    """How long the temperature stayed at or above 38.0 °C, hours (CTCAE's "sustained")."""
+    resolved: dt.date | None = None
+    """The day the fever (and a febrile neutropenia it made) resolved, when recorded."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,8 +286,16 @@ class Infection(Event):
 
 
 class AutoimmuneKind(Enum):
+    """The coded kinds of autoimmune cytopenia (``autoimmune_cytopenia.kind``)."""
+
     HAEMOLYTIC_ANAEMIA = "haemolytic anaemia"
+    """Autoimmune haemolytic anaemia (AIHA): discontinue (L3, E1)."""
     THROMBOCYTOPENIA = "thrombocytopenia"
+    """Immune (autoimmune) thrombocytopenia (ITP): discontinue (L3, E1)."""
+    EVANS_SYNDROME = "evans syndrome"
+    """AIHA with ITP: discontinue (L3, E1)."""
+    PURE_RED_CELL_APLASIA = "pure red cell aplasia"
+    NEUTROPENIA = "autoimmune neutropenia"
     OTHER = "other"
 
 
@@ -286,6 +303,40 @@ class AutoimmuneKind(Enum):
 class AutoimmuneCytopenia(Event):
     kind: AutoimmuneKind
     kind_text: str = ""
+    recognised: bool = True
+    """``False`` when ``kind_text`` named no known kind: the engine then withholds, undecided."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdverseEvent(Event):
+    """Any other adverse event, graded by the clinician (CTCAE term and grade)."""
+
+    grade: int
+    term: str
+    serious: bool | None = None
+    resolved: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolved(Event):
+    """A later record that the event whose ``id`` is ``event_id`` resolved on ``date``."""
+
+    event_id: str
+
+
+class ProgressionKind(Enum):
+    """Progression or transformation during therapy."""
+
+    PROGRESSIVE_DISEASE = "progressive disease"
+    """iwCLL progressive disease judged by the clinician."""
+    RICHTER = "richter"
+    PROLYMPHOCYTIC = "prolymphocytic"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progression(Event):
+    kind: ProgressionKind
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -335,6 +386,9 @@ _EVENT_TYPE: dict[type[Event], EventType] = {
     Transfusion: EventType.TRANSFUSION,
     AssessmentEvent: EventType.ASSESSMENT,
     Note: EventType.NOTE,
+    AdverseEvent: EventType.ADVERSE_EVENT,
+    Resolved: EventType.RESOLVED,
+    Progression: EventType.PROGRESSION,
 }
 
 

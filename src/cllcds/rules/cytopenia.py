@@ -18,9 +18,17 @@ Lymphopenia never modifies the dose (L3, E1): no function here looks at lymphocy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cllcds.domain import Citation, Decision, DecisionStatus, LabCode, LabelRuleSet
+from cllcds.domain import (
+    AutoimmuneKind,
+    Citation,
+    Decision,
+    DecisionStatus,
+    LabCode,
+    LabelRuleSet,
+)
 from cllcds.knowledge import DoseModificationRules, Threshold, dose_modification_rules
 
 LABS = (LabCode.ANC, LabCode.PLT)
@@ -183,3 +191,135 @@ def resume_condition(rules: DoseModificationRules, baseline: Counts) -> str:
         else:
             parts.append(_first(rules.resume, lab).text())
     return " and ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------
+# Autoimmune cytopenias (clinical-rules.md §1.6: L3, E1, L5)
+
+AUTOIMMUNE_DISCONTINUE_CITATION = Citation(
+    "L3",
+    "§2.3 Dose modification: autoimmune cytopenia",
+    note="Discontinue for autoimmune anaemia or autoimmune thrombocytopenia (E1: permanently "
+    "discontinued).",
+)
+AUTOIMMUNE_REVIEW_CITATION = Citation(
+    "L5",
+    "Warnings and precautions: cytopenias",
+    note="Autoimmune cytopenias: discontinue; there are no data on the safety of resuming after "
+    "autoimmune cytopenia or marrow aplasia. Kinds other than anaemia or thrombocytopenia are "
+    "withheld pending the clinician's review (cllcds default reading).",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoimmuneKindRule:
+    """What the label does for one coded kind of autoimmune cytopenia, and its codes."""
+
+    kind: AutoimmuneKind
+    discontinue: bool
+    """``True``: discontinue (L3/E1); ``False``: withhold pending review (L5)."""
+    snomed: str | None
+    """SNOMED CT concept id, where one was found with a source (``snomed_source``)."""
+    snomed_source: str
+    synonyms: tuple[str, ...]
+    citation: Citation
+
+
+AUTOIMMUNE_KINDS: Mapping[AutoimmuneKind, AutoimmuneKindRule] = {
+    r.kind: r
+    for r in (
+        AutoimmuneKindRule(
+            AutoimmuneKind.HAEMOLYTIC_ANAEMIA,
+            True,
+            "13601005",
+            "Autoimmune hemolytic anemia (disorder); not confirmed against a terminology server "
+            "in this work: check before release",
+            (
+                "haemolytic anaemia",
+                "hemolytic anemia",
+                "autoimmune haemolytic anaemia",
+                "autoimmune hemolytic anemia",
+                "aiha",
+                "warm aiha",
+                "cold aiha",
+                "warm autoimmune haemolytic anaemia",
+                "warm autoimmune hemolytic anemia",
+                "cold autoimmune haemolytic anaemia",
+                "cold autoimmune hemolytic anemia",
+                "autoimmune anaemia",
+                "autoimmune anemia",
+                "cold agglutinin disease",
+                # Autoimmune haemolytic anaemia, cold type (coding.health, ICD-11 3A20.1)
+                "284020008",
+            ),
+            AUTOIMMUNE_DISCONTINUE_CITATION,
+        ),
+        AutoimmuneKindRule(
+            AutoimmuneKind.THROMBOCYTOPENIA,
+            True,
+            "128091003",
+            "Autoimmune thrombocytopenia (disorder), synonym 'Primary ITP (immune "
+            "thrombocytopenia)': tx-dev.fhir.org SNOMED CT browser; 2897005 'Immune "
+            "thrombocytopenia (disorder)' is accepted too",
+            (
+                "immune thrombocytopenia",
+                "autoimmune thrombocytopenia",
+                "immune thrombocytopenic purpura",
+                "idiopathic thrombocytopenic purpura",
+                "itp",
+                "2897005",
+            ),
+            AUTOIMMUNE_DISCONTINUE_CITATION,
+        ),
+        AutoimmuneKindRule(
+            AutoimmuneKind.EVANS_SYNDROME,
+            True,
+            "95563006",
+            "Evans syndrome: coding.health (ICD-11 3A20.5 equivalent), a secondary source",
+            ("evans", "evans syndrome", "evans' syndrome", "evan's syndrome", "evans's syndrome"),
+            AUTOIMMUNE_DISCONTINUE_CITATION,
+        ),
+        AutoimmuneKindRule(
+            AutoimmuneKind.PURE_RED_CELL_APLASIA,
+            False,
+            None,
+            "no SNOMED CT code confirmed",
+            (
+                "pure red cell aplasia",
+                "prca",
+                "red cell aplasia",
+                "autoimmune pure red cell aplasia",
+            ),
+            AUTOIMMUNE_REVIEW_CITATION,
+        ),
+        AutoimmuneKindRule(
+            AutoimmuneKind.NEUTROPENIA,
+            False,
+            None,
+            "no SNOMED CT code confirmed",
+            ("autoimmune neutropenia", "immune neutropenia", "ain"),
+            AUTOIMMUNE_REVIEW_CITATION,
+        ),
+        AutoimmuneKindRule(
+            AutoimmuneKind.OTHER,
+            False,
+            None,
+            "a coded 'other': the clinician names it in kind_text",
+            ("other", "other autoimmune cytopenia"),
+            AUTOIMMUNE_REVIEW_CITATION,
+        ),
+    )
+}
+"""Every coded autoimmune cytopenia: discontinue (AIHA, ITP, Evans: L3, E1) or withhold pending
+review (the others: L5), with the SNOMED CT code where a source gave one."""
+
+_AUTOIMMUNE_LOOKUP: Mapping[str, AutoimmuneKind] = {
+    key: r.kind
+    for r in AUTOIMMUNE_KINDS.values()
+    for key in (*r.synonyms, *((r.snomed,) if r.snomed else ()))
+}
+
+
+def autoimmune_kind_for(normalised: str) -> AutoimmuneKind | None:
+    """The kind a normalised text (lower case, single spaces) names, or ``None``."""
+    return _AUTOIMMUNE_LOOKUP.get(normalised)

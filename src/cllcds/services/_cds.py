@@ -20,11 +20,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cllcds.course import CmvStatus, CourseState, CourseStatus, Severity
+from cllcds.course import CmvStatus, CourseState, CourseStatus, Severity, weekly_window
 from cllcds.domain import (
     ALEMTUZUMAB_MAX_SINGLE_DOSE_MG,
     ALEMTUZUMAB_MAX_WEEKLY_MG,
-    ALEMTUZUMAB_WINDOW_DAYS,
     CEILING_CITATION,
     Citation,
 )
@@ -318,17 +317,18 @@ def cds_order_sign(
                 )
                 | {"suggested_dose_mg": ALEMTUZUMAB_MAX_SINGLE_DOSE_MG, "order_index": idx}
             )
-        window_start = day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-        given = [(d, mg) for d, mg, _ in state.doses if window_start <= d <= day]
+        # The engine's reading of "90 mg per week" (treatment weeks from day 1, docs/rules.md).
+        window_start, window_end = weekly_window([d for d, _, _ in state.doses], day)
+        given = [(d, mg) for d, mg, _ in state.doses if window_start <= d <= window_end]
         week = sum(mg for _, mg in given) + dose
         if week > ALEMTUZUMAB_MAX_WEEKLY_MG:
             listing = ", ".join(f"{d} {mg:g} mg" for d, mg in given) or "none"
             cards.append(
                 _card(
-                    f"{week:g} mg in {ALEMTUZUMAB_WINDOW_DAYS} days exceeds the "
+                    f"{week:g} mg in the treatment week {window_start}–{window_end} exceeds the "
                     f"{ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg weekly ceiling",
                     "critical",
-                    f"{prefix}. Doses in {window_start}–{day}: {listing}; with this order "
+                    f"{prefix}. Doses in {window_start}–{window_end}: {listing}; with this order "
                     f"{week:g} mg.\n\nSource: {ceiling}{extra}",
                     rule="ceiling-weekly-dose",
                     citation=ceiling,

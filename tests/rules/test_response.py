@@ -495,11 +495,52 @@ def test_ash_and_pmc_2008_differ_on_one_a_plus_one_b() -> None:
     assert pmc.status is DecisionStatus.DECIDED
 
 
-def test_iwcll_2018_pr_named_default_needs_two_group_a() -> None:
-    """The 2018 PR footnote was not retrieved; named default 2 A + 1 B (as 2008 ASH)."""
+def test_iwcll_2018_pr_needs_two_group_a_when_several_were_abnormal() -> None:
+    """G5 Table 4 PR footnote (issue 10): '>= 2 group A + >= 1 group B, if previously
+    abnormal'. Nodes, spleen (18 cm imaged) and lymphocytes were abnormal: nodes alone do not
+    make a PR."""
     result = assess_response(BASE_NODES_ONLY, ONE_A_ONE_B, IW18)
     assert result.category is SD
-    assert "named default" in response_rules(IW18).pr.citation.quote
+    assert "1 of 3 group A met, 2 needed" in result.rationale
+
+
+# Only the nodes (group A) and only the platelets (group B) abnormal before therapy.
+BASE_ONE_EACH = dataclasses.replace(
+    BASE, spleen_cm=0, spleen_length_cm=11, liver_cm=0, alc_10e9_per_l=3.5, hgb_g_per_dl=12.0,
+    plt_10e9_per_l=80, constitutional_symptoms=False,
+)  # fmt: skip
+ONE_EACH_NOW = dataclasses.replace(
+    ONE_A_ONE_B, alc_10e9_per_l=3.4, plt_10e9_per_l=100, hgb_g_per_dl=12.0, spleen_length_cm=11
+)
+
+
+def test_iwcll_2018_pr_footnote_only_one_of_each_needs_to_improve() -> None:
+    """G5 Table 4 PR footnote (issue 10): 'If only one parameter of group A and one of group B
+    was abnormal before therapy, only one of each needs to improve.' Nodes -50 % and platelets
+    80 -> 100 x 10^9/L: PR."""
+    result = assess_response(BASE_ONE_EACH, ONE_EACH_NOW, IW18)
+    assert result.category is PR
+    assert "only one parameter of each group was abnormal" in result.rationale
+    assert result.citation.quote.startswith("If only one parameter of group A")
+    # The one abnormal parameter must itself improve: platelets 80 -> 99 is not enough.
+    worse = dataclasses.replace(ONE_EACH_NOW, plt_10e9_per_l=99)
+    assert assess_response(BASE_ONE_EACH, worse, IW18).category is SD
+
+
+def test_iwcll_2018_pr_footnote_needs_every_baseline_status_known() -> None:
+    """With a second group B parameter abnormal (Hb 10.4 < 11 g/dL) the exception does not
+    apply: 2 group A criteria are needed again. With the baseline lymphocyte count unknown the
+    stricter rule stands too (fail closed)."""
+    two_b = dataclasses.replace(BASE_ONE_EACH, hgb_g_per_dl=10.4)
+    assert assess_response(two_b, ONE_EACH_NOW, IW18).category is SD
+    unknown = dataclasses.replace(BASE_ONE_EACH, alc_10e9_per_l=None)
+    assert assess_response(unknown, ONE_EACH_NOW, IW18).category is not PR
+
+
+def test_iwcll_2008_has_no_single_abnormal_exception() -> None:
+    """The exception is the 2018 footnote's; the 2008 ASH rule (S4) stays >= 2 A + >= 1 B."""
+    assert response_rules(ASH).pr.single_abnormal is None
+    assert assess_response(BASE_ONE_EACH, ONE_EACH_NOW, ASH).category is SD
 
 
 def test_nci_pr_needs_lymphocytes_organs_and_one_blood_count() -> None:
@@ -900,7 +941,7 @@ def test_unknown_criteria_list_the_valid_ones() -> None:
 # --------------------------------------------------------------------------------------------
 
 SOURCES = {
-    NCI: {"S1", "S2", "S3"},
+    NCI: {"G1", "S1", "S2", "S3"},  # G1: Cheson 1996 itself (PR 50 % improvement rows)
     ASH: {"G2", "S4", "S5", "S6", "G4"},
     PMC: {"G3", "S6"},
     IW18: {"G5", "S1"},

@@ -18,7 +18,9 @@ from cllcds.domain import (
     CmvUnit,
     DecisionStatus,
     LabCode,
+    LabResult,
     ResponseCategory,
+    ToxicityScale,
 )
 from cllcds.rules import grading, supportive
 from cllcds.rules import response as response_rules
@@ -462,30 +464,113 @@ def prophylaxis_for(
     return tuple(out), action
 
 
+def _grade_rank(g: grading.GradeResult) -> int:
+    return -1 if g.grade is None else int(g.grade)
+
+
 def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
-    """The latest grade of each lab on the course's toxicity scale."""
+    """Each lab's grade on the course's toxicity scale.
+
+    CTCAE v5.0 grades the latest value (``grade``) and reports the worst grade of the course
+    beside it (``worst``). iwCLL 2008 Table 5 grades the nadir: the lowest value of the course
+    (for Hb the lowest pre-transfusion value), so ``grade`` and ``worst`` are the nadir's grade.
+    """
     out: dict[LabCode, GradeInfo] = {}
     scale = run.course.rule_sets.toxicity
     baseline = run.course.baseline
-    for code, result in sorted(run.labs.items(), key=lambda kv: kv[0].value):
+    start = run.course.start_date
+    for code, latest in sorted(run.labs.items(), key=lambda kv: kv[0].value):
+        if not code.graded:
+            continue
         base = baseline.lab(code) if baseline is not None else None
-        day = result.date or run.as_of
-        transfused = code is LabCode.HGB and any(
-            dt.timedelta(0) <= day - t.date <= dt.timedelta(days=28) for t in run.transfusions
-        )
-        gcsf = any(g.date <= day for g in run.growth_factor) if code is LabCode.ANC else None
-        res = grading.grade(result, scale, baseline=base, transfused=transfused, growth_factor=gcsf)
-        run.decisions.append(res.decision)
+        course_values = [
+            r for r in run.lab_history if r.code is code and (r.date or run.as_of) >= start
+        ] or [latest]
+
+        def graded(r: LabResult, base: LabResult | None = base) -> grading.GradeResult:
+            day = r.date or run.as_of
+            hb, anc = r.code is LabCode.HGB, r.code is LabCode.ANC
+            transfused, esa = _hb_support(run, day) if hb else (False, None)
+            gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
+            return grading.grade(
+                r,
+                scale,
+                baseline=base,
+                transfused=transfused,
+                growth_factor=gcsf,
+                erythropoietin=esa,
+            )
+
+        results = [(r, graded(r)) for r in course_values]
+        if scale is ToxicityScale.IWCLL_2008_HAEM:
+            # The nadir: the lowest value that can be graded (Hb before any transfusion).
+            usable = [
+                (r, g) for r, g in results if not g.decision.inputs_used.get("transfused")
+            ] or results
+            chosen, res = min(usable, key=lambda rg: (rg[0].value, rg[0].date or run.as_of))
+            worst_r, worst = chosen, res
+            basis = "nadir"
+            decision = dataclasses.replace(
+                res.decision,
+                rationale=f"Nadir {code.value} of the course ({chosen.date}): "
+                + res.decision.rationale,
+            )
+        else:
+            chosen, res = latest, graded(latest)
+            gradable = [(r, g) for r, g in results if g.grade is not None]
+            worst_r, worst = max(
+                gradable or [(chosen, res)],
+                key=lambda rg: (_grade_rank(rg[1]), rg[0].date or run.as_of),
+            )
+            basis = "latest"
+            decision = res.decision
+        run.decisions.append(decision)
         out[code] = GradeInfo(
             lab=code,
             grade=None if res.grade is None else int(res.grade),
             scale=scale.value,
-            date=day,
-            value=result.value,
+            date=chosen.date or run.as_of,
+            value=chosen.value,
             unit=code.canonical_unit.value,
-            decision=res.decision,
+            decision=decision,
+            worst=None if worst.grade is None else int(worst.grade),
+            worst_date=worst_r.date or run.as_of,
+            worst_value=worst_r.value,
+            basis=basis,
         )
     return out
+
+
+HB_SUPPORT_WINDOW_DAYS = 28
+"""A red-cell transfusion or an erythropoiesis-stimulating agent given in the 28 days before a
+haemoglobin makes it "transfused" / "with erythropoietin" (configurable default: the sources
+say "untransfused and without erythropoietin" but give no window)."""
+
+ESA_DRUG_WORDS = ("epoetin", "erythropoietin", "darbepoetin", "esa", "aranesp", "eprex", "retacrit")
+"""Names that make a ``growth_factor`` event an ESA (older documents recorded ESAs there)."""
+
+RESPONSE_TIMING_MONTHS = 2
+"""iwCLL: response is assessed at least 2 months after the end of therapy."""
+
+RESPONSE_TIMING_IWCLL_CITATION = Citation(
+    "G6",
+    "Hallek 2018 (and 2008 §5): response assessment timing",
+    note="Response is assessed at least 2 months after the completion of therapy; an earlier "
+    "assessment is provisional (issue 10 reading; the article text beyond the abstract was not "
+    "retrieved). NCI-WG 1996 likewise needs responses to last at least 2 months (S1).",
+)
+
+
+def _hb_support(run: _Run, day: dt.date) -> tuple[bool, bool]:
+    """(transfused, erythropoietin) in the window before ``day``: none recorded means none."""
+    window = dt.timedelta(days=HB_SUPPORT_WINDOW_DAYS)
+    transfused = any(dt.timedelta(0) <= day - t.date <= window for t in run.transfusions)
+    esa = any(e.begins <= day and day - e.ends <= window for e in run.esas) or any(
+        dt.timedelta(0) <= day - g.date <= window
+        and any(w in g.drug.lower() for w in ESA_DRUG_WORDS)
+        for g in run.growth_factor
+    )
+    return transfused, esa
 
 
 def response_for(run: _Run) -> ResponseInfo:
@@ -519,15 +604,67 @@ def response_for(run: _Run) -> ResponseInfo:
     base = baseline.assessment.with_labs(baseline.labs)
     series = [_with_labs(run, a) for a in run.assessments]
     result = response_rules.assess_series(base, series, criteria)[-1]
-    run.decisions.append(result.decision)
+    latest_a = series[-1]
+    decision = result.decision
+    notes: list[str] = []
+    if latest_a.hgb_g_per_dl is not None:
+        given = [
+            w
+            for w, on in (
+                ("a transfusion", latest_a.transfused),
+                ("an erythropoiesis-stimulating agent", latest_a.erythropoietin),
+            )
+            if on
+        ]
+        notes.append(
+            f"Hb {latest_a.hgb_g_per_dl:g} g/dL counts only untransfused and without "
+            f"erythropoietin: {' and '.join(given)} recorded in the {HB_SUPPORT_WINDOW_DAYS} "
+            "days before, so it does not count"
+            if given
+            else f"No transfusion or erythropoiesis-stimulating agent recorded in the "
+            f"{HB_SUPPORT_WINDOW_DAYS} days before the Hb: taken as untransfused and without "
+            "erythropoietin"
+        )
+    provisional = result.provisional
+    confirm_on = result.confirm_on_or_after
+    timing = ""
+    if result.category.is_response and run.doses:
+        last_dose = run.doses[-1][0]
+        end = run.doses[0][0] + dt.timedelta(days=run.profile.length_days - 1)
+        over = run.discontinued is not None or end < run.as_of
+        due = supportive.add_months(last_dose, RESPONSE_TIMING_MONTHS)
+        if not over or result.date < due:
+            provisional = True
+            confirm_on = max(confirm_on or due, due)
+            timing = (
+                f"provisional: assessed on {result.date}, "
+                + ("during therapy" if not over else f"before {due} (2 months after the last dose)")
+                + f"; confirm with an assessment at least {RESPONSE_TIMING_MONTHS} months after "
+                "the last dose"
+            )
+            notes.append(timing[0].upper() + timing[1:])
+    if notes:
+        decision = dataclasses.replace(
+            decision,
+            rationale=decision.rationale.rstrip(".") + ". " + ". ".join(notes) + ".",
+            status=DecisionStatus.INDETERMINATE if timing else decision.status,
+            inputs_used={
+                **decision.inputs_used,
+                "transfused (28 days before)": bool(latest_a.transfused),
+                "erythropoietin (28 days before)": bool(latest_a.erythropoietin),
+            },
+        )
+    run.decisions.append(decision)
     return ResponseInfo(
         category=result.category,
         criteria=criteria.value,
         date=result.date,
         mrd_negative=result.mrd_negative,
-        provisional=result.provisional,
+        provisional=provisional,
         by_compartment={c.value: r.value for c, r in result.by_compartment.items()},
-        decision=result.decision,
+        decision=decision,
+        provisional_reason=timing or ("duration not yet confirmed" if provisional else ""),
+        confirm_on_or_after=confirm_on,
     )
 
 
@@ -544,10 +681,12 @@ def _with_labs(run: _Run, ev: AssessmentEvent) -> Assessment:
         ]
         if near:
             labs.append(max(near, key=lambda r: r.date or ev.date))
-    transfused = any(
-        dt.timedelta(0) <= ev.date - t.date <= dt.timedelta(days=28) for t in run.transfusions
-    )
+    transfused, esa = _hb_support(run, ev.date)
     a = ev.assessment.with_labs(labs)
-    # No transfusion recorded in the 4 weeks before means untransfused (not "unknown").
-    recorded = a.transfused if a.transfused is not None else False
-    return dataclasses.replace(a, transfused=transfused or recorded)
+    # None recorded in the 4 weeks before means untransfused and without erythropoietin (not
+    # "unknown"); the decision says so.
+    return dataclasses.replace(
+        a,
+        transfused=transfused or bool(a.transfused),
+        erythropoietin=esa or bool(a.erythropoietin),
+    )

@@ -50,6 +50,7 @@ from cllcds.domain import (
     DoseHeld,
     DosePhase,
     Drug,
+    Esa,
     Event,
     EventType,
     Fever,
@@ -59,6 +60,7 @@ from cllcds.domain import (
     LabCode,
     LabEvent,
     LabResult,
+    ProphylaxisEvent,
     Regimen,
     Transfusion,
 )
@@ -185,6 +187,8 @@ _TYPE_ORDER = {
             EventType.ANTIVIRAL,
             EventType.GROWTH_FACTOR,
             EventType.TRANSFUSION,
+            EventType.ESA,
+            EventType.PROPHYLAXIS,
             EventType.DOSE_HELD,
             EventType.DOSE,
             EventType.INFUSION_REACTION,
@@ -282,6 +286,8 @@ class _Run:
     assessments: list[AssessmentEvent] = field(default_factory=list)
     transfusions: list[Transfusion] = field(default_factory=list)
     growth_factor: list[GrowthFactor] = field(default_factory=list)
+    esas: list[Esa] = field(default_factory=list)
+    prophylaxis_events: list[ProphylaxisEvent] = field(default_factory=list)
     held_days: list[DoseHeld] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     alert_hold: list[HoldKind | None] = field(default_factory=list)
@@ -792,6 +798,10 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             run.transfusions.append(ev)
         elif isinstance(ev, GrowthFactor):
             run.growth_factor.append(ev)
+        elif isinstance(ev, Esa):
+            run.esas.append(ev)
+        elif isinstance(ev, ProphylaxisEvent):
+            run.prophylaxis_events.append(ev)
         elif isinstance(ev, DoseHeld):
             run.held_days.append(ev)
     if run.counts_pending is not None:

@@ -13,12 +13,16 @@ from typing import Any
 from cllcds.domain import (
     COURSE_FORMAT,
     AdministrationRoute,
+    AntiviralIntent,
     CmvPolicy,
     CmvUnit,
+    EsaDoseUnit,
     EventType,
     LabelRuleSet,
     LabUnit,
     PriorResponse,
+    ProphylaxisAction,
+    ProphylaxisKind,
     ResponseCriteria,
     Serostatus,
     Sex,
@@ -46,7 +50,10 @@ LAB: dict[str, Any] = {
     "required": ["code", "value", "unit"],
     "additionalProperties": False,
     "properties": {
-        "code": {"type": "string", "description": "WBC, ALC, ANC, PLT, HGB, CD4 or a LOINC code"},
+        "code": {
+            "type": "string",
+            "description": "WBC, ALC, ANC, PLT, HGB, CD4, CREAT or a LOINC code",
+        },
         "value": NUMBER,
         "unit": _enum(LabUnit),
     },
@@ -109,11 +116,32 @@ _EVENT_PROPS: dict[EventType, dict[str, Any]] = {
         "resolved": DATE,
     },
     EventType.AUTOIMMUNE_CYTOPENIA: {"kind": TEXT},
-    EventType.ANTIVIRAL: {"drug": TEXT, "dose_mg": NUMBER, "start": DATE, "stop": DATE},
+    EventType.ANTIVIRAL: {
+        "drug": TEXT,
+        "dose_mg": NUMBER,
+        "start": DATE,
+        "stop": DATE,
+        "intent": _enum(AntiviralIntent),
+        "frequency": {"type": "string", "description": "e.g. twice daily"},
+    },
     EventType.GROWTH_FACTOR: {"drug": TEXT},
     EventType.TRANSFUSION: {"product": TEXT},
     EventType.ASSESSMENT: ASSESSMENT_PROPS,
     EventType.NOTE: {"text": TEXT},
+    EventType.ESA: {
+        "drug": {"type": "string", "description": "epoetin alfa, darbepoetin alfa, ..."},
+        "dose": {"type": "number", "minimum": 0},
+        "dose_unit": _enum(EsaDoseUnit),
+        "start": DATE,
+        "stop": DATE,
+    },
+    EventType.PROPHYLAXIS: {
+        "agent": _enum(ProphylaxisKind),
+        "action": _enum(ProphylaxisAction),
+        "drug": TEXT,
+        "dose_mg": {"type": "number", "minimum": 0},
+        "frequency": TEXT,
+    },
 }
 _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.DOSE: ["drug", "dose_mg", "route"],
@@ -123,6 +151,8 @@ _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.INFECTION: ["grade"],
     EventType.AUTOIMMUNE_CYTOPENIA: ["kind"],
     EventType.ANTIVIRAL: ["drug"],
+    EventType.ESA: ["drug"],
+    EventType.PROPHYLAXIS: ["agent", "action", "drug"],
 }
 
 

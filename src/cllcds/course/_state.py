@@ -114,6 +114,12 @@ class GradeInfo:
     value: float
     unit: str
     decision: Decision[Any]
+    worst: int | None = None
+    """The worst grade of the course (CTCAE; for iwCLL the nadir's grade, = ``grade``)."""
+    worst_date: dt.date | None = None
+    worst_value: float | None = None
+    basis: str = "latest"
+    """``latest`` (CTCAE: the latest value) or ``nadir`` (iwCLL 2008 Table 5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +159,10 @@ class ResponseInfo:
     provisional: bool
     by_compartment: Mapping[str, str]
     decision: Decision[Any] | None
+    provisional_reason: str = ""
+    """Why the category is provisional (iwCLL timing: before 2 months after the last dose;
+    NCI-WG duration)."""
+    confirm_on_or_after: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +274,10 @@ def state_document(state: CourseState) -> dict[str, Any]:
                 "unit": g.unit,
                 "status": g.decision.status.value,
                 "rationale": g.decision.rationale,
+                "basis": g.basis,
+                "worst": g.worst,
+                "worst_date": _value(g.worst_date),
+                "worst_value": None if g.worst_value is None else _value(round(g.worst_value, 6)),
             }
             for lab, g in state.grades.items()
         },
@@ -293,6 +307,9 @@ def state_document(state: CourseState) -> dict[str, Any]:
             "date": _value(resp.date),
             "mrd_negative": resp.mrd_negative,
             "provisional": resp.provisional,
+            "provisional_reason": resp.provisional_reason or None,
+            "confirm_on_or_after": _value(resp.confirm_on_or_after),
+            "rationale": None if resp.decision is None else resp.decision.rationale,
             "by_compartment": dict(resp.by_compartment),
         },
         "alerts": [

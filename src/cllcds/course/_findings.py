@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cllcds.domain import (
     Antiviral,
+    AntiviralIntent,
     Assessment,
     AssessmentEvent,
     Citation,
@@ -16,13 +17,18 @@ from cllcds.domain import (
     CmvPcr,
     CmvPolicy,
     CmvUnit,
+    Decision,
     DecisionStatus,
     LabCode,
     LabResult,
+    ProphylaxisAction,
+    ProphylaxisEvent,
+    ProphylaxisKind,
     ResponseCategory,
     ToxicityScale,
 )
-from cllcds.rules import grading, supportive
+from cllcds.knowledge import RenalPhase
+from cllcds.rules import grading, renal, supportive
 from cllcds.rules import response as response_rules
 
 from ._state import (
@@ -33,6 +39,7 @@ from ._state import (
     GradeInfo,
     HoldKind,
     ProphylaxisInfo,
+    RenalInfo,
     ResponseInfo,
     Severity,
 )
@@ -141,7 +148,66 @@ def _treating(run: _Run, a: Antiviral, first_positive: dt.date | None) -> bool:
     drug = a.drug.lower()
     if not any(name in drug for name in CMV_ANTIVIRALS):
         return False
+    if a.intent is AntiviralIntent.PROPHYLAXIS:
+        return False  # recorded as prophylaxis: never read as treatment
+    if a.intent in (AntiviralIntent.PREEMPTIVE, AntiviralIntent.TREATMENT):
+        return True
     return first_positive is not None and a.begins >= first_positive - dt.timedelta(days=1)
+
+
+def _crcl(run: _Run) -> tuple[Decision[float | None], LabResult | None]:
+    """Creatinine clearance from the latest creatinine, the patient's age on its day, weight
+    and sex (Cockcroft-Gault, the antiviral labels' estimate)."""
+    patient = run.course.patient
+    creat = run.labs.get(LabCode.CREAT)
+    day = (creat.date if creat is not None else None) or run.as_of
+    age = None if patient.birth_date is None else float(renal.age_years(patient.birth_date, day))
+    dec = renal.cockcroft_gault(
+        age, patient.weight_kg, None if creat is None else creat.value, patient.sex
+    )
+    return dec, creat
+
+
+def renal_for(run: _Run) -> RenalInfo:
+    """The latest creatinine and the Cockcroft-Gault clearance, for the state's ``renal``."""
+    dec, creat = _crcl(run)
+    run.decisions.append(dec)
+    return RenalInfo(
+        creatinine_mg_dl=None if creat is None else creat.value,
+        creatinine_date=None if creat is None else creat.date,
+        crcl_ml_min=dec.outcome,
+        decision=dec,
+    )
+
+
+def _antiviral_doses(run: _Run, phase: RenalPhase) -> tuple[str, Citation]:
+    """The CMV antiviral doses to name for ``phase``, renally adjusted when CrCl is known."""
+    dec, _ = _crcl(run)
+    crcl = dec.outcome
+    weight = run.course.patient.weight_kg
+    if crcl is None:
+        if phase is RenalPhase.INDUCTION:
+            text = (
+                "valganciclovir 900 mg PO twice daily or ganciclovir 5 mg/kg IV every 12 h "
+                "(doses for normal renal function)"
+            )
+        else:
+            text = "valganciclovir 900 mg PO once daily (dose for normal renal function)"
+        text += (
+            "; creatinine clearance is needed to adjust the dose (the labels reduce it below "
+            "60 mL/min): record " + ", ".join(m.split(" (")[0] for m in dec.inputs_missing)
+        )
+        return text, PREEMPTIVE_DRUG_CITATION
+    val = renal.renal_dose("valganciclovir", phase, crcl, weight)
+    gcv = renal.renal_dose("ganciclovir", phase, crcl, weight)
+    text = " or ".join(d.text for d in (val, gcv) if d.recommended)
+    text += (
+        f" (adjusted to creatinine clearance {crcl:g} mL/min, Cockcroft-Gault, by the "
+        "Valcyte and Cytovene-IV renal tables)"
+    )
+    if not val.recommended:
+        text += f"; {val.band_text}"
+    return text, val.citation
 
 
 def _active(a: Antiviral, day: dt.date) -> bool:
@@ -185,7 +251,8 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
             PROPHYLAXIS_CITATION,
             None,
         )
-    if policy is CmvPolicy.PROPHYLAXIS and not cmv_drugs and run.started:
+    cmv_recorded = any(e.agent is ProphylaxisKind.CMV for e in run.prophylaxis_events)
+    if policy is CmvPolicy.PROPHYLAXIS and not cmv_drugs and not cmv_recorded and run.started:
         run.alert(
             Severity.WARNING,
             "cmv-prophylaxis-missing",
@@ -245,10 +312,8 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
                 )
                 if on
             )
-            action = (
-                f"Start pre-emptive antiviral therapy now ({why}): valganciclovir 900 mg PO "
-                "twice daily or ganciclovir 5 mg/kg IV every 12 h."
-            )
+            doses, dose_cite = _antiviral_doses(run, RenalPhase.INDUCTION)
+            action = f"Start pre-emptive antiviral therapy now ({why}): {doses}."
             run.alert(
                 Severity.CRITICAL,
                 "cmv-preemptive-therapy",
@@ -264,12 +329,12 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
                     "a CMV test is negative on antiviral therapy",
                     CMV_HOLD_CITATION,
                 )
-            actions.append(Action(as_of, "cmv-treat", action, PREEMPTIVE_DRUG_CITATION))
+            actions.append(Action(as_of, "cmv-treat", action, dose_cite))
             run.decide(
                 "cmv.preemptive-therapy",
                 True,
                 action,
-                PREEMPTIVE_DRUG_CITATION,
+                dose_cite,
                 used={
                     "latest": _describe(latest),
                     "threshold (configurable)": _threshold(run, latest),
@@ -429,24 +494,48 @@ def prophylaxis_for(
                 if latest
                 else " No CD4 count since the last dose."
             )
+        drugs = tuple(d.text() for d in p.drugs)
+        recorded = _recorded(run, p.kind)
+        start: dt.date | None = p.start_date
+        dose = None
+        if recorded is not None:
+            start = _recorded_start(run, p.kind) or start
+            drugs, dose = _recorded_drug(recorded)
+            active = recorded.action is ProphylaxisAction.START
+            _check_recorded_stop(run, p.kind, recorded, earliest, cd4_ok, over, p.citation)
         out.append(
             ProphylaxisInfo(
                 p.kind,
                 active,
-                tuple(d.text() for d in p.drugs),
-                p.start_date,
+                drugs,
+                start,
                 earliest,
                 cond,
                 p.citation,
+                recorded=None if recorded is None else recorded.action.value,
+                recorded_date=None if recorded is None else recorded.date,
+                dose=dose,
             )
         )
+        if recorded is not None:
+            outcome = f"recorded {recorded.action.value}"
+        elif active:
+            outcome = "active"
+        else:
+            outcome = "not yet started" if run.as_of < p.start_date else "may stop"
         run.decide(
             f"prophylaxis.{p.kind.value}",
-            "active" if active else ("not yet started" if run.as_of < p.start_date else "may stop"),
+            outcome,
             cond,
             p.citation,
-            used={"earliest_stop": earliest, "cd4_condition_met": cd4_ok},
+            used={
+                "earliest_stop": earliest,
+                "cd4_condition_met": cd4_ok,
+                "recorded": None if recorded is None else recorded.action.value,
+            },
         )
+    if run.course.rule_sets.cmv is CmvPolicy.PROPHYLAXIS:
+        out.append(_cmv_prophylaxis(run, last_dose, basis, over))
     action = None
     if over and not cd4_ok and rules.stop_cd4_per_ul is not None:
         last_cd4 = max((r.date for r in cd4_after if r.date), default=None)
@@ -466,6 +555,166 @@ def prophylaxis_for(
 
 def _grade_rank(g: grading.GradeResult) -> int:
     return -1 if g.grade is None else int(g.grade)
+
+
+CMV_PROPHYLAXIS_MONTHS_AFTER = 2
+"""CMV prophylaxis runs to at least 2 months after the last alemtuzumab dose (configurable
+default: the CMV window of the EU leaflet, E2, and the label's PCP / herpes duration, L1; O'Brien
+2008 (P6) gave valganciclovir during alemtuzumab)."""
+
+PROPHYLAXIS_NOT_TOLERATED_CITATION = Citation(
+    "P2",
+    "Lundin 2002, Blood 100:768",
+    note="One PCP occurred in a patient allergic to co-trimoxazole: a prophylaxis the patient "
+    "cannot take must be replaced by another agent.",
+)
+
+
+def _recorded(run: _Run, kind: ProphylaxisKind) -> ProphylaxisEvent | None:
+    """The latest recorded prophylaxis event of an agent class."""
+    events = [e for e in run.prophylaxis_events if e.agent is kind]
+    return max(events, key=lambda e: e.date) if events else None
+
+
+def _recorded_start(run: _Run, kind: ProphylaxisKind) -> dt.date | None:
+    starts = [
+        e.date
+        for e in run.prophylaxis_events
+        if e.agent is kind and e.action is ProphylaxisAction.START
+    ]
+    return max(starts) if starts else None
+
+
+def _recorded_drug(e: ProphylaxisEvent) -> tuple[tuple[str, ...], str | None]:
+    dose = None
+    if e.dose_mg is not None:
+        dose = f"{e.dose_mg:g} mg" + (f" {e.frequency}" if e.frequency else "")
+    elif e.frequency:
+        dose = e.frequency
+    return (e.drug,), dose
+
+
+def _check_recorded_stop(
+    run: _Run,
+    kind: ProphylaxisKind,
+    e: ProphylaxisEvent,
+    earliest: dt.date | None,
+    cd4_ok: bool,
+    over: bool,
+    cite: Citation,
+) -> None:
+    """Alert on a prophylaxis stopped (or not tolerated) before the rule allows it to stop."""
+    name = {"pcp": "PCP", "herpes": "Herpes", "cmv": "CMV"}[kind.value]
+    if e.action is ProphylaxisAction.NOT_TOLERATED:
+        run.alert(
+            Severity.WARNING,
+            f"prophylaxis-{kind.value}-not-tolerated",
+            f"{name} prophylaxis with {e.drug} not tolerated on {e.date}: start another "
+            f"{name} prophylaxis agent (it must continue to its earliest stop"
+            + (f", {earliest}" if earliest else "")
+            + ").",
+            PROPHYLAXIS_NOT_TOLERATED_CITATION,
+            e.date,
+        )
+        return
+    if e.action is not ProphylaxisAction.STOP:
+        return
+    before_earliest = earliest is not None and e.date < earliest
+    cd4_pending = not cd4_ok and kind is not ProphylaxisKind.CMV  # CD4 rule: PCP / herpes
+    if not over or before_earliest or cd4_pending:
+        why = (
+            "during therapy"
+            if not over
+            else (
+                f"before its earliest stop {earliest}"
+                if earliest is not None and e.date < earliest
+                else "before CD4+ has recovered"
+            )
+        )
+        run.alert(
+            Severity.WARNING,
+            f"prophylaxis-{kind.value}-stopped-early",
+            f"{name} prophylaxis ({e.drug}) recorded as stopped on {e.date}, {why}: restart it "
+            "unless stopping was intended.",
+            cite,
+            e.date,
+        )
+
+
+def _cmv_prophylaxis(
+    run: _Run, last_dose: dt.date | None, basis: dt.date, over: bool
+) -> ProphylaxisInfo:
+    """The CMV prophylaxis of the ``prophylaxis`` CMV policy: valganciclovir 450 mg twice daily
+    (O'Brien 2008, P6), from the first recorded start, to at least 2 months after the last dose
+    (configurable default)."""
+    kind = ProphylaxisKind.CMV
+    earliest = supportive.add_months(last_dose or basis, CMV_PROPHYLAXIS_MONTHS_AFTER)
+    recorded = _recorded(run, kind)
+    antivirals = [
+        a
+        for a in run.antivirals
+        if any(n in a.drug.lower() for n in CMV_ANTIVIRALS)
+        and a.intent in (None, AntiviralIntent.PROPHYLAXIS)
+        and not _treating(run, a, None)
+    ]
+    planned_dose = "valganciclovir 450 mg PO twice daily"
+    drugs: tuple[str, ...] = (planned_dose,)
+    dose: str | None = "450 mg twice daily"
+    start: dt.date | None = None
+    active = False
+    state = None
+    if recorded is not None:
+        drugs, dose = _recorded_drug(recorded)
+        start = _recorded_start(run, kind)
+        active = recorded.action is ProphylaxisAction.START
+        state = recorded.action.value
+        _check_recorded_stop(
+            run, kind, recorded, earliest, True, over, VALGANCICLOVIR_PROPHYLAXIS_CITATION
+        )
+    elif antivirals:
+        a = max(antivirals, key=lambda x: x.begins)
+        drugs = (a.drug,)
+        dose = None if a.dose_mg is None else f"{a.dose_mg:g} mg {a.frequency}".strip()
+        start = min(x.begins for x in antivirals)
+        active = _active(a, run.as_of)
+        state = "start" if active else "stop"
+    dec, _ = _crcl(run)
+    cond = (
+        f"Not before {earliest} ({CMV_PROPHYLAXIS_MONTHS_AFTER} months after the last dose; "
+        "configurable default). "
+    )
+    crcl = dec.outcome
+    if crcl is None:
+        cond += (
+            "Creatinine clearance is needed to check the dose against the Valcyte renal table "
+            "(prevention dose reduced below 60 mL/min)."
+        )
+    else:
+        label = renal.renal_dose("valganciclovir", RenalPhase.MAINTENANCE, crcl)
+        cond += (
+            f"At CrCl {crcl:g} mL/min the Valcyte prevention dose is {label.text}."
+            if label.recommended
+            else f"At CrCl {crcl:g} mL/min: {label.band_text}."
+        )
+    run.decide(
+        "prophylaxis.cmv",
+        "active" if active else ("not recorded" if state is None else f"recorded {state}"),
+        cond,
+        VALGANCICLOVIR_PROPHYLAXIS_CITATION,
+        used={"earliest_stop": earliest, "crcl_ml_min": crcl},
+    )
+    return ProphylaxisInfo(
+        kind,
+        active,
+        drugs,
+        start,
+        earliest,
+        cond,
+        VALGANCICLOVIR_PROPHYLAXIS_CITATION,
+        recorded=state,
+        recorded_date=None if recorded is None else recorded.date,
+        dose=dose,
+    )
 
 
 def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:

@@ -68,7 +68,7 @@ from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
 from ._context import patient_context
-from ._findings import cmv_findings, grades_for, prophylaxis_for, response_for
+from ._findings import cmv_findings, grades_for, prophylaxis_for, renal_for, response_for
 from ._state import (
     Action,
     Alert,
@@ -1034,4 +1034,5 @@ def _finish(run: _Run) -> CourseState:
         context=patient_context(run.course),
         doses=tuple((d, mg, r.value) for d, mg, r in run.doses),
         discontinued=None if run.discontinued is None else run.discontinued[:2],
+        renal=renal_for(run),
     )

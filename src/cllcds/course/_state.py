@@ -133,6 +133,21 @@ class ProphylaxisInfo:
     earliest_stop: dt.date | None
     condition: str
     citation: Citation
+    recorded: str | None = None
+    """The latest recorded action (``start``, ``stop``, ``not_tolerated``), ``None``: nothing
+    recorded (the state then shows the plan)."""
+    recorded_date: dt.date | None = None
+    dose: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenalInfo:
+    """The latest serum creatinine and the creatinine clearance (Cockcroft-Gault)."""
+
+    creatinine_mg_dl: float | None
+    creatinine_date: dt.date | None
+    crcl_ml_min: float | None
+    decision: Decision[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +205,7 @@ class CourseState:
     doses: tuple[tuple[dt.date, float, str], ...] = ()
     """Alemtuzumab doses given: (date, mg, route)."""
     discontinued: tuple[dt.date, str] | None = None
+    renal: RenalInfo | None = None
 
 
 def _cite(c: Citation) -> str:
@@ -289,8 +305,23 @@ def state_document(state: CourseState) -> dict[str, Any]:
                 "earliest_stop": _value(p.earliest_stop),
                 "condition": p.condition,
                 "citation": _cite(p.citation),
+                "recorded": p.recorded,
+                "recorded_date": _value(p.recorded_date),
+                "dose": p.dose,
             }
             for p in state.prophylaxis
+        },
+        "renal": None
+        if state.renal is None
+        else {
+            "creatinine_mg_dl": state.renal.creatinine_mg_dl,
+            "creatinine_date": _value(state.renal.creatinine_date),
+            "crcl_ml_min": state.renal.crcl_ml_min,
+            "formula": "cockcroft-gault",
+            "status": state.renal.decision.status.value,
+            "rationale": state.renal.decision.rationale,
+            "inputs_missing": list(state.renal.decision.inputs_missing),
+            "citation": _cite(state.renal.decision.citation),
         },
         "cmv": {
             "status": state.cmv.status.value,

@@ -274,7 +274,11 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     action: str
     if treating:
         status = CmvStatus.ON_TREATMENT
-        action = f"Continue {treating[0].drug}; repeat CMV PCR weekly until it is negative."
+        doses, _ = _antiviral_doses(run, RenalPhase.INDUCTION)
+        action = (
+            f"Continue {treating[0].drug}; repeat CMV PCR weekly until it is negative. "
+            f"Treatment dose by the labels: {doses}."
+        )
         if run.settings.cmv_hold_alemtuzumab_during_treatment:
             run.hold(
                 HoldKind.CMV,
@@ -562,6 +566,10 @@ CMV_PROPHYLAXIS_MONTHS_AFTER = 2
 default: the CMV window of the EU leaflet, E2, and the label's PCP / herpes duration, L1; O'Brien
 2008 (P6) gave valganciclovir during alemtuzumab)."""
 
+CMV_PROPHYLAXIS_FULL_DOSE_CRCL = 60.0
+"""Below this creatinine clearance (mL/min) the Valcyte label reduces the prevention dose
+(renal table: "CrCl >= 60: 900 mg once daily")."""
+
 PROPHYLAXIS_NOT_TOLERATED_CITATION = Citation(
     "P2",
     "Lundin 2002, Blood 100:768",
@@ -695,6 +703,18 @@ def _cmv_prophylaxis(
             f"At CrCl {crcl:g} mL/min the Valcyte prevention dose is {label.text}."
             if label.recommended
             else f"At CrCl {crcl:g} mL/min: {label.band_text}."
+        )
+    if active and crcl is not None and crcl < CMV_PROPHYLAXIS_FULL_DOSE_CRCL:
+        label = renal.renal_dose("valganciclovir", RenalPhase.MAINTENANCE, crcl)
+        run.alert(
+            Severity.WARNING,
+            "cmv-prophylaxis-renal-dose",
+            f"CMV prophylaxis ({', '.join(drugs)}{', ' + dose if dose else ''}) with creatinine "
+            f"clearance {crcl:g} mL/min: the Valcyte label reduces the prevention dose to "
+            + (label.text if label.recommended else f"none ({label.band_text})")
+            + "; check the dose.",
+            label.citation,
+            None,
         )
     run.decide(
         "prophylaxis.cmv",

@@ -314,7 +314,9 @@ def state_document(state: CourseState) -> dict[str, Any]:
         "renal": None
         if state.renal is None
         else {
-            "creatinine_mg_dl": state.renal.creatinine_mg_dl,
+            "creatinine_mg_dl": None
+            if state.renal.creatinine_mg_dl is None
+            else _value(round(state.renal.creatinine_mg_dl, 3)),
             "creatinine_date": _value(state.renal.creatinine_date),
             "crcl_ml_min": state.renal.crcl_ml_min,
             "formula": "cockcroft-gault",

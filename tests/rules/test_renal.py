@@ -16,6 +16,7 @@ from cllcds.knowledge import RenalPhase, renal_dosing
 from cllcds.rules import renal
 
 IND, MAINT = RenalPhase.INDUCTION, RenalPhase.MAINTENANCE
+SEX_MISSING = "patient.sex (male or female: Cockcroft-Gault has no other form)"
 
 
 def test_cockcroft_gault_as_the_valcyte_label_prints_it():
@@ -36,7 +37,7 @@ def test_cockcroft_gault_as_the_valcyte_label_prints_it():
         (None, 70, 1.0, Sex.MALE, "patient.birth_date (age)"),
         (60, None, 1.0, Sex.MALE, "patient.weight_kg"),
         (60, 70, None, Sex.MALE, "serum creatinine (lab CREAT, LOINC 2160-0)"),
-        (60, 70, 1.0, Sex.UNKNOWN, "patient.sex (male or female: Cockcroft-Gault has no other form)"),
+        (60, 70, 1.0, Sex.UNKNOWN, SEX_MISSING),
     ],
 )  # fmt: skip
 def test_missing_inputs_leave_the_clearance_undecided(age, weight, creat, sex, missing):

@@ -275,3 +275,21 @@ def test_cmv_action_without_creatinine_says_crcl_is_needed():
     s = state("cmv-preemptive-therapy")
     assert s["renal"]["status"] == "indeterminate"
     assert "creatinine clearance is needed" in s["cmv"]["action"]
+
+
+def test_antiviral_intent_decides_how_an_antiviral_is_read():
+    """An explicit intent wins over the timing inference: valganciclovir recorded as
+    'prophylaxis' after a positive PCR is not treatment (the reactivation still needs
+    pre-emptive therapy); recorded as 'treatment' it is treatment (and alemtuzumab is withheld
+    while CMV is treated, the configurable default)."""
+    d = doc("cmv-preemptive-therapy")
+    antiviral = next(e for e in d["events"] if e["type"] == "antiviral")
+    antiviral["intent"] = "prophylaxis"
+    s = assess_course(d)
+    assert s["cmv"]["status"] == "positive"
+    assert "cmv-preemptive-therapy" in {a["code"] for a in s["alerts"]}
+    antiviral["intent"] = "treatment"
+    antiviral["frequency"] = "twice daily"
+    s = assess_course(d)
+    assert s["cmv"]["status"] == "on_treatment"
+    assert "cmv" in s["hold"]["kinds"]

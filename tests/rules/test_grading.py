@@ -608,3 +608,10 @@ def test_loader_refuses_bands_that_do_not_tile(bands: list[dict[str, Any]]) -> N
 
     with pytest.raises(KnowledgeError):
         _lab_grading("test.yaml", "labs[0]", _table(bands), scale=CTCAE, source="C1", caveat="")
+
+
+def test_creatinine_is_not_graded() -> None:
+    """Creatinine (LOINC 2160-0) is recorded for the clearance; neither scale grades it."""
+    with pytest.raises(InputError) as exc:
+        grade(LabResult.of("CREAT", 1.2, "mg/dL"), CTCAE)
+    assert exc.value.field == "lab"

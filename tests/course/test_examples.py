@@ -244,7 +244,9 @@ def test_cmv_prophylaxis_block_and_recorded_prophylaxis():
     assert cmv["drugs"] == ["valganciclovir"]
     assert cmv["dose"] == "450 mg twice daily"
     assert cmv["start"] == "2007-01-08"
-    assert cmv["earliest_stop"] == "2007-03-31"  # last dose 2007-01-31 + 2 months
+    # While therapy runs: the planned end (day 84, 2007-04-01) + 2 months, as PCP / herpes (L1).
+    assert cmv["earliest_stop"] == "2007-06-01"
+    assert cmv["earliest_stop"] == s["prophylaxis"]["pcp"]["earliest_stop"]
     assert s["prophylaxis"]["pcp"]["recorded"] == "not_tolerated"
     assert s["prophylaxis"]["pcp"]["active"] is False
     assert s["prophylaxis"]["herpes"]["recorded"] == "stop"
@@ -293,3 +295,12 @@ def test_antiviral_intent_decides_how_an_antiviral_is_read():
     s = assess_course(d)
     assert s["cmv"]["status"] == "on_treatment"
     assert "cmv" in s["hold"]["kinds"]
+
+
+def test_cmv_prophylaxis_recorded_as_an_antiviral_fills_the_block():
+    """An antiviral event (valganciclovir 450 mg from day 1) under the prophylaxis policy is the
+    CMV prophylaxis; without a creatinine the block says the clearance is needed for the renal
+    check."""
+    cmv = state("cmv-prophylaxis")["prophylaxis"]["cmv"]
+    assert (cmv["active"], cmv["drugs"], cmv["start"]) == (True, ["valganciclovir"], "2007-01-08")
+    assert "Creatinine clearance is needed" in cmv["condition"]

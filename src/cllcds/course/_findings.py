@@ -539,7 +539,7 @@ def prophylaxis_for(
             },
         )
     if run.course.rule_sets.cmv is CmvPolicy.PROPHYLAXIS:
-        out.append(_cmv_prophylaxis(run, last_dose, basis, over))
+        out.append(_cmv_prophylaxis(run, basis, over))
     action = None
     if over and not cd4_ok and rules.stop_cd4_per_ul is not None:
         last_cd4 = max((r.date for r in cd4_after if r.date), default=None)
@@ -649,14 +649,13 @@ def _check_recorded_stop(
         )
 
 
-def _cmv_prophylaxis(
-    run: _Run, last_dose: dt.date | None, basis: dt.date, over: bool
-) -> ProphylaxisInfo:
+def _cmv_prophylaxis(run: _Run, basis: dt.date, over: bool) -> ProphylaxisInfo:
     """The CMV prophylaxis of the ``prophylaxis`` CMV policy: valganciclovir 450 mg twice daily
     (O'Brien 2008, P6), from the first recorded start, to at least 2 months after the last dose
     (configurable default)."""
     kind = ProphylaxisKind.CMV
-    earliest = supportive.add_months(last_dose or basis, CMV_PROPHYLAXIS_MONTHS_AFTER)
+    # As PCP / herpes: from the planned end of therapy while it runs, the last dose once over.
+    earliest = supportive.add_months(basis, CMV_PROPHYLAXIS_MONTHS_AFTER)
     recorded = _recorded(run, kind)
     antivirals = [
         a

@@ -908,7 +908,8 @@ def response_for(run: _Run) -> ResponseInfo:
                 f"provisional: assessed on {result.date}, "
                 + ("during therapy" if not over else f"before {due} (2 months after the last dose)")
                 + f"; confirm with an assessment at least {RESPONSE_TIMING_MONTHS} months after "
-                "the last dose"
+                f"the last dose ({RESPONSE_TIMING_IWCLL_CITATION.source}: "
+                f"{RESPONSE_TIMING_IWCLL_CITATION.locator})"
             )
             notes.append(timing[0].upper() + timing[1:])
     if notes:

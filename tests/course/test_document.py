@@ -235,3 +235,65 @@ def test_an_unknown_autoimmune_text_is_kept_but_not_recognised():
                                    "kind": "Coombs positive"}))  # fmt: skip
     assert c.events[3].recognised is False
     assert c.events[3].kind_text == "Coombs positive"
+
+
+# Issue 10 part B: what a clinician records.
+
+
+def with_events(*events: dict) -> dict:
+    doc = copy.deepcopy(REFERENCE)
+    doc["events"] = [REFERENCE["events"][0], *events]
+    return doc
+
+
+def test_esa_prophylaxis_and_antiviral_intent_are_read():
+    from cllcds.domain import (
+        Antiviral,
+        AntiviralIntent,
+        Esa,
+        EsaDoseUnit,
+        ProphylaxisAction,
+        ProphylaxisEvent,
+        ProphylaxisKind,
+    )
+
+    c = parse_course(
+        with_events(
+            {"date": "2007-01-10", "type": "esa", "drug": "epoetin alfa", "dose": 40000,
+             "dose_unit": "[IU]", "start": "2007-01-10", "stop": "2007-02-07"},
+            {"date": "2007-01-15", "type": "prophylaxis", "agent": "pcp", "action": "start",
+             "drug": "trimethoprim/sulfamethoxazole DS", "frequency": "twice daily, 3 x a week"},
+            {"date": "2007-01-20", "type": "antiviral", "drug": "valganciclovir",
+             "dose_mg": 450, "intent": "prophylaxis", "frequency": "twice daily"},
+            {"date": "2007-01-21", "type": "lab", "code": "2160-0", "value": 1.1,
+             "unit": "mg/dL"},
+        )
+    )  # fmt: skip
+    esa, pro, av, creat = c.events[1:]
+    assert isinstance(esa, Esa)
+    assert (esa.dose, esa.dose_unit, esa.ends.isoformat()) == (40000, EsaDoseUnit.IU, "2007-02-07")
+    assert isinstance(pro, ProphylaxisEvent)
+    assert (pro.agent, pro.action) == (ProphylaxisKind.PCP, ProphylaxisAction.START)
+    assert isinstance(av, Antiviral)
+    assert (av.intent, av.frequency) == (AntiviralIntent.PROPHYLAXIS, "twice daily")
+    assert isinstance(creat, LabEvent)
+    assert creat.result.code is LabCode.CREAT
+
+
+def test_new_event_problems_name_the_field_and_the_fix():
+    found = problems(
+        with_events(
+            {"date": "2007-01-10", "type": "esa", "drug": "darbepoetin alfa", "dose": 300},
+            {"date": "2007-01-15", "type": "prophylaxis", "agent": "pjp", "action": "begin",
+             "drug": "TMP/SMX"},
+            {"date": "2007-01-20", "type": "antiviral", "drug": "valganciclovir",
+             "intent": "pre-emptive"},
+            {"date": "2007-01-21", "type": "lab", "code": "CREAT", "value": 88, "unit": "mg/dL"},
+        )
+    )  # fmt: skip
+    assert any(p.startswith("events[1].dose_unit") and "[IU] or ug" in p for p in found)
+    assert any(p.startswith("events[2].agent") and "'pcp'" in p for p in found)
+    assert any(p.startswith("events[2].action") and "'not_tolerated'" in p for p in found)
+    assert any(p.startswith("events[3].intent") and "'preemptive'" in p for p in found)
+    # 88 mg/dL is implausible; 88 µmol/L is 0.995 mg/dL: the message names the fix.
+    assert any(p.startswith("events[4]") and "did you mean umol/L" in p for p in found)

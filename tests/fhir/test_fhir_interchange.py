@@ -66,7 +66,8 @@ def test_import_realistic_bundle(bundle: dict[str, Any]) -> None:
     base = {lab["code"]: lab["value"] for lab in doc["baseline"]["labs"]}
     assert doc["baseline"]["date"] == "2024-02-28"
     # 85600 /uL → 85.6 10*9/L; 2100 /uL → 2.1; 98 10*3/uL → 98; 104 g/L → 10.4 g/dL.
-    assert base == {"WBC": 85.6, "ALC": 78.2, "ANC": 2.1, "PLT": 98.0, "HGB": 10.4}
+    # Creatinine (LOINC 2160-0, 1.1 mg/dL) is a lab since issue 10 (creatinine clearance).
+    assert base == {"WBC": 85.6, "ALC": 78.2, "ANC": 2.1, "PLT": 98.0, "HGB": 10.4, "CREAT": 1.1}
     events = doc["events"]
     labs = [e for e in events if e["type"] == "lab"]
     assert len(labs) == 30  # six weekly counts of five labs
@@ -97,10 +98,10 @@ def test_import_warns_about_what_it_does_not_use(bundle: dict[str, Any]) -> None
     warnings = fhir.bundle_to_course(bundle, regimen=REGIMEN).warnings
     text = "\n".join(warnings)
     assert "entry[2] (Condition/htn)" in text
-    assert f"entry[{entry_index(bundle, 'creat-20240228')}] (Observation/creat-20240228)" in text
-    assert "LOINC 2160-0" in text
+    # Creatinine (LOINC 2160-0) is used since issue 10 (creatinine clearance): not warned about.
+    assert "Observation/creat-20240228" not in text
     assert "apap-20240304" in text  # the premedication is reported, not silently dropped
-    assert len(warnings) == 2 + 18  # hypertension, creatinine, 18 acetaminophen doses
+    assert len(warnings) == 1 + 18  # hypertension, 18 acetaminophen doses
 
 
 def test_imported_course_replays_to_a_hold(bundle: dict[str, Any]) -> None:
@@ -299,7 +300,8 @@ def test_exported_observation_units_are_ucum(bundle: dict[str, Any]) -> None:
         q = obs.get("valueQuantity")
         if q is not None:
             assert q["system"] == "http://unitsofmeasure.org"
-            assert q["code"] in {"10*9/L", "g/dL", "/uL", "cm", "kg", "[IU]/mL", "{copies}/mL"}
+            units = {"10*9/L", "g/dL", "/uL", "cm", "kg", "[IU]/mL", "{copies}/mL", "mg/dL"}
+            assert q["code"] in units  # mg/dL: creatinine (issue 10)
 
 
 # ------------------------------------------------------------------------------------------

@@ -80,7 +80,12 @@ CTCAE_ROWS: list[Any] = [
     pytest.param("HGB", 7.9, "g/dL", 12.0, 3, id="CTCAE v5 Anemia: G3 Hgb <8.0 g/dL (7.9)"),
     pytest.param("HGB", 100, "g/L", 120, 1, id="CTCAE v5 Anemia: G1 <LLN-100 g/L (100 g/L)"),
     pytest.param("HGB", 99, "g/L", 120, 2, id="CTCAE v5 Anemia: G2 <100-80 g/L (99 g/L)"),
-    pytest.param("HGB", 4.9, "mmol/L", 12.0, 3, id="CTCAE v5 Anemia: G3 <4.9 mmol/L (7.9 g/dL)"),
+    # CTCAE prints its own SI cut-offs ("<6.2 - 4.9 mmol/L" grade 2, "<4.9 mmol/L" grade 3):
+    # a result in mmol/L is graded on them, not on 10.0 / 8.0 g/dL converted (issue 10).
+    pytest.param("HGB", 4.9, "mmol/L", 12.0, 2, id="CTCAE v5 Anemia: G2 '<6.2 - 4.9 mmol/L' (4.9)"),
+    pytest.param("HGB", 4.89, "mmol/L", 12.0, 3, id="CTCAE v5 Anemia: G3 '<4.9 mmol/L' (4.89)"),
+    pytest.param("HGB", 6.2, "mmol/L", 12.0, 1, id="CTCAE v5 Anemia: G1 '<LLN - 6.2 mmol/L' (6.2)"),
+    pytest.param("HGB", 6.19, "mmol/L", 12.0, 2, id="CTCAE v5 Anemia: G2 '<6.2 mmol/L' (6.19)"),
     # Lymphocyte count decreased: G1 <LLN-800; G2 <800-500; G3 <500-200; G4 <200 /mm3
     pytest.param("ALC", 1000, "/uL", 1000, 0, id="CTCAE v5 ALC: G0 at LLN 1000/mm3"),
     pytest.param("ALC", 999, "/uL", 1000, 1, id="CTCAE v5 ALC: G1 <LLN-800/mm3 (999)"),
@@ -139,7 +144,7 @@ def test_ctcae_anc_citation_names_the_c2_cross_check() -> None:
 def test_ctcae_uses_the_configurable_lln_default_and_records_it() -> None:
     """LLN is an institution-specific default, not a rule: it is recorded in the inputs."""
     defaults = lln_defaults()
-    assert set(defaults) == set(LabCode)
+    assert set(defaults) == {c for c in LabCode if c.graded}  # creatinine is not graded
     result = grade(lab("ANC", 1.9, "10*9/L"), CTCAE)
     assert result.decision.inputs_used["lln"] == defaults[LabCode.ANC].value
     assert result.grade == (1 if defaults[LabCode.ANC].value > 1.9 else 0)
@@ -384,7 +389,7 @@ _RANGES = {
 @st.composite
 def _cases(draw: st.DrawFn) -> tuple[ToxicityScale, LabCode, float, float, float]:
     scale = draw(st.sampled_from(list(ToxicityScale)))
-    code = draw(st.sampled_from(list(LabCode)))
+    code = draw(st.sampled_from([c for c in LabCode if c.graded]))
     low, high = _RANGES[code]
     values = st.floats(low, high, allow_nan=False, allow_infinity=False)
     a, b, base = draw(values), draw(values), draw(values)
@@ -603,3 +608,10 @@ def test_loader_refuses_bands_that_do_not_tile(bands: list[dict[str, Any]]) -> N
 
     with pytest.raises(KnowledgeError):
         _lab_grading("test.yaml", "labs[0]", _table(bands), scale=CTCAE, source="C1", caveat="")
+
+
+def test_creatinine_is_not_graded() -> None:
+    """Creatinine (LOINC 2160-0) is recorded for the clearance; neither scale grades it."""
+    with pytest.raises(InputError) as exc:
+        grade(LabResult.of("CREAT", 1.2, "mg/dL"), CTCAE)
+    assert exc.value.field == "lab"

@@ -174,3 +174,18 @@ def test_decision_is_frozen_and_validated() -> None:
     assert d.decided
     with pytest.raises(InputError):
         Decision("", 1, DecisionStatus.DECIDED, "x", Citation("C1", "x"))
+
+
+def test_creatinine_units_and_loinc():
+    """Creatinine: LOINC 2160-0 (mass/volume, mg/dL) and 14682-9 (µmol/L); 1 mg/dL = 88.42
+    µmol/L. Creatinine is used for the clearance and is not graded."""
+    from cllcds.domain import CREATININE_UMOL_PER_MG_DL
+
+    assert LabCode.parse("2160-0") is LabCode.CREAT
+    assert LabCode.parse("14682-9") is LabCode.CREAT
+    assert LabResult.of("CREAT", 88.42, "umol/L").value == pytest.approx(1.0)
+    assert CREATININE_UMOL_PER_MG_DL == 88.42
+    assert not LabCode.CREAT.graded
+    with pytest.raises(InputError) as exc:
+        LabResult.of("CREAT", 1.1, "10*9/L")
+    assert "mg/dL" in exc.value.fix

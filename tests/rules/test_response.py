@@ -495,11 +495,52 @@ def test_ash_and_pmc_2008_differ_on_one_a_plus_one_b() -> None:
     assert pmc.status is DecisionStatus.DECIDED
 
 
-def test_iwcll_2018_pr_named_default_needs_two_group_a() -> None:
-    """The 2018 PR footnote was not retrieved; named default 2 A + 1 B (as 2008 ASH)."""
+def test_iwcll_2018_pr_needs_two_group_a_when_several_were_abnormal() -> None:
+    """G5 Table 4 PR footnote (issue 10): '>= 2 group A + >= 1 group B, if previously
+    abnormal'. Nodes, spleen (18 cm imaged) and lymphocytes were abnormal: nodes alone do not
+    make a PR."""
     result = assess_response(BASE_NODES_ONLY, ONE_A_ONE_B, IW18)
     assert result.category is SD
-    assert "named default" in response_rules(IW18).pr.citation.quote
+    assert "1 of 3 group A met, 2 needed" in result.rationale
+
+
+# Only the nodes (group A) and only the platelets (group B) abnormal before therapy.
+BASE_ONE_EACH = dataclasses.replace(
+    BASE, spleen_cm=0, spleen_length_cm=11, liver_cm=0, alc_10e9_per_l=3.5, hgb_g_per_dl=12.0,
+    plt_10e9_per_l=80, constitutional_symptoms=False,
+)  # fmt: skip
+ONE_EACH_NOW = dataclasses.replace(
+    ONE_A_ONE_B, alc_10e9_per_l=3.4, plt_10e9_per_l=100, hgb_g_per_dl=12.0, spleen_length_cm=11
+)
+
+
+def test_iwcll_2018_pr_footnote_only_one_of_each_needs_to_improve() -> None:
+    """G5 Table 4 PR footnote (issue 10): 'If only one parameter of group A and one of group B
+    was abnormal before therapy, only one of each needs to improve.' Nodes -50 % and platelets
+    80 -> 100 x 10^9/L: PR."""
+    result = assess_response(BASE_ONE_EACH, ONE_EACH_NOW, IW18)
+    assert result.category is PR
+    assert "only one parameter of each group was abnormal" in result.rationale
+    assert result.citation.quote.startswith("If only one parameter of group A")
+    # The one abnormal parameter must itself improve: platelets 80 -> 99 is not enough.
+    worse = dataclasses.replace(ONE_EACH_NOW, plt_10e9_per_l=99)
+    assert assess_response(BASE_ONE_EACH, worse, IW18).category is SD
+
+
+def test_iwcll_2018_pr_footnote_needs_every_baseline_status_known() -> None:
+    """With a second group B parameter abnormal (Hb 10.4 < 11 g/dL) the exception does not
+    apply: 2 group A criteria are needed again. With the baseline lymphocyte count unknown the
+    stricter rule stands too (fail closed)."""
+    two_b = dataclasses.replace(BASE_ONE_EACH, hgb_g_per_dl=10.4)
+    assert assess_response(two_b, ONE_EACH_NOW, IW18).category is SD
+    unknown = dataclasses.replace(BASE_ONE_EACH, alc_10e9_per_l=None)
+    assert assess_response(unknown, ONE_EACH_NOW, IW18).category is not PR
+
+
+def test_iwcll_2008_has_no_single_abnormal_exception() -> None:
+    """The exception is the 2018 footnote's; the 2008 ASH rule (S4) stays >= 2 A + >= 1 B."""
+    assert response_rules(ASH).pr.single_abnormal is None
+    assert assess_response(BASE_ONE_EACH, ONE_EACH_NOW, ASH).category is SD
 
 
 def test_nci_pr_needs_lymphocytes_organs_and_one_blood_count() -> None:
@@ -900,7 +941,7 @@ def test_unknown_criteria_list_the_valid_ones() -> None:
 # --------------------------------------------------------------------------------------------
 
 SOURCES = {
-    NCI: {"S1", "S2", "S3"},
+    NCI: {"G1", "S1", "S2", "S3"},  # G1: Cheson 1996 itself (PR 50 % improvement rows)
     ASH: {"G2", "S4", "S5", "S6", "G4"},
     PMC: {"G3", "S6"},
     IW18: {"G5", "S1"},
@@ -923,3 +964,71 @@ def test_decision_carries_inputs_used() -> None:
     result = assess_response(BASE, PR_NOW, ASH)
     assert result.decision.inputs_used["current.plt_10e9_per_l"] == 120
     assert result.decision.rule == "response.iwcll-2008"
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 10 part B: Hb untransfused and without erythropoietin, NCI-WG 50 % improvement, MRD
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("criteria", ALL)
+def test_hb_on_an_esa_never_makes_a_cr(criteria: ResponseCriteria) -> None:
+    """G5 CR 'Hemoglobin ≥11.0 g/dL (untransfused and without erythropoietin)'; G3 the same;
+    G2 via the named default; NCI-WG S1 'untransfused' read as also without an ESA."""
+    assert assess_response(BASE, at(erythropoietin=True), criteria).category is not CR
+    assert assess_response(BASE, at(transfused=True), criteria).category is not CR
+
+
+@pytest.mark.parametrize("criteria", [ASH, PMC, IW18])
+def test_a_pr_resting_on_the_hb_needs_it_untransfused_and_without_esa(
+    criteria: ResponseCriteria,
+) -> None:
+    """iwCLL 2008 §5.2 (issue 10 reading): the PR Hb '> 11 g/dL or 50 % improvement' counts
+    only without transfusions or erythropoietin. Two group A criteria met, Hb 12.0 the only
+    group B one: a PR untransfused, not with an ESA."""
+    only_hb = dataclasses.replace(
+        ONE_A_ONE_B, alc_10e9_per_l=2.0, plt_10e9_per_l=90, anc_10e9_per_l=1.2, hgb_g_per_dl=12.0
+    )
+    assert assess_response(BASE, only_hb, criteria).category is PR
+    with_esa = dataclasses.replace(only_hb, erythropoietin=True)
+    assert assess_response(BASE, with_esa, criteria).category is SD
+
+
+@pytest.mark.parametrize(
+    ("change", "is_pr"),
+    [
+        pytest.param({"anc_10e9_per_l": 1.05}, True, id="neutrophils 0.7 -> 1.05: +50 %"),
+        pytest.param({"anc_10e9_per_l": 1.04}, False, id="neutrophils 0.7 -> 1.04: +49 %"),
+        pytest.param({"plt_10e9_per_l": 90}, True, id="platelets 60 -> 90: +50 %"),
+        pytest.param({"plt_10e9_per_l": 89}, False, id="platelets 60 -> 89: +48 %"),
+    ],
+)
+def test_nci_wg_pr_fifty_percent_improvement_of_neutrophils_and_platelets(
+    change: dict[str, Any], is_pr: bool
+) -> None:
+    """Cheson 1996 (G1, as issue 10 reads it; S6 prints the same): PR needs one or more of
+    'neutrophils ≥ 1.5 × 10⁹/L or 50 % improvement over baseline', 'platelets > 100 × 10⁹/L or
+    50 % improvement over baseline', 'Hb > 11 g/dL or 50 % improvement over baseline'."""
+    base = dataclasses.replace(BASE_NODES_ONLY, anc_10e9_per_l=0.7, plt_10e9_per_l=60)
+    now = dataclasses.replace(
+        ONE_A_ONE_B, alc_10e9_per_l=40.0, anc_10e9_per_l=0.7, plt_10e9_per_l=60, hgb_g_per_dl=10.5
+    )
+    assert assess_response(base, now, NCI).category is SD
+    got = assess_response(base, dataclasses.replace(now, **change), NCI).category
+    assert (got is PR) is is_pr
+
+
+def test_marrow_mrd_decides_no_cll_cells_under_iwcll_2018() -> None:
+    """P13: MRD-negative < 10⁻⁴, the most sensitive evidence. A marrow MRD of 9.9 × 10⁻⁵
+    establishes G5's 'no CLL cells' without a count; a marrow MRD of 10⁻⁴ refutes it even with
+    0 % CLL cells by morphology; a blood MRD says nothing about the marrow."""
+    no_count = at(marrow=marrow(cll_cells_pct=None))
+    assert assess_response(BASE, no_count, IW18).category is not CR
+    neg = dataclasses.replace(no_count, mrd=Mrd(MrdSample.MARROW, 9.9e-5))
+    assert assess_response(BASE, neg, IW18).category is CR
+    pos = at(mrd=Mrd(MrdSample.MARROW, 1e-4))
+    assert assess_response(BASE, pos, IW18).criterion("cr.marrow_cll_cells").outcome is (
+        CriterionOutcome.NOT_MET
+    )
+    blood = dataclasses.replace(no_count, mrd=Mrd(MrdSample.BLOOD, 1e-6))
+    assert assess_response(BASE, blood, IW18).category is not CR

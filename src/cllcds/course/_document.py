@@ -19,6 +19,7 @@ from cllcds.domain import (
     AdministrationRoute,
     AdverseEvent,
     Antiviral,
+    AntiviralIntent,
     Assessment,
     AssessmentEvent,
     AutoimmuneCytopenia,
@@ -34,6 +35,8 @@ from cllcds.domain import (
     DocumentError,
     DoseGiven,
     DoseHeld,
+    Esa,
+    EsaDoseUnit,
     Event,
     EventType,
     Fever,
@@ -54,6 +57,9 @@ from cllcds.domain import (
     PriorTherapy,
     Progression,
     ProgressionKind,
+    ProphylaxisAction,
+    ProphylaxisEvent,
+    ProphylaxisKind,
     Resolved,
     ResponseCriteria,
     RuleSets,
@@ -81,7 +87,7 @@ EVENT_KEYS: Mapping[EventType, frozenset[str]] = {
     EventType.FEVER: frozenset({"temperature_c", "duration_h", "resolved"}),
     EventType.INFECTION: frozenset({"grade", "description", "serious", "resolved"}),
     EventType.AUTOIMMUNE_CYTOPENIA: frozenset({"kind"}),
-    EventType.ANTIVIRAL: frozenset({"drug", "dose_mg", "start", "stop"}),
+    EventType.ANTIVIRAL: frozenset({"drug", "dose_mg", "start", "stop", "intent", "frequency"}),
     EventType.GROWTH_FACTOR: frozenset({"drug"}),
     EventType.TRANSFUSION: frozenset({"product"}),
     EventType.ASSESSMENT: frozenset(
@@ -101,6 +107,8 @@ EVENT_KEYS: Mapping[EventType, frozenset[str]] = {
     EventType.ADVERSE_EVENT: frozenset({"grade", "term", "serious", "resolved"}),
     EventType.RESOLVED: frozenset({"event_id"}),
     EventType.PROGRESSION: frozenset({"kind", "description"}),
+    EventType.ESA: frozenset({"drug", "dose", "dose_unit", "start", "stop"}),
+    EventType.PROPHYLAXIS: frozenset({"agent", "action", "drug", "dose_mg", "frequency"}),
 }
 ASSESSMENT_KEYS = EVENT_KEYS[EventType.ASSESSMENT]
 _ALLOWED = {t: EVENT_COMMON | keys for t, keys in EVENT_KEYS.items()}
@@ -641,8 +649,22 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
         if start and stop and stop < start:
             c.add(f"{where}.stop", rec.get("stop"), "cannot be before start")
         dose = c.number(rec.get("dose_mg"), f"{where}.dose_mg", required=False, low=0, high=20_000)
+        intent = c.enum(AntiviralIntent, rec.get("intent"), f"{where}.intent")
+        frequency = c.text(rec.get("frequency"), f"{where}.frequency")
         if drug:
-            ev = Antiviral(**base, drug=drug, dose_mg=dose, start=start, stop=stop)
+            ev = Antiviral(
+                **base,
+                drug=drug,
+                dose_mg=dose,
+                start=start,
+                stop=stop,
+                intent=intent,
+                frequency=frequency,
+            )
+    elif etype is EventType.ESA:
+        ev = _esa(c, rec, where, base)
+    elif etype is EventType.PROPHYLAXIS:
+        ev = _prophylaxis(c, rec, where, base)
     elif etype is EventType.GROWTH_FACTOR:
         ev = GrowthFactor(**base, drug=c.text(rec.get("drug"), f"{where}.drug"))
     elif etype is EventType.TRANSFUSION:
@@ -679,6 +701,51 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
                 description=c.text(rec.get("description"), f"{where}.description"),
             )
     return ev if len(c.problems) == n_before else None
+
+
+ESA_DOSE_MAX = 1_000_000.0
+"""Sanity limit for one ESA dose (epoetin doses are up to about 60,000 IU, darbepoetin up to
+about 500 µg)."""
+
+
+def _esa(c: _Collector, rec: Mapping[str, Any], where: str, base: dict[str, Any]) -> Esa | None:
+    """An ``esa`` event: drug, optional dose with ``dose_unit`` ([IU] or ug), start / stop."""
+    drug = c.text(rec.get("drug"), f"{where}.drug", required=True)
+    dose = c.number(
+        rec.get("dose"), f"{where}.dose", required=False, low=0, high=ESA_DOSE_MAX,
+        fix="give the dose as a number in dose_unit ([IU] for epoetin, ug for darbepoetin)",
+    )  # fmt: skip
+    unit = c.enum(EsaDoseUnit, rec.get("dose_unit"), f"{where}.dose_unit")
+    if dose is not None and unit is None and rec.get("dose_unit") is None:
+        c.add(f"{where}.dose_unit", None, "give the unit of the dose: [IU] or ug")
+    start = c.date(rec.get("start"), f"{where}.start", required=False)
+    stop = c.date(rec.get("stop"), f"{where}.stop", required=False)
+    if start and stop and stop < start:
+        c.add(f"{where}.stop", rec.get("stop"), "cannot be before start")
+    if not drug:
+        return None
+    return Esa(**base, drug=drug, dose=dose, dose_unit=unit, start=start, stop=stop)
+
+
+def _prophylaxis(
+    c: _Collector, rec: Mapping[str, Any], where: str, base: dict[str, Any]
+) -> ProphylaxisEvent | None:
+    """A ``prophylaxis`` event: agent (pcp, herpes, cmv), action (start, stop, not_tolerated),
+    drug, optional dose_mg and frequency."""
+    agent = c.enum(ProphylaxisKind, rec.get("agent"), f"{where}.agent")
+    if rec.get("agent") is None:
+        c.add(f"{where}.agent", None, "give the agent class: pcp, herpes or cmv")
+    action = c.enum(ProphylaxisAction, rec.get("action"), f"{where}.action")
+    if rec.get("action") is None:
+        c.add(f"{where}.action", None, "give the action: start, stop or not_tolerated")
+    drug = c.text(rec.get("drug"), f"{where}.drug", required=True)
+    dose = c.number(rec.get("dose_mg"), f"{where}.dose_mg", required=False, low=0, high=20_000)
+    frequency = c.text(rec.get("frequency"), f"{where}.frequency")
+    if agent is None or action is None or not drug:
+        return None
+    return ProphylaxisEvent(
+        **base, agent=agent, action=action, drug=drug, dose_mg=dose, frequency=frequency
+    )
 
 
 def parse_course(doc: object) -> Course:

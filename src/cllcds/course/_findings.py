@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cllcds.domain import (
     Antiviral,
+    AntiviralIntent,
     Assessment,
     AssessmentEvent,
     Citation,
@@ -16,11 +17,18 @@ from cllcds.domain import (
     CmvPcr,
     CmvPolicy,
     CmvUnit,
+    Decision,
     DecisionStatus,
     LabCode,
+    LabResult,
+    ProphylaxisAction,
+    ProphylaxisEvent,
+    ProphylaxisKind,
     ResponseCategory,
+    ToxicityScale,
 )
-from cllcds.rules import grading, supportive
+from cllcds.knowledge import RenalPhase
+from cllcds.rules import grading, renal, supportive
 from cllcds.rules import response as response_rules
 
 from ._state import (
@@ -31,6 +39,7 @@ from ._state import (
     GradeInfo,
     HoldKind,
     ProphylaxisInfo,
+    RenalInfo,
     ResponseInfo,
     Severity,
 )
@@ -139,7 +148,66 @@ def _treating(run: _Run, a: Antiviral, first_positive: dt.date | None) -> bool:
     drug = a.drug.lower()
     if not any(name in drug for name in CMV_ANTIVIRALS):
         return False
+    if a.intent is AntiviralIntent.PROPHYLAXIS:
+        return False  # recorded as prophylaxis: never read as treatment
+    if a.intent in (AntiviralIntent.PREEMPTIVE, AntiviralIntent.TREATMENT):
+        return True
     return first_positive is not None and a.begins >= first_positive - dt.timedelta(days=1)
+
+
+def _crcl(run: _Run) -> tuple[Decision[float | None], LabResult | None]:
+    """Creatinine clearance from the latest creatinine, the patient's age on its day, weight
+    and sex (Cockcroft-Gault, the antiviral labels' estimate)."""
+    patient = run.course.patient
+    creat = run.labs.get(LabCode.CREAT)
+    day = (creat.date if creat is not None else None) or run.as_of
+    age = None if patient.birth_date is None else float(renal.age_years(patient.birth_date, day))
+    dec = renal.cockcroft_gault(
+        age, patient.weight_kg, None if creat is None else creat.value, patient.sex
+    )
+    return dec, creat
+
+
+def renal_for(run: _Run) -> RenalInfo:
+    """The latest creatinine and the Cockcroft-Gault clearance, for the state's ``renal``."""
+    dec, creat = _crcl(run)
+    run.decisions.append(dec)
+    return RenalInfo(
+        creatinine_mg_dl=None if creat is None else creat.value,
+        creatinine_date=None if creat is None else creat.date,
+        crcl_ml_min=dec.outcome,
+        decision=dec,
+    )
+
+
+def _antiviral_doses(run: _Run, phase: RenalPhase) -> tuple[str, Citation]:
+    """The CMV antiviral doses to name for ``phase``, renally adjusted when CrCl is known."""
+    dec, _ = _crcl(run)
+    crcl = dec.outcome
+    weight = run.course.patient.weight_kg
+    if crcl is None:
+        if phase is RenalPhase.INDUCTION:
+            text = (
+                "valganciclovir 900 mg PO twice daily or ganciclovir 5 mg/kg IV every 12 h "
+                "(doses for normal renal function)"
+            )
+        else:
+            text = "valganciclovir 900 mg PO once daily (dose for normal renal function)"
+        text += (
+            "; creatinine clearance is needed to adjust the dose (the labels reduce it below "
+            "60 mL/min): record " + ", ".join(m.split(" (")[0] for m in dec.inputs_missing)
+        )
+        return text, PREEMPTIVE_DRUG_CITATION
+    val = renal.renal_dose("valganciclovir", phase, crcl, weight)
+    gcv = renal.renal_dose("ganciclovir", phase, crcl, weight)
+    text = " or ".join(d.text for d in (val, gcv) if d.recommended)
+    text += (
+        f" (adjusted to creatinine clearance {crcl:g} mL/min, Cockcroft-Gault, by the "
+        "Valcyte and Cytovene-IV renal tables)"
+    )
+    if not val.recommended:
+        text += f"; {val.band_text}"
+    return text, val.citation
 
 
 def _active(a: Antiviral, day: dt.date) -> bool:
@@ -183,7 +251,8 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
             PROPHYLAXIS_CITATION,
             None,
         )
-    if policy is CmvPolicy.PROPHYLAXIS and not cmv_drugs and run.started:
+    cmv_recorded = any(e.agent is ProphylaxisKind.CMV for e in run.prophylaxis_events)
+    if policy is CmvPolicy.PROPHYLAXIS and not cmv_drugs and not cmv_recorded and run.started:
         run.alert(
             Severity.WARNING,
             "cmv-prophylaxis-missing",
@@ -205,7 +274,11 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     action: str
     if treating:
         status = CmvStatus.ON_TREATMENT
-        action = f"Continue {treating[0].drug}; repeat CMV PCR weekly until it is negative."
+        doses, _ = _antiviral_doses(run, RenalPhase.INDUCTION)
+        action = (
+            f"Continue {treating[0].drug}; repeat CMV PCR weekly until it is negative. "
+            f"Treatment dose by the labels: {doses}."
+        )
         if run.settings.cmv_hold_alemtuzumab_during_treatment:
             run.hold(
                 HoldKind.CMV,
@@ -243,10 +316,8 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
                 )
                 if on
             )
-            action = (
-                f"Start pre-emptive antiviral therapy now ({why}): valganciclovir 900 mg PO "
-                "twice daily or ganciclovir 5 mg/kg IV every 12 h."
-            )
+            doses, dose_cite = _antiviral_doses(run, RenalPhase.INDUCTION)
+            action = f"Start pre-emptive antiviral therapy now ({why}): {doses}."
             run.alert(
                 Severity.CRITICAL,
                 "cmv-preemptive-therapy",
@@ -262,12 +333,12 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
                     "a CMV test is negative on antiviral therapy",
                     CMV_HOLD_CITATION,
                 )
-            actions.append(Action(as_of, "cmv-treat", action, PREEMPTIVE_DRUG_CITATION))
+            actions.append(Action(as_of, "cmv-treat", action, dose_cite))
             run.decide(
                 "cmv.preemptive-therapy",
                 True,
                 action,
-                PREEMPTIVE_DRUG_CITATION,
+                dose_cite,
                 used={
                     "latest": _describe(latest),
                     "threshold (configurable)": _threshold(run, latest),
@@ -427,24 +498,48 @@ def prophylaxis_for(
                 if latest
                 else " No CD4 count since the last dose."
             )
+        drugs = tuple(d.text() for d in p.drugs)
+        recorded = _recorded(run, p.kind)
+        start: dt.date | None = p.start_date
+        dose = None
+        if recorded is not None:
+            start = _recorded_start(run, p.kind) or start
+            drugs, dose = _recorded_drug(recorded)
+            active = recorded.action is ProphylaxisAction.START
+            _check_recorded_stop(run, p.kind, recorded, earliest, cd4_ok, over, p.citation)
         out.append(
             ProphylaxisInfo(
                 p.kind,
                 active,
-                tuple(d.text() for d in p.drugs),
-                p.start_date,
+                drugs,
+                start,
                 earliest,
                 cond,
                 p.citation,
+                recorded=None if recorded is None else recorded.action.value,
+                recorded_date=None if recorded is None else recorded.date,
+                dose=dose,
             )
         )
+        if recorded is not None:
+            outcome = f"recorded {recorded.action.value}"
+        elif active:
+            outcome = "active"
+        else:
+            outcome = "not yet started" if run.as_of < p.start_date else "may stop"
         run.decide(
             f"prophylaxis.{p.kind.value}",
-            "active" if active else ("not yet started" if run.as_of < p.start_date else "may stop"),
+            outcome,
             cond,
             p.citation,
-            used={"earliest_stop": earliest, "cd4_condition_met": cd4_ok},
+            used={
+                "earliest_stop": earliest,
+                "cd4_condition_met": cd4_ok,
+                "recorded": None if recorded is None else recorded.action.value,
+            },
         )
+    if run.course.rule_sets.cmv is CmvPolicy.PROPHYLAXIS:
+        out.append(_cmv_prophylaxis(run, basis, over))
     action = None
     if over and not cd4_ok and rules.stop_cd4_per_ul is not None:
         last_cd4 = max((r.date for r in cd4_after if r.date), default=None)
@@ -462,30 +557,288 @@ def prophylaxis_for(
     return tuple(out), action
 
 
+def _grade_rank(g: grading.GradeResult) -> int:
+    return -1 if g.grade is None else int(g.grade)
+
+
+CMV_PROPHYLAXIS_MONTHS_AFTER = 2
+"""CMV prophylaxis runs to at least 2 months after the last alemtuzumab dose (configurable
+default: the CMV window of the EU leaflet, E2, and the label's PCP / herpes duration, L1; O'Brien
+2008 (P6) gave valganciclovir during alemtuzumab)."""
+
+CMV_PROPHYLAXIS_FULL_DOSE_CRCL = 60.0
+"""Below this creatinine clearance (mL/min) the Valcyte label reduces the prevention dose
+(renal table: "CrCl >= 60: 900 mg once daily")."""
+
+PROPHYLAXIS_NOT_TOLERATED_CITATION = Citation(
+    "P2",
+    "Lundin 2002, Blood 100:768",
+    note="One PCP occurred in a patient allergic to co-trimoxazole: a prophylaxis the patient "
+    "cannot take must be replaced by another agent.",
+)
+
+
+def _recorded(run: _Run, kind: ProphylaxisKind) -> ProphylaxisEvent | None:
+    """The latest recorded prophylaxis event of an agent class."""
+    events = [e for e in run.prophylaxis_events if e.agent is kind]
+    return max(events, key=lambda e: e.date) if events else None
+
+
+def _recorded_start(run: _Run, kind: ProphylaxisKind) -> dt.date | None:
+    starts = [
+        e.date
+        for e in run.prophylaxis_events
+        if e.agent is kind and e.action is ProphylaxisAction.START
+    ]
+    return max(starts) if starts else None
+
+
+def _recorded_drug(e: ProphylaxisEvent) -> tuple[tuple[str, ...], str | None]:
+    dose = None
+    if e.dose_mg is not None:
+        dose = f"{e.dose_mg:g} mg" + (f" {e.frequency}" if e.frequency else "")
+    elif e.frequency:
+        dose = e.frequency
+    return (e.drug,), dose
+
+
+def _check_recorded_stop(
+    run: _Run,
+    kind: ProphylaxisKind,
+    e: ProphylaxisEvent,
+    earliest: dt.date | None,
+    cd4_ok: bool,
+    over: bool,
+    cite: Citation,
+) -> None:
+    """Alert on a prophylaxis stopped (or not tolerated) before the rule allows it to stop."""
+    name = {"pcp": "PCP", "herpes": "Herpes", "cmv": "CMV"}[kind.value]
+    if e.action is ProphylaxisAction.NOT_TOLERATED:
+        run.alert(
+            Severity.WARNING,
+            f"prophylaxis-{kind.value}-not-tolerated",
+            f"{name} prophylaxis with {e.drug} not tolerated on {e.date}: start another "
+            f"{name} prophylaxis agent (it must continue to its earliest stop"
+            + (f", {earliest}" if earliest else "")
+            + ").",
+            PROPHYLAXIS_NOT_TOLERATED_CITATION,
+            e.date,
+        )
+        return
+    if e.action is not ProphylaxisAction.STOP:
+        return
+    before_earliest = earliest is not None and e.date < earliest
+    cd4_pending = not cd4_ok and kind is not ProphylaxisKind.CMV  # CD4 rule: PCP / herpes
+    if not over or before_earliest or cd4_pending:
+        why = (
+            "during therapy"
+            if not over
+            else (
+                f"before its earliest stop {earliest}"
+                if earliest is not None and e.date < earliest
+                else "before CD4+ has recovered"
+            )
+        )
+        run.alert(
+            Severity.WARNING,
+            f"prophylaxis-{kind.value}-stopped-early",
+            f"{name} prophylaxis ({e.drug}) recorded as stopped on {e.date}, {why}: restart it "
+            "unless stopping was intended.",
+            cite,
+            e.date,
+        )
+
+
+def _cmv_prophylaxis(run: _Run, basis: dt.date, over: bool) -> ProphylaxisInfo:
+    """The CMV prophylaxis of the ``prophylaxis`` CMV policy: valganciclovir 450 mg twice daily
+    (O'Brien 2008, P6), from the first recorded start, to at least 2 months after the last dose
+    (configurable default)."""
+    kind = ProphylaxisKind.CMV
+    # As PCP / herpes: from the planned end of therapy while it runs, the last dose once over.
+    earliest = supportive.add_months(basis, CMV_PROPHYLAXIS_MONTHS_AFTER)
+    recorded = _recorded(run, kind)
+    antivirals = [
+        a
+        for a in run.antivirals
+        if any(n in a.drug.lower() for n in CMV_ANTIVIRALS)
+        and a.intent in (None, AntiviralIntent.PROPHYLAXIS)
+        and not _treating(run, a, None)
+    ]
+    planned_dose = "valganciclovir 450 mg PO twice daily"
+    drugs: tuple[str, ...] = (planned_dose,)
+    dose: str | None = "450 mg twice daily"
+    start: dt.date | None = None
+    active = False
+    state = None
+    if recorded is not None:
+        drugs, dose = _recorded_drug(recorded)
+        start = _recorded_start(run, kind)
+        active = recorded.action is ProphylaxisAction.START
+        state = recorded.action.value
+        _check_recorded_stop(
+            run, kind, recorded, earliest, True, over, VALGANCICLOVIR_PROPHYLAXIS_CITATION
+        )
+    elif antivirals:
+        a = max(antivirals, key=lambda x: x.begins)
+        drugs = (a.drug,)
+        dose = None if a.dose_mg is None else f"{a.dose_mg:g} mg {a.frequency}".strip()
+        start = min(x.begins for x in antivirals)
+        active = _active(a, run.as_of)
+        state = "start" if active else "stop"
+    dec, _ = _crcl(run)
+    cond = (
+        f"Not before {earliest} ({CMV_PROPHYLAXIS_MONTHS_AFTER} months after the last dose; "
+        "configurable default). "
+    )
+    crcl = dec.outcome
+    if crcl is None:
+        cond += (
+            "Creatinine clearance is needed to check the dose against the Valcyte renal table "
+            "(prevention dose reduced below 60 mL/min)."
+        )
+    else:
+        label = renal.renal_dose("valganciclovir", RenalPhase.MAINTENANCE, crcl)
+        cond += (
+            f"At CrCl {crcl:g} mL/min the Valcyte prevention dose is {label.text}."
+            if label.recommended
+            else f"At CrCl {crcl:g} mL/min: {label.band_text}."
+        )
+    if active and crcl is not None and crcl < CMV_PROPHYLAXIS_FULL_DOSE_CRCL:
+        label = renal.renal_dose("valganciclovir", RenalPhase.MAINTENANCE, crcl)
+        run.alert(
+            Severity.WARNING,
+            "cmv-prophylaxis-renal-dose",
+            f"CMV prophylaxis ({', '.join(drugs)}{', ' + dose if dose else ''}) with creatinine "
+            f"clearance {crcl:g} mL/min: the Valcyte label reduces the prevention dose to "
+            + (label.text if label.recommended else f"none ({label.band_text})")
+            + "; check the dose.",
+            label.citation,
+            None,
+        )
+    run.decide(
+        "prophylaxis.cmv",
+        "active" if active else ("not recorded" if state is None else f"recorded {state}"),
+        cond,
+        VALGANCICLOVIR_PROPHYLAXIS_CITATION,
+        used={"earliest_stop": earliest, "crcl_ml_min": crcl},
+    )
+    return ProphylaxisInfo(
+        kind,
+        active,
+        drugs,
+        start,
+        earliest,
+        cond,
+        VALGANCICLOVIR_PROPHYLAXIS_CITATION,
+        recorded=state,
+        recorded_date=None if recorded is None else recorded.date,
+        dose=dose,
+    )
+
+
 def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
-    """The latest grade of each lab on the course's toxicity scale."""
+    """Each lab's grade on the course's toxicity scale.
+
+    CTCAE v5.0 grades the latest value (``grade``) and reports the worst grade of the course
+    beside it (``worst``). iwCLL 2008 Table 5 grades the nadir: the lowest value of the course
+    (for Hb the lowest pre-transfusion value), so ``grade`` and ``worst`` are the nadir's grade.
+    """
     out: dict[LabCode, GradeInfo] = {}
     scale = run.course.rule_sets.toxicity
     baseline = run.course.baseline
-    for code, result in sorted(run.labs.items(), key=lambda kv: kv[0].value):
+    start = run.course.start_date
+    for code, latest in sorted(run.labs.items(), key=lambda kv: kv[0].value):
+        if not code.graded:
+            continue
         base = baseline.lab(code) if baseline is not None else None
-        day = result.date or run.as_of
-        transfused = code is LabCode.HGB and any(
-            dt.timedelta(0) <= day - t.date <= dt.timedelta(days=28) for t in run.transfusions
-        )
-        gcsf = any(g.date <= day for g in run.growth_factor) if code is LabCode.ANC else None
-        res = grading.grade(result, scale, baseline=base, transfused=transfused, growth_factor=gcsf)
-        run.decisions.append(res.decision)
+        course_values = [
+            r for r in run.lab_history if r.code is code and (r.date or run.as_of) >= start
+        ] or [latest]
+
+        def graded(r: LabResult, base: LabResult | None = base) -> grading.GradeResult:
+            day = r.date or run.as_of
+            hb, anc = r.code is LabCode.HGB, r.code is LabCode.ANC
+            transfused, esa = _hb_support(run, day) if hb else (False, None)
+            gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
+            return grading.grade(
+                r,
+                scale,
+                baseline=base,
+                transfused=transfused,
+                growth_factor=gcsf,
+                erythropoietin=esa,
+            )
+
+        results = [(r, graded(r)) for r in course_values]
+        if scale is ToxicityScale.IWCLL_2008_HAEM:
+            # The nadir: the lowest value that can be graded (Hb before any transfusion).
+            usable = [
+                (r, g) for r, g in results if not g.decision.inputs_used.get("transfused")
+            ] or results
+            chosen, res = min(usable, key=lambda rg: (rg[0].value, rg[0].date or run.as_of))
+            worst_r, worst = chosen, res
+            basis = "nadir"
+            decision = dataclasses.replace(
+                res.decision,
+                rationale=f"Nadir {code.value} of the course ({chosen.date}): "
+                + res.decision.rationale,
+            )
+        else:
+            chosen, res = latest, graded(latest)
+            gradable = [(r, g) for r, g in results if g.grade is not None]
+            worst_r, worst = max(
+                gradable or [(chosen, res)],
+                key=lambda rg: (_grade_rank(rg[1]), rg[0].date or run.as_of),
+            )
+            basis = "latest"
+            decision = res.decision
+        run.decisions.append(decision)
         out[code] = GradeInfo(
             lab=code,
             grade=None if res.grade is None else int(res.grade),
             scale=scale.value,
-            date=day,
-            value=result.value,
+            date=chosen.date or run.as_of,
+            value=chosen.value,
             unit=code.canonical_unit.value,
-            decision=res.decision,
+            decision=decision,
+            worst=None if worst.grade is None else int(worst.grade),
+            worst_date=worst_r.date or run.as_of,
+            worst_value=worst_r.value,
+            basis=basis,
         )
     return out
+
+
+HB_SUPPORT_WINDOW_DAYS = 28
+"""A red-cell transfusion or an erythropoiesis-stimulating agent given in the 28 days before a
+haemoglobin makes it "transfused" / "with erythropoietin" (configurable default: the sources
+say "untransfused and without erythropoietin" but give no window)."""
+
+ESA_DRUG_WORDS = ("epoetin", "erythropoietin", "darbepoetin", "esa", "aranesp", "eprex", "retacrit")
+"""Names that make a ``growth_factor`` event an ESA (older documents recorded ESAs there)."""
+
+RESPONSE_TIMING_MONTHS = 2
+"""iwCLL: response is assessed at least 2 months after the end of therapy."""
+
+RESPONSE_TIMING_IWCLL_CITATION = Citation(
+    "G6",
+    "Hallek 2018 (and 2008 §5): response assessment timing",
+    note="Response is assessed at least 2 months after the completion of therapy; an earlier "
+    "assessment is provisional (issue 10 reading; the article text beyond the abstract was not "
+    "retrieved). NCI-WG 1996 likewise needs responses to last at least 2 months (S1).",
+)
+
+
+def _hb_support(run: _Run, day: dt.date) -> tuple[bool, bool]:
+    """(transfused, erythropoietin) in the window before ``day``: none recorded means none."""
+    window = dt.timedelta(days=HB_SUPPORT_WINDOW_DAYS)
+    transfused = any(dt.timedelta(0) <= day - t.date <= window for t in run.transfusions)
+    esa = any(e.begins <= day and day - e.ends <= window for e in run.esas) or any(
+        dt.timedelta(0) <= day - g.date <= window
+        and any(w in g.drug.lower() for w in ESA_DRUG_WORDS)
+        for g in run.growth_factor
+    )
+    return transfused, esa
 
 
 def response_for(run: _Run) -> ResponseInfo:
@@ -519,15 +872,68 @@ def response_for(run: _Run) -> ResponseInfo:
     base = baseline.assessment.with_labs(baseline.labs)
     series = [_with_labs(run, a) for a in run.assessments]
     result = response_rules.assess_series(base, series, criteria)[-1]
-    run.decisions.append(result.decision)
+    latest_a = series[-1]
+    decision = result.decision
+    notes: list[str] = []
+    if latest_a.hgb_g_per_dl is not None:
+        given = [
+            w
+            for w, on in (
+                ("a transfusion", latest_a.transfused),
+                ("an erythropoiesis-stimulating agent", latest_a.erythropoietin),
+            )
+            if on
+        ]
+        notes.append(
+            f"Hb {latest_a.hgb_g_per_dl:g} g/dL counts only untransfused and without "
+            f"erythropoietin: {' and '.join(given)} recorded in the {HB_SUPPORT_WINDOW_DAYS} "
+            "days before, so it does not count"
+            if given
+            else f"No transfusion or erythropoiesis-stimulating agent recorded in the "
+            f"{HB_SUPPORT_WINDOW_DAYS} days before the Hb: taken as untransfused and without "
+            "erythropoietin"
+        )
+    provisional = result.provisional
+    confirm_on = result.confirm_on_or_after
+    timing = ""
+    if result.category.is_response and run.doses:
+        last_dose = run.doses[-1][0]
+        end = run.doses[0][0] + dt.timedelta(days=run.profile.length_days - 1)
+        over = run.discontinued is not None or end < run.as_of
+        due = supportive.add_months(last_dose, RESPONSE_TIMING_MONTHS)
+        if not over or result.date < due:
+            provisional = True
+            confirm_on = max(confirm_on or due, due)
+            timing = (
+                f"provisional: assessed on {result.date}, "
+                + ("during therapy" if not over else f"before {due} (2 months after the last dose)")
+                + f"; confirm with an assessment at least {RESPONSE_TIMING_MONTHS} months after "
+                f"the last dose ({RESPONSE_TIMING_IWCLL_CITATION.source}: "
+                f"{RESPONSE_TIMING_IWCLL_CITATION.locator})"
+            )
+            notes.append(timing[0].upper() + timing[1:])
+    if notes:
+        decision = dataclasses.replace(
+            decision,
+            rationale=decision.rationale.rstrip(".") + ". " + ". ".join(notes) + ".",
+            status=DecisionStatus.INDETERMINATE if timing else decision.status,
+            inputs_used={
+                **decision.inputs_used,
+                "transfused (28 days before)": bool(latest_a.transfused),
+                "erythropoietin (28 days before)": bool(latest_a.erythropoietin),
+            },
+        )
+    run.decisions.append(decision)
     return ResponseInfo(
         category=result.category,
         criteria=criteria.value,
         date=result.date,
         mrd_negative=result.mrd_negative,
-        provisional=result.provisional,
+        provisional=provisional,
         by_compartment={c.value: r.value for c, r in result.by_compartment.items()},
-        decision=result.decision,
+        decision=decision,
+        provisional_reason=timing or ("duration not yet confirmed" if provisional else ""),
+        confirm_on_or_after=confirm_on,
     )
 
 
@@ -544,10 +950,12 @@ def _with_labs(run: _Run, ev: AssessmentEvent) -> Assessment:
         ]
         if near:
             labs.append(max(near, key=lambda r: r.date or ev.date))
-    transfused = any(
-        dt.timedelta(0) <= ev.date - t.date <= dt.timedelta(days=28) for t in run.transfusions
-    )
+    transfused, esa = _hb_support(run, ev.date)
     a = ev.assessment.with_labs(labs)
-    # No transfusion recorded in the 4 weeks before means untransfused (not "unknown").
-    recorded = a.transfused if a.transfused is not None else False
-    return dataclasses.replace(a, transfused=transfused or recorded)
+    # None recorded in the 4 weeks before means untransfused and without erythropoietin (not
+    # "unknown"); the decision says so.
+    return dataclasses.replace(
+        a,
+        transfused=transfused or bool(a.transfused),
+        erythropoietin=esa or bool(a.erythropoietin),
+    )

@@ -50,6 +50,7 @@ from cllcds.domain import (
     DoseHeld,
     DosePhase,
     Drug,
+    Esa,
     Event,
     EventType,
     Fever,
@@ -62,6 +63,7 @@ from cllcds.domain import (
     LabResult,
     Progression,
     ProgressionKind,
+    ProphylaxisEvent,
     Regimen,
     Resolved,
     ResponseCategory,
@@ -71,7 +73,7 @@ from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
 from ._context import patient_context
-from ._findings import cmv_findings, grades_for, prophylaxis_for, response_for
+from ._findings import cmv_findings, grades_for, prophylaxis_for, renal_for, response_for
 from ._state import (
     Action,
     Alert,
@@ -259,6 +261,8 @@ _TYPE_ORDER = {
             EventType.ANTIVIRAL,
             EventType.GROWTH_FACTOR,
             EventType.TRANSFUSION,
+            EventType.ESA,
+            EventType.PROPHYLAXIS,
             EventType.DOSE_HELD,
             EventType.DOSE,
             EventType.INFUSION_REACTION,
@@ -385,6 +389,8 @@ class _Run:
     assessments: list[AssessmentEvent] = field(default_factory=list)
     transfusions: list[Transfusion] = field(default_factory=list)
     growth_factor: list[GrowthFactor] = field(default_factory=list)
+    esas: list[Esa] = field(default_factory=list)
+    prophylaxis_events: list[ProphylaxisEvent] = field(default_factory=list)
     held_days: list[DoseHeld] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     alert_hold: list[object | None] = field(default_factory=list)
@@ -1374,6 +1380,10 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             run.transfusions.append(ev)
         elif isinstance(ev, GrowthFactor):
             run.growth_factor.append(ev)
+        elif isinstance(ev, Esa):
+            run.esas.append(ev)
+        elif isinstance(ev, ProphylaxisEvent):
+            run.prophylaxis_events.append(ev)
         elif isinstance(ev, DoseHeld):
             run.held_days.append(ev)
     if run.counts_pending is not None:
@@ -1642,4 +1652,5 @@ def _finish(run: _Run) -> CourseState:
         context=patient_context(run.course),
         doses=tuple((d, mg, r.value) for d, mg, r in run.doses),
         discontinued=None if run.discontinued is None else run.discontinued[:2],
+        renal=renal_for(run),
     )

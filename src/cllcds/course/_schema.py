@@ -13,14 +13,18 @@ from typing import Any
 from cllcds.domain import (
     COURSE_FORMAT,
     AdministrationRoute,
+    AntiviralIntent,
     AutoimmuneKind,
     CmvPolicy,
     CmvUnit,
+    EsaDoseUnit,
     EventType,
     LabelRuleSet,
     LabUnit,
     PriorResponse,
     ProgressionKind,
+    ProphylaxisAction,
+    ProphylaxisKind,
     ResponseCriteria,
     Serostatus,
     Sex,
@@ -53,7 +57,10 @@ LAB: dict[str, Any] = {
     "required": ["code", "value", "unit"],
     "additionalProperties": False,
     "properties": {
-        "code": {"type": "string", "description": "WBC, ALC, ANC, PLT, HGB, CD4 or a LOINC code"},
+        "code": {
+            "type": "string",
+            "description": "WBC, ALC, ANC, PLT, HGB, CD4, CREAT or a LOINC code",
+        },
         "value": NUMBER,
         "unit": _enum(LabUnit),
     },
@@ -134,7 +141,14 @@ _EVENT_PROPS: dict[EventType, dict[str, Any]] = {
             + " (or a listed synonym or SNOMED CT code); any other text withholds pending review",
         }
     },
-    EventType.ANTIVIRAL: {"drug": TEXT, "dose_mg": NUMBER, "start": DATE, "stop": DATE},
+    EventType.ANTIVIRAL: {
+        "drug": TEXT,
+        "dose_mg": NUMBER,
+        "start": DATE,
+        "stop": DATE,
+        "intent": _enum(AntiviralIntent),
+        "frequency": {"type": "string", "description": "e.g. twice daily"},
+    },
     EventType.GROWTH_FACTOR: {"drug": TEXT},
     EventType.TRANSFUSION: {"product": TEXT},
     EventType.ASSESSMENT: ASSESSMENT_PROPS,
@@ -149,6 +163,20 @@ _EVENT_PROPS: dict[EventType, dict[str, Any]] = {
         "event_id": {"type": "string", "description": "the id of the event that resolved"}
     },
     EventType.PROGRESSION: {"kind": _enum(ProgressionKind), "description": TEXT},
+    EventType.ESA: {
+        "drug": {"type": "string", "description": "epoetin alfa, darbepoetin alfa, ..."},
+        "dose": {"type": "number", "minimum": 0},
+        "dose_unit": _enum(EsaDoseUnit),
+        "start": DATE,
+        "stop": DATE,
+    },
+    EventType.PROPHYLAXIS: {
+        "agent": _enum(ProphylaxisKind),
+        "action": _enum(ProphylaxisAction),
+        "drug": TEXT,
+        "dose_mg": {"type": "number", "minimum": 0},
+        "frequency": TEXT,
+    },
 }
 _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.DOSE: ["drug", "dose_mg", "route"],
@@ -161,6 +189,8 @@ _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.ADVERSE_EVENT: ["grade", "term"],
     EventType.RESOLVED: ["event_id"],
     EventType.PROGRESSION: ["kind"],
+    EventType.ESA: ["drug"],
+    EventType.PROPHYLAXIS: ["agent", "action", "drug"],
 }
 
 

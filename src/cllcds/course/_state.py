@@ -122,6 +122,12 @@ class GradeInfo:
     value: float
     unit: str
     decision: Decision[Any]
+    worst: int | None = None
+    """The worst grade of the course (CTCAE; for iwCLL the nadir's grade, = ``grade``)."""
+    worst_date: dt.date | None = None
+    worst_value: float | None = None
+    basis: str = "latest"
+    """``latest`` (CTCAE: the latest value) or ``nadir`` (iwCLL 2008 Table 5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,21 @@ class ProphylaxisInfo:
     earliest_stop: dt.date | None
     condition: str
     citation: Citation
+    recorded: str | None = None
+    """The latest recorded action (``start``, ``stop``, ``not_tolerated``), ``None``: nothing
+    recorded (the state then shows the plan)."""
+    recorded_date: dt.date | None = None
+    dose: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenalInfo:
+    """The latest serum creatinine and the creatinine clearance (Cockcroft-Gault)."""
+
+    creatinine_mg_dl: float | None
+    creatinine_date: dt.date | None
+    crcl_ml_min: float | None
+    decision: Decision[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +182,10 @@ class ResponseInfo:
     provisional: bool
     by_compartment: Mapping[str, str]
     decision: Decision[Any] | None
+    provisional_reason: str = ""
+    """Why the category is provisional (iwCLL timing: before 2 months after the last dose;
+    NCI-WG duration)."""
+    confirm_on_or_after: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +213,7 @@ class CourseState:
     doses: tuple[tuple[dt.date, float, str], ...] = ()
     """Alemtuzumab doses given: (date, mg, route)."""
     discontinued: tuple[dt.date, str] | None = None
+    renal: RenalInfo | None = None
 
 
 def _cite(c: Citation) -> str:
@@ -272,6 +298,10 @@ def state_document(state: CourseState) -> dict[str, Any]:
                 "unit": g.unit,
                 "status": g.decision.status.value,
                 "rationale": g.decision.rationale,
+                "basis": g.basis,
+                "worst": g.worst,
+                "worst_date": _value(g.worst_date),
+                "worst_value": None if g.worst_value is None else _value(round(g.worst_value, 6)),
             }
             for lab, g in state.grades.items()
         },
@@ -283,8 +313,25 @@ def state_document(state: CourseState) -> dict[str, Any]:
                 "earliest_stop": _value(p.earliest_stop),
                 "condition": p.condition,
                 "citation": _cite(p.citation),
+                "recorded": p.recorded,
+                "recorded_date": _value(p.recorded_date),
+                "dose": p.dose,
             }
             for p in state.prophylaxis
+        },
+        "renal": None
+        if state.renal is None
+        else {
+            "creatinine_mg_dl": None
+            if state.renal.creatinine_mg_dl is None
+            else _value(round(state.renal.creatinine_mg_dl, 3)),
+            "creatinine_date": _value(state.renal.creatinine_date),
+            "crcl_ml_min": state.renal.crcl_ml_min,
+            "formula": "cockcroft-gault",
+            "status": state.renal.decision.status.value,
+            "rationale": state.renal.decision.rationale,
+            "inputs_missing": list(state.renal.decision.inputs_missing),
+            "citation": _cite(state.renal.decision.citation),
         },
         "cmv": {
             "status": state.cmv.status.value,
@@ -301,6 +348,9 @@ def state_document(state: CourseState) -> dict[str, Any]:
             "date": _value(resp.date),
             "mrd_negative": resp.mrd_negative,
             "provisional": resp.provisional,
+            "provisional_reason": resp.provisional_reason or None,
+            "confirm_on_or_after": _value(resp.confirm_on_or_after),
+            "rationale": None if resp.decision is None else resp.decision.rationale,
             "by_compartment": dict(resp.by_compartment),
         },
         "alerts": [

@@ -72,6 +72,10 @@ class LabUnit(Enum):
     G_DL = "g/dL"
     G_L = "g/L"
     MMOL_L = "mmol/L"
+    MG_DL = "mg/dL"
+    """Creatinine, mass concentration."""
+    UMOL_L = "umol/L"
+    """Creatinine, substance concentration (µmol/L)."""
 
     @classmethod
     def parse(cls, text: object, field: str = "unit") -> LabUnit:
@@ -91,6 +95,7 @@ _UNIT_DISPLAY: Mapping[LabUnit, str] = {
     LabUnit.PER_MM3: "/mm³",
     LabUnit.CELLS_PER_UL: "cells/µL",
     LabUnit.PER_10E6_L: "×10^6/L",
+    LabUnit.UMOL_L: "µmol/L",
 }
 
 
@@ -105,6 +110,16 @@ _PER_UL_FACTOR: Mapping[LabUnit, int] = {
 }
 _COUNT_UNITS = tuple(_PER_UL_FACTOR)
 _HB_UNITS = (LabUnit.G_DL, LabUnit.G_L, LabUnit.MMOL_L)
+_CREAT_UNITS = (LabUnit.MG_DL, LabUnit.UMOL_L)
+
+CREATININE_UMOL_PER_MG_DL = 88.42
+"""µmol/L of creatinine per mg/dL: 10 dL/L × 1000 µg/mg ÷ 113.12 g/mol (creatinine's molar
+mass) = 88.4; 88.42 is the factor laboratories print."""
+CREAT_MIN_MG_DL = 0.1
+"""Below any measurable serum creatinine in an adult; catches µmol/L values entered as mg/dL
+the other way round (a value in mg/dL below this is almost surely mmol/L)."""
+CREAT_MAX_MG_DL = 30.0
+"""Above any serum creatinine outside end-stage renal failure (catches µmol/L given as mg/dL)."""
 
 HB_G_PER_DL_PER_MMOL_L = 1.6114
 """Haemoglobin g/dL per mmol/L, monomer (per-haem) convention.
@@ -154,6 +169,13 @@ class LabCode(Enum):
     PLT = "PLT"
     HGB = "HGB"
     CD4 = "CD4"
+    CREAT = "CREAT"
+    """Serum creatinine (for creatinine clearance and renal dose adjustment; not graded)."""
+
+    @property
+    def graded(self) -> bool:
+        """Whether the toxicity scales grade this lab (creatinine is used for CrCl only)."""
+        return self is not LabCode.CREAT
 
     @property
     def loinc(self) -> str:
@@ -177,12 +199,18 @@ class LabCode(Enum):
             return LabUnit.G_DL
         if self is LabCode.CD4:
             return LabUnit.PER_UL
+        if self is LabCode.CREAT:
+            return LabUnit.MG_DL
         return LabUnit.PER_10E9_L
 
     @property
     def accepted_units(self) -> tuple[LabUnit, ...]:
         """The UCUM units accepted for this lab."""
-        return _HB_UNITS if self is LabCode.HGB else _COUNT_UNITS
+        if self is LabCode.HGB:
+            return _HB_UNITS
+        if self is LabCode.CREAT:
+            return _CREAT_UNITS
+        return _COUNT_UNITS
 
     @classmethod
     def parse(cls, text: object, field: str = "code") -> LabCode:
@@ -207,6 +235,8 @@ _LOINC: Mapping[LabCode, tuple[str, ...]] = {
     LabCode.PLT: ("777-3", "26515-7"),
     LabCode.HGB: ("718-7",),
     LabCode.CD4: ("24467-3",),
+    # 2160-0 Creatinine [Mass/volume] in Serum or Plasma; 14682-9 the same in moles/volume.
+    LabCode.CREAT: ("2160-0", "14682-9"),
 }
 
 _DISPLAY: Mapping[LabCode, str] = {
@@ -216,6 +246,7 @@ _DISPLAY: Mapping[LabCode, str] = {
     LabCode.PLT: "platelets",
     LabCode.HGB: "haemoglobin",
     LabCode.CD4: "CD4+ lymphocytes",
+    LabCode.CREAT: "serum creatinine",
 }
 
 _MAX: Mapping[LabCode, float] = {
@@ -225,6 +256,7 @@ _MAX: Mapping[LabCode, float] = {
     LabCode.PLT: PLT_MAX_10E9_PER_L,
     LabCode.HGB: HGB_MAX_G_PER_DL,
     LabCode.CD4: CD4_MAX_PER_UL,
+    LabCode.CREAT: CREAT_MAX_MG_DL,
 }
 
 
@@ -250,6 +282,8 @@ def to_canonical(code: LabCode, value: float, unit: LabUnit) -> float:
         if unit is LabUnit.MMOL_L:
             return value * HB_G_PER_DL_PER_MMOL_L
         return float(value)
+    if code is LabCode.CREAT:
+        return value / CREATININE_UMOL_PER_MG_DL if unit is LabUnit.UMOL_L else float(value)
     factor = _PER_UL_FACTOR[unit]
     if code is LabCode.CD4:
         return float(value * factor)
@@ -267,6 +301,8 @@ def from_canonical(code: LabCode, value: float, unit: LabUnit) -> float:
         if unit is LabUnit.MMOL_L:
             return value / HB_G_PER_DL_PER_MMOL_L
         return value
+    if code is LabCode.CREAT:
+        return value * CREATININE_UMOL_PER_MG_DL if unit is LabUnit.UMOL_L else value
     factor = _PER_UL_FACTOR[unit]
     if code is LabCode.CD4:
         return value / factor
@@ -276,6 +312,8 @@ def from_canonical(code: LabCode, value: float, unit: LabUnit) -> float:
 def _plausible(code: LabCode, canonical: float) -> bool:
     if code is LabCode.HGB:
         return HGB_MIN_G_PER_DL <= canonical <= HGB_MAX_G_PER_DL
+    if code is LabCode.CREAT:
+        return CREAT_MIN_MG_DL <= canonical <= CREAT_MAX_MG_DL
     if code is LabCode.PLT and 0 < canonical < PLT_MIN_NONZERO_10E9_PER_L:
         return False
     return 0 <= canonical <= _MAX[code]
@@ -285,6 +323,8 @@ def _limits_text(code: LabCode) -> str:
     unit = code.canonical_unit.value
     if code is LabCode.HGB:
         return f"{HGB_MIN_G_PER_DL:g}-{HGB_MAX_G_PER_DL:g} {unit}"
+    if code is LabCode.CREAT:
+        return f"{CREAT_MIN_MG_DL:g}-{CREAT_MAX_MG_DL:g} {unit}"
     return f"0-{_MAX[code]:g} {unit}"
 
 
@@ -306,7 +346,7 @@ def _check_value(
     per_ul = _PER_UL_FACTOR.get(unit) == 1
     suspicious_fraction = (
         reported
-        and code is not LabCode.HGB
+        and code not in (LabCode.HGB, LabCode.CREAT)
         and per_ul
         and value < FRACTIONAL_PER_UL_LIMIT
         and value != int(value)

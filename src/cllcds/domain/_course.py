@@ -13,7 +13,7 @@ from enum import Enum
 
 from ._clinical import Assessment, LabResult, ResponseCriteria, ToxicityScale
 from ._errors import InputError
-from ._regimen import AdministrationRoute, LabelRuleSet
+from ._regimen import AdministrationRoute, LabelRuleSet, ProphylaxisKind
 
 COURSE_FORMAT = "cllcds.course/1"
 """The ``format`` value of a course document."""
@@ -175,6 +175,8 @@ class EventType(Enum):
     ADVERSE_EVENT = "adverse_event"
     RESOLVED = "resolved"
     PROGRESSION = "progression"
+    ESA = "esa"
+    PROPHYLAXIS = "prophylaxis"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,16 +341,85 @@ class Progression(Event):
     description: str = ""
 
 
+class AntiviralIntent(Enum):
+    """Why an antiviral is given (``antiviral.intent``)."""
+
+    PROPHYLAXIS = "prophylaxis"
+    """Up-front, before any reactivation (e.g. valganciclovir 450 mg twice daily, P6)."""
+    PREEMPTIVE = "preemptive"
+    """On a positive surveillance test, before disease."""
+    TREATMENT = "treatment"
+    """For CMV (or other viral) disease."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Antiviral(Event):
+    """An antiviral course. ``intent`` and ``frequency`` (free text, e.g. "twice daily") are
+    optional additions to ``cllcds.course/1``; without an intent the engine infers it from the
+    timing (after a positive CMV test: pre-emptive)."""
+
     drug: str
     dose_mg: float | None = None
+    start: dt.date | None = None
+    stop: dt.date | None = None
+    intent: AntiviralIntent | None = None
+    frequency: str = ""
+
+    @property
+    def begins(self) -> dt.date:
+        return self.start or self.date
+
+
+class EsaDoseUnit(Enum):
+    """Units of an erythropoiesis-stimulating agent dose."""
+
+    IU = "[IU]"
+    """International units (epoetin alfa / beta)."""
+    UG = "ug"
+    """Micrograms (darbepoetin alfa, methoxy polyethylene glycol-epoetin beta)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Esa(Event):
+    """An erythropoiesis-stimulating agent ("erythropoietin": epoetin, darbepoetin), given on
+    ``date`` or as a course from ``start`` to ``stop``. A haemoglobin measured while an ESA acts
+    does not count for a CR or PR (iwCLL 2008 §5.1-5.2, iwCLL 2018 Table 4)."""
+
+    drug: str
+    dose: float | None = None
+    dose_unit: EsaDoseUnit | None = None
     start: dt.date | None = None
     stop: dt.date | None = None
 
     @property
     def begins(self) -> dt.date:
         return self.start or self.date
+
+    @property
+    def ends(self) -> dt.date:
+        """The last day given (``stop``; else the start or event date: one administration)."""
+        return self.stop or self.begins
+
+
+class ProphylaxisAction(Enum):
+    """What a ``prophylaxis`` event records."""
+
+    START = "start"
+    STOP = "stop"
+    NOT_TOLERATED = "not_tolerated"
+    """Stopped because the patient did not tolerate the drug (e.g. co-trimoxazole allergy)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProphylaxisEvent(Event):
+    """Anti-infective prophylaxis actually started, stopped or not tolerated (``agent``: pcp,
+    herpes or cmv), with the drug; ``dose_mg`` and ``frequency`` are optional."""
+
+    agent: ProphylaxisKind
+    action: ProphylaxisAction
+    drug: str
+    dose_mg: float | None = None
+    frequency: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -389,6 +460,8 @@ _EVENT_TYPE: dict[type[Event], EventType] = {
     AdverseEvent: EventType.ADVERSE_EVENT,
     Resolved: EventType.RESOLVED,
     Progression: EventType.PROGRESSION,
+    Esa: EventType.ESA,
+    ProphylaxisEvent: EventType.PROPHYLAXIS,
 }
 
 

@@ -154,6 +154,9 @@ class ProphylaxisKind(Enum):
     """Pneumocystis jirovecii (carinii) pneumonia."""
     HERPES = "herpes"
     """Herpes viruses (HSV, VZV)."""
+    CMV = "cmv"
+    """Cytomegalovirus (valganciclovir prophylaxis under the ``prophylaxis`` CMV policy; no
+    label requires it)."""
 
 
 class MonitoringKind(Enum):

@@ -1,5 +1,14 @@
 """Knowledge shipped with cllcds: data files with provenance, loaded into domain objects."""
 
+from ._antivirals import (
+    CrclFormula,
+    RenalBand,
+    RenalDose,
+    RenalDosing,
+    RenalPhase,
+    RenalTable,
+    renal_dosing,
+)
 from ._evidence import (
     SEED_SOURCE,
     bibliography,
@@ -63,6 +72,7 @@ __all__ = [
     "AnyOf",
     "Comparison",
     "Compartment",
+    "CrclFormula",
     "CriExemption",
     "CriterionRow",
     "DescriptorGrade",
@@ -84,6 +94,11 @@ __all__ = [
     "ParameterGroup",
     "PrClause",
     "PrRule",
+    "RenalBand",
+    "RenalDose",
+    "RenalDosing",
+    "RenalPhase",
+    "RenalTable",
     "ResponseMeasure",
     "ResponseRuleSet",
     "Threshold",
@@ -96,6 +111,7 @@ __all__ = [
     "mrd_rule",
     "regimen",
     "regimens",
+    "renal_dosing",
     "response_rules",
     "review_table_meta",
     "review_tables",

@@ -153,6 +153,9 @@ class LabGrading:
     clinical_grades: tuple[tuple[Grade, str], ...] = ()
     """Grades the value cannot set (CTCAE anaemia 4 and 5), with their descriptors."""
     footnotes: tuple[GradingFootnote, ...] = ()
+    si_bands: Mapping[LabUnit, tuple[GradeBand, ...]] = field(default_factory=dict)
+    """Bands the source prints in another unit (CTCAE anaemia in mmol/L), bounds in that unit:
+    a result reported in that unit is graded on them, not on converted g/dL bounds."""
 
     def footnote(self, kind: FootnoteKind) -> GradingFootnote | None:
         """The footnote of ``kind``, if the table has one for this lab."""
@@ -343,7 +346,7 @@ def _citation(
 
 _LAB_KEYS = {
     "term", "lab", "name", "mode", "unit", "locator", "bands", "footnotes",
-    "clinical_grades", "cross_check", "note",
+    "clinical_grades", "cross_check", "note", "si_bands",
 }  # fmt: skip
 
 
@@ -389,6 +392,24 @@ def _lab_grading(
         # Absolute counts: the worst grade has the lowest values; relative falls: the highest.
         ordered = sorted(bands, key=lambda b: b.grade, reverse=mode is GradingMode.ABSOLUTE)
         _check_contiguous(path, f"{where}.bands", ordered)
+    si_bands: dict[LabUnit, tuple[GradeBand, ...]] = {}
+    for i, sraw in enumerate(rec.opt("si_bands", list, [])):
+        srec = Record(path, f"{where}.si_bands[{i}]", sraw, {"unit", "bands"})
+        si_unit = _unit(srec)
+        if mode is not GradingMode.ABSOLUTE or si_unit not in lab.accepted_units:
+            raise KnowledgeError(
+                path, f"{where}.si_bands[{i}]: absolute bands in a {lab.value} unit"
+            )
+        alt = tuple(
+            _band(path, f"{where}.si_bands[{i}].bands[{j}]", b, float)
+            for j, b in enumerate(srec.req("bands", list))
+        )
+        if sorted(b.grade for b in alt) != sorted(b.grade for b in bands):
+            raise KnowledgeError(path, f"{where}.si_bands[{i}]: the same grades as bands")
+        _check_contiguous(
+            path, f"{where}.si_bands[{i}]", sorted(alt, key=lambda b: b.grade, reverse=True)
+        )
+        si_bands[si_unit] = alt
     footnotes = []
     for i, fraw in enumerate(rec.opt("footnotes", list, [])):
         frec = Record(
@@ -418,6 +439,7 @@ def _lab_grading(
         mode=mode,
         citation=citation,
         bands=bands,
+        si_bands=si_bands,
         clinical_grades=tuple(clinical),
         footnotes=tuple(footnotes),
     )
@@ -578,7 +600,7 @@ def lln_defaults() -> Mapping[LabCode, LabResult]:
         if lab in out:
             raise KnowledgeError(path, f"lln[{i}]: {lab.value} appears twice")
         out[lab] = value
-    missing = [c.value for c in LabCode if c not in out]
+    missing = [c.value for c in LabCode if c.graded and c not in out]
     if missing:
         raise KnowledgeError(path, f"no default LLN for {missing}")
     return out

@@ -311,7 +311,8 @@ def _supportive_rules(path: str, key: str, raw: Any) -> SupportiveCareRules:
             )
         )
     kinds = [p.kind for p in items]
-    if sorted(k.value for k in kinds) != sorted(k.value for k in ProphylaxisKind):
+    label_kinds = (ProphylaxisKind.PCP, ProphylaxisKind.HERPES)  # CMV: no label requires it
+    if sorted(k.value for k in kinds) != sorted(k.value for k in label_kinds):
         raise KnowledgeError(path, f"{where}: give exactly one item per prophylaxis kind")
     return SupportiveCareRules(
         rule_set=rule_set,

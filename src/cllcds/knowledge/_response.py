@@ -58,6 +58,11 @@ class ResponseMeasure(Enum):
     TRANSFUSED = "transfused"
     ERYTHROPOIETIN = "erythropoietin"
     CYTOPENIA_DUE_TO_CLL = "cytopenia_due_to_cll"
+    MARROW_MRD_NEGATIVE = "marrow_mrd_negative"
+    """A marrow MRD level below the MRD threshold (< 10^-4, ``mrd.yaml``) is recorded; false
+    when no marrow MRD was measured (never missing)."""
+    MARROW_MRD_POSITIVE = "marrow_mrd_positive"
+    """A marrow MRD level at or above the threshold is recorded; false when not measured."""
     TRANSFORMATION = "transformation"
     NEW_NODES = "new_nodes"
     NODE_SPD_CHANGE_PCT = "node_spd_change_pct"
@@ -95,6 +100,8 @@ _BOOL_MEASURES = frozenset(
         ResponseMeasure.TRANSFUSED,
         ResponseMeasure.ERYTHROPOIETIN,
         ResponseMeasure.CYTOPENIA_DUE_TO_CLL,
+        ResponseMeasure.MARROW_MRD_NEGATIVE,
+        ResponseMeasure.MARROW_MRD_POSITIVE,
         ResponseMeasure.TRANSFORMATION,
         ResponseMeasure.NEW_NODES,
     }
@@ -244,6 +251,9 @@ class CriterionRow:
     unmet_means_unknown: str = ""
     cri_exempt: CriExemption | None = None
     npr_exempt: bool = False
+    abnormal_at_baseline: Expr | None = None
+    """For the iwCLL 2018 PR footnote: when the row's parameter counts as abnormal before
+    therapy (evaluated with ``at: baseline``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,10 +267,16 @@ class PrClause:
 
 @dataclass(frozen=True, slots=True)
 class PrRule:
-    """The PR combination rule: every clause must hold."""
+    """The PR combination rule: every clause must hold.
+
+    ``single_abnormal`` (iwCLL 2018 footnote): when exactly one row of every clause was
+    abnormal before therapy (each row's ``abnormal_at_baseline``), only that row of each clause
+    needs to improve (minimum 1 of it).
+    """
 
     clauses: tuple[PrClause, ...]
     citation: Citation
+    single_abnormal: Citation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +394,7 @@ def _citation(rec: Record, criteria: ResponseCriteria, quote_key: str) -> Citati
 _ROW_KEYS = {
     "id", "column", "parameter", "group", "compartment", "criterion", "source", "locator",
     "note", "test", "applies_if", "confirm_after_days", "unmet_means_unknown", "cri_exempt",
-    "npr_exempt",
+    "npr_exempt", "abnormal_at_baseline",
 }  # fmt: skip
 _COLUMNS = (ResponseCategory.CR, ResponseCategory.PR, ResponseCategory.PD)
 
@@ -401,6 +417,9 @@ def _row(path: str, where: str, raw: Any, criteria: ResponseCriteria) -> Criteri
     if (cri is not None or npr) and column is not ResponseCategory.CR:
         raise KnowledgeError(path, f"{where}: only CR rows can be CRi/nPR exempt")
     applies_raw = rec.opt("applies_if", dict)
+    abnormal_raw = rec.opt("abnormal_at_baseline", dict)
+    if abnormal_raw is not None and column is not ResponseCategory.PR:
+        raise KnowledgeError(path, f"{where}: only PR rows say when they were abnormal")
     return CriterionRow(
         id=row_id,
         column=column,
@@ -415,6 +434,9 @@ def _row(path: str, where: str, raw: Any, criteria: ResponseCriteria) -> Criteri
         unmet_means_unknown=rec.opt("unmet_means_unknown", str, ""),
         cri_exempt=cri,
         npr_exempt=npr,
+        abnormal_at_baseline=(
+            _expr(path, f"{where}.abnormal_at_baseline", abnormal_raw) if abnormal_raw else None
+        ),
     )
 
 
@@ -467,7 +489,7 @@ def response_rules(criteria: ResponseCriteria | str) -> ResponseRuleSet:
         return Record(path, key, raw, {"source", "locator", "text", "note"} | (extra or set()))
 
     cr_rec, pd_rec, sd_rec = section("cr"), section("pd"), section("sd")
-    pr_rec = section("pr", {"clauses"})
+    pr_rec = section("pr", {"clauses", "single_abnormal"})
     if cr_rec is None or pd_rec is None or sd_rec is None or pr_rec is None:
         raise KnowledgeError(path, "needs cr, pr, pd and sd sections")
     cri_rec, npr_rec = section("cri"), section("npr")
@@ -490,6 +512,17 @@ def response_rules(criteria: ResponseCriteria | str) -> ResponseRuleSet:
         if unknown or not 1 <= clause.minimum <= len(clause.rows):
             raise KnowledgeError(path, f"pr.clauses[{i}]: bad rows {unknown} or minimum")
         clauses.append(clause)
+    single = None
+    single_raw = pr_rec.opt("single_abnormal", dict)
+    if single_raw is not None:
+        srec = Record(path, "pr.single_abnormal", single_raw, {"source", "locator", "text", "note"})
+        single = _citation(srec, criteria, "text")
+        by_id = {r.id: r for r in rows}
+        bare = [i for c in clauses for i in c.rows if by_id[i].abnormal_at_baseline is None]
+        if bare:
+            raise KnowledgeError(
+                path, f"pr.single_abnormal: rows without abnormal_at_baseline {bare}"
+            )
     duration = None
     dur_raw = doc.opt("duration", dict)
     if dur_raw is not None:
@@ -508,7 +541,7 @@ def response_rules(criteria: ResponseCriteria | str) -> ResponseRuleSet:
         categories=tuple(categories),
         rows=rows,
         cr=_citation(cr_rec, criteria, "text"),
-        pr=PrRule(tuple(clauses), _citation(pr_rec, criteria, "text")),
+        pr=PrRule(tuple(clauses), _citation(pr_rec, criteria, "text"), single),
         pd=_citation(pd_rec, criteria, "text"),
         sd=_citation(sd_rec, criteria, "text"),
         cri=_citation(cri_rec, criteria, "text") if cri_rec is not None else None,

@@ -46,6 +46,7 @@ from cllcds.domain import (
     LabResult,
     ToxicityScale,
     ToxicityTerm,
+    from_canonical,
 )
 from cllcds.knowledge import (
     FootnoteKind,
@@ -255,12 +256,17 @@ def grade(
             raise InputError(name, other.code.value, f"give a {lab.code.value} value")
     table = grading_table(scale)
     grading = table.labs.get(lab.code)
-    lln_value = (lln if lln is not None else lln_defaults()[lab.code]).value
+    lln_result = lln if lln is not None else lln_defaults().get(lab.code)
+    lln_value = lln_result.value if lln_result is not None else 0.0
     inputs: dict[str, object] = {
         lab.code.value: lab.value,
         "unit": lab.unit.value,
         "lln": lln_value,
     }
+    if not lab.code.graded:
+        raise InputError(
+            "lab", lab.code.value, "grade a blood count or CD4; creatinine is used for CrCl only"
+        )
     if grading is None:
         term = ToxicityTerm.for_lab(lab.code)
         decision: Decision[Grade | NotEvaluable] = Decision(
@@ -306,20 +312,31 @@ def _grade_ctcae(
             + "."
         )
     value = _fmt(lab.code, lab.value)
-    if lab.value >= lln:
+    si = grading.si_bands.get(lab.reported_unit) if lab.reported_unit is not None else None
+    if si is not None and lab.reported_unit is not None and lab.reported_value is not None:
+        # The source's own cut-offs in the reported unit (CTCAE Hb in mmol/L).
+        unit = lab.reported_unit
+        x, bound = lab.reported_value, from_canonical(lab.code, lln, unit)
+        value = f"{x:.4g} {unit.display}"
+        lln_text = f"{bound:.4g} {unit.display}"
+        notes.append(f"Graded on the CTCAE cut-offs printed in {unit.value}.")
+    else:
+        si = grading.bands
+        x, bound, lln_text = lab.value, lln, _fmt(lab.code, lln)
+    if x >= bound:
         return _result(
             grading,
             Grade.G0,
             status=DecisionStatus.DECIDED,
             rationale=(
                 f"CTCAE v5.0 {grading.name}: grade 0, {lab.code.value} {value} is not below "
-                f"the LLN ({_fmt(lab.code, lln)})."
+                f"the LLN ({lln_text})."
             ),
             citation=grading.citation,
             inputs=inputs,
             notes=tuple(notes),
         )
-    band = _band_for(grading.bands, lab.value, lln)
+    band = _band_for(si, x, bound)
     return _result(
         grading,
         band.grade,

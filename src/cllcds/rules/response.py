@@ -57,6 +57,7 @@ from cllcds.domain import (
     DecisionStatus,
     InputError,
     Mrd,
+    MrdSample,
     ResponseCategory,
     ResponseCriteria,
 )
@@ -378,6 +379,12 @@ def _value(measure: ResponseMeasure, a: Assessment, role: str) -> tuple[_Value, 
         return spd, (() if spd is not None else (f"{role}.nodes",))
     if measure is ResponseMeasure.TRANSFORMATION:
         return a.transformation is not None, ()
+    if measure in (ResponseMeasure.MARROW_MRD_NEGATIVE, ResponseMeasure.MARROW_MRD_POSITIVE):
+        # The most sensitive evidence (P13): a marrow MRD level decides "no CLL cells".
+        if a.mrd is None or a.mrd.sample is not MrdSample.MARROW:
+            return False, ()
+        negative = a.mrd.level < mrd_rule().threshold
+        return negative is (measure is ResponseMeasure.MARROW_MRD_NEGATIVE), ()
     if measure in _MARROW_ATTRS:
         attr = _MARROW_ATTRS[measure]
         if a.marrow is None:
@@ -596,7 +603,7 @@ def _classify(
         plain = [_tri(r) for r in cr_rows if not r.row.npr_exempt]
         nodules = [_not(_tri(r)) for r in cr_rows if r.row.npr_exempt]
         statuses[ResponseCategory.NPR] = _all([_all(plain), _all(nodules), not_pd])
-    statuses[ResponseCategory.PR] = _all([_pr(rules, results), not_pd])
+    statuses[ResponseCategory.PR] = _all([_pr(rules, results, ctx), not_pd])
     statuses[ResponseCategory.SD] = not_pd  # at least stable once PD is excluded
     met_pd = tuple(r for r in pd_rows if r.outcome is MET)
     if pd[0] is MET:
@@ -648,8 +655,33 @@ def _clause(clause: PrClause, results: Mapping[str, CriterionResult]) -> _Tri:
     return _at_least(clause.minimum, [(_definite(r.outcome), r.inputs_missing) for r in rows])
 
 
-def _pr(rules: ResponseRuleSet, results: Mapping[str, CriterionResult]) -> _Tri:
-    return _all(_clause(c, results) for c in rules.pr.clauses)
+def _single_abnormal(rules: ResponseRuleSet, ctx: _Ctx) -> tuple[PrClause, ...] | None:
+    """The iwCLL 2018 PR footnote: when exactly one parameter of each group was abnormal before
+    therapy, the clauses narrowed to that parameter, minimum 1; else ``None``. When a
+    parameter's baseline status is unknown the exception is not applied (the stricter rule
+    stands)."""
+    if rules.pr.single_abnormal is None:
+        return None
+    narrowed = []
+    for clause in rules.pr.clauses:
+        abnormal = []
+        for row_id in clause.rows:
+            expr = rules.row(row_id).abnormal_at_baseline
+            assert expr is not None  # checked when the rule set is loaded
+            outcome = _eval(ctx, expr).outcome
+            if outcome is UNKNOWN:
+                return None
+            if outcome is MET:
+                abnormal.append(row_id)
+        if len(abnormal) != 1:
+            return None
+        narrowed.append(PrClause(1, tuple(abnormal)))
+    return tuple(narrowed)
+
+
+def _pr(rules: ResponseRuleSet, results: Mapping[str, CriterionResult], ctx: _Ctx) -> _Tri:
+    clauses = _single_abnormal(rules, ctx) or rules.pr.clauses
+    return _all(_clause(c, results) for c in clauses)
 
 
 def _evaluate(rules: ResponseRuleSet, ctx: _Ctx, *, confirm: bool) -> dict[str, CriterionResult]:
@@ -811,9 +843,10 @@ def _describe(r: CriterionResult) -> str:
     return f"{r.row.parameter} ({r.row.criterion})"
 
 
-def _pr_summary(rules: ResponseRuleSet, results: Mapping[str, CriterionResult]) -> str:
+def _pr_summary(rules: ResponseRuleSet, results: Mapping[str, CriterionResult], ctx: _Ctx) -> str:
     parts = []
-    for clause in rules.pr.clauses:
+    single = _single_abnormal(rules, ctx)
+    for clause in single or rules.pr.clauses:
         rows = [results[i] for i in clause.rows]
         if clause.only_applicable:
             rows = [r for r in rows if r.outcome is not NOT_APPLICABLE]
@@ -825,12 +858,18 @@ def _pr_summary(rules: ResponseRuleSet, results: Mapping[str, CriterionResult]) 
             name = ", ".join(r.id.removeprefix("pr.") for r in rows) or "none enlarged"
         met = sum(1 for r in rows if r.outcome is MET)
         parts.append(f"{met} of {len(rows)} {name} met, {clause.minimum} needed")
+    if single:
+        parts.append(
+            "only one parameter of each group was abnormal before therapy, so only that one "
+            "needs to improve"
+        )
     return "; ".join(parts)
 
 
 def _rationale(
     rules: ResponseRuleSet,
     *,
+    ctx: _Ctx,
     results: Mapping[str, CriterionResult],
     cls: _Classification,
     provisional: bool,
@@ -854,11 +893,11 @@ def _rationale(
     elif cat is ResponseCategory.NPR:
         reason = "CR criteria met except lymphoid nodules in the marrow"
     elif cat is ResponseCategory.PR:
-        reason = f"PR criteria met ({_pr_summary(rules, results)})"
+        reason = f"PR criteria met ({_pr_summary(rules, results, ctx)})"
         if cr_failed:
             reason += "; not CR: " + ", ".join(cr_failed[:3]) + " not met"
     elif cat is ResponseCategory.SD:
-        reason = f"no PD criterion met and PR not reached ({_pr_summary(rules, results)})"
+        reason = f"no PD criterion met and PR not reached ({_pr_summary(rules, results, ctx)})"
     else:
         reason = "PD cannot be excluded"
     text = f"{label}: {cat.value}, {reason}"
@@ -883,8 +922,10 @@ def _rationale(
     return text + "."
 
 
-def _citation_for(rules: ResponseRuleSet, cls: _Classification) -> Citation:
+def _citation_for(rules: ResponseRuleSet, cls: _Classification, ctx: _Ctx) -> Citation:
     cat = cls.category
+    if cat is ResponseCategory.PR and rules.pr.single_abnormal and _single_abnormal(rules, ctx):
+        return rules.pr.single_abnormal
     if cat is ResponseCategory.PD and cls.pd_rows:
         return cls.pd_rows[0].citation
     by_category = {
@@ -986,6 +1027,7 @@ def assess_response(
         status=status,
         rationale=_rationale(
             rules,
+            ctx=ctx,
             results=results,
             cls=cls,
             provisional=provisional,
@@ -993,7 +1035,7 @@ def assess_response(
             confirmed=confirmed,
             missing=missing,
         ),
-        citation=_citation_for(rules, cls),
+        citation=_citation_for(rules, cls, ctx),
         inputs_used=inputs,
         inputs_missing=_union([missing, (waiting,) if waiting else ()]),
     )

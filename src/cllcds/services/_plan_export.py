@@ -54,6 +54,7 @@ PLAN_FORMAT = "cllcds.plan/1"
 _PROPHYLAXIS_NAMES = {
     ProphylaxisKind.PCP: "PCP prophylaxis",
     ProphylaxisKind.HERPES: "Herpes prophylaxis",
+    ProphylaxisKind.CMV: "CMV prophylaxis",
 }
 
 

@@ -103,9 +103,12 @@ def _data_card(exc: InputError) -> dict[str, Any]:
     lines = "\n".join(f"- {p}" for p in _problems(exc)[:20])
     return {
         "uuid": str(uuid.uuid4()),
-        "summary": "cllcds could not read this patient's data: no alemtuzumab advice",
-        "indicator": "warning",
-        "detail": f"The EHR data were refused:\n\n{lines}",
+        "summary": "Data incomplete: no alemtuzumab advice for this patient",
+        "indicator": "critical",
+        "detail": (
+            "cllcds could not read all of this patient's data, so it gives no advice "
+            f"rather than advice on part of the record:\n\n{lines}"
+        ),
         "source": {"label": _cds.SOURCE_LABEL},
     }
 
@@ -117,11 +120,17 @@ def _course(
     bundle = fhir.prefetch_bundle(body["prefetch"])
     regimen = os.environ.get(REGIMEN_ENV) or DEFAULT_REGIMEN
     try:
-        imp = fhir.bundle_to_course(bundle, default_regimen=regimen, start=start)
+        imp = fhir.bundle_to_course(bundle, default_regimen=regimen, start=start, allow_loss=True)
     except DocumentError as exc:
         if start is None and any(p.field == "start" for p in exc.problems):
             return None, []
         raise
+    if imp.lost:
+        # Data cllcds uses but cannot represent: advice would rest on an incomplete course.
+        raise DocumentError(
+            "prefetch",
+            [InputError(x.partition(": ")[0], x.partition(": ")[2], "") for x in imp.lost],
+        )
     return imp.course, [*imp.assumptions, *imp.warnings]
 
 

@@ -77,7 +77,7 @@ def _elements(sd: dict[str, Any]) -> dict[str, Any]:
             entry["constraints"] = cons
         if el.get("max") == "0":
             entry["prohibited"] = True
-        out[el["id"] if ":" not in el["id"] else el["id"]] = entry
+        out[el["id"]] = entry
     return out
 
 

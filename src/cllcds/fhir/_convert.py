@@ -22,7 +22,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from cllcds import services
-from cllcds.course import CourseState, CourseStatus, Severity
+from cllcds.course import DEFAULT_SETTINGS, CourseState, CourseStatus, Severity
 from cllcds.domain import (
     COURSE_FORMAT,
     Course,
@@ -30,6 +30,7 @@ from cllcds.domain import (
     InputError,
     LabCode,
     LabResult,
+    LabUnit,
     Sex,
 )
 
@@ -62,6 +63,7 @@ from ._codes import (
     WEIGHT_UNITS_KG,
 )
 from ._mapping import (
+    LOINC_CMV_PCR_COPIES,
     PLAN_DEFINITION_CANONICAL,
     differences,
     document_to_resources,
@@ -69,6 +71,8 @@ from ._mapping import (
     is_course_resource,
     resources_to_document,
 )
+from ._ucum import convert as ucum_convert
+from ._ucum import is_international_units
 
 HEIGHT_RANGE_CM = (50.0, 250.0)
 WEIGHT_RANGE_KG = (20.0, 300.0)
@@ -295,9 +299,18 @@ def _not_detected(res: Mapping[str, Any]) -> bool | None:
 
 def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     where = _label(i, res)
-    if res.get("status") in ("entered-in-error", "cancelled", "registered"):
-        r.ignored.append(f"{where}: Observation with status {res.get('status')!r} not imported")
+    status = res.get("status")
+    if status in ("entered-in-error", "cancelled"):
+        r.ignored.append(f"{where}: status {status!r} (never valid): not imported")
         return
+    if status == "registered":
+        r.ignored.append(f"{where}: status 'registered' (no result yet): not imported")
+        return
+    if status == "unknown":
+        r.lost.append(f"{where}: status 'unknown': whether this is a valid result is not known")
+        return
+    if status == "preliminary":
+        r.warnings.append(f"{where}: preliminary result used (it may still change)")
     date = _effective_date(res)
     loincs = _code_in(res.get("code"), LOINC)
     if not loincs:
@@ -311,10 +324,31 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
             lab = LabCode.parse(code)
         except InputError:
             continue
+        if (res.get("valueQuantity") or {}).get("comparator"):
+            comp = res["valueQuantity"]["comparator"]
+            r.lost.append(
+                f"{where}: {lab.value} {comp}{res['valueQuantity'].get('value')} is a bound, not "
+                "a value: the grade and holds need the value"
+            )
+            return
         q = _quantity(r, where, res)
         if q is None:
             return
         value, unit = q
+        if unit not in {u.value for u in LabUnit}:
+            target = lab.canonical_unit.value
+            converted = ucum_convert(value, unit, target)
+            if converted is None:
+                r.problems.append(
+                    InputError(
+                        f"{where}.valueQuantity.code",
+                        unit,
+                        f"give a valid UCUM unit of {lab.display} convertible to {target}",
+                    )
+                )
+                return
+            r.warnings.append(f"{where}: {value:g} {unit} read as {converted:g} {target}")
+            value, unit = converted, target
         try:
             result = LabResult.of(lab, value, unit, field=f"{where}.valueQuantity")
         except InputError as exc:
@@ -329,7 +363,7 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         }
         r.labs_by_date.setdefault(date, []).append((i, ev))
         return
-    if LOINC_CMV_PCR_QUANT in loincs or LOINC_CMV_PCR_QUAL in loincs:
+    if {LOINC_CMV_PCR_QUANT, LOINC_CMV_PCR_COPIES, LOINC_CMV_PCR_QUAL} & set(loincs):
         _cmv(r, i, res, date)
         return
     if LOINC_BODY_HEIGHT in loincs or LOINC_BODY_WEIGHT in loincs:
@@ -377,12 +411,48 @@ def _cmv(r: _Reader, i: int, res: Mapping[str, Any], date: str) -> None:
     q = _quantity(r, where, res)
     if q is None:
         return
-    if q[1] not in ("[IU]/mL", "{copies}/mL"):
+    value, unit = q
+    target = "[IU]/mL" if is_international_units(unit) else "{copies}/mL"
+    converted = ucum_convert(value, unit, target)
+    if converted is None:
         r.problems.append(
-            InputError(f"{where}.valueQuantity.code", q[1], "use [IU]/mL or {copies}/mL")
+            InputError(
+                f"{where}.valueQuantity.code",
+                unit,
+                "give a UCUM unit of CMV viral load: [IU]/mL (LOINC 72493-0) or {copies}/mL "
+                "(30247-1)",
+            )
         )
         return
-    r.events.append((date, i, {"date": date, "type": "cmv_pcr", "value": q[0], "unit": q[1]}))
+    if converted != value or unit != target:
+        r.warnings.append(f"{where}: {value:g} {unit} read as {converted:g} {target}")
+    threshold = (
+        DEFAULT_SETTINGS.cmv_pcr_threshold_iu_per_ml
+        if target == "[IU]/mL"
+        else DEFAULT_SETTINGS.cmv_pcr_threshold_copies_per_ml
+    )
+    comparator = res["valueQuantity"].get("comparator")
+    if comparator in ("<", "<="):
+        if converted > threshold:
+            r.lost.append(
+                f"{where}: CMV DNA {comparator}{converted:g} {target}: below quantification, "
+                f"but the bound is above the treatment threshold {threshold:g}"
+            )
+            return
+        r.assumptions.append(
+            f"{where}: CMV DNA {comparator}{converted:g} {target} is below the limit of "
+            "quantification: read as no quantifiable viral load"
+        )
+        r.events.append((date, i, {"date": date, "type": "cmv_pcr", "result": "not detected"}))
+        return
+    if comparator in (">", ">="):
+        r.assumptions.append(
+            f"{where}: CMV DNA {comparator}{converted:g} {target}: read as {converted:g} "
+            "(at least that level)"
+        )
+    r.events.append(
+        (date, i, {"date": date, "type": "cmv_pcr", "value": converted, "unit": target})
+    )
 
 
 def _route(concept: object) -> str | None:

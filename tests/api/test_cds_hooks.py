@@ -106,6 +106,10 @@ def prefetch(until: str | None = None) -> dict[str, Any]:
         "observations": searchset("Observation"),
         "medications": searchset("MedicationAdministration"),
         "careplans": searchset("CarePlan"),
+        "adverseEvents": searchset("AdverseEvent"),
+        "medicationStatements": searchset("MedicationStatement"),
+        "procedures": searchset("Procedure"),
+        "communications": searchset("Communication"),
     }
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from cllcds import services
+from cllcds import __version__, services
 from cllcds.course import DEFAULT_SETTINGS, CourseState, CourseStatus, Severity
 from cllcds.domain import (
     COURSE_FORMAT,
@@ -1240,7 +1240,8 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
     pd: dict[str, Any] = {
         "resourceType": "PlanDefinition",
         "id": _fhir_id(reg["id"], _computable(reg["id"])[:64]),
-        "url": PLAN_DEFINITION_BASE + reg["id"],
+        "url": PLAN_DEFINITION_CANONICAL + reg["id"],
+        "version": __version__,
         "name": _computable(reg["id"]),
         "title": reg["name"],
         "type": {"coding": [{"system": PLAN_DEFINITION_TYPE, "code": "order-set"}]},
@@ -1275,7 +1276,10 @@ def prefetch_bundle(prefetch: Mapping[str, Any]) -> dict[str, Any]:
                 if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping):
                     if e["resource"].get("resourceType") == "OperationOutcome":
                         continue
-                    entries.append({"resource": e["resource"]})
+                    entry = {"resource": e["resource"]}
+                    if e.get("fullUrl"):
+                        entry["fullUrl"] = e["fullUrl"]
+                    entries.append(entry)
         else:
             entries.append({"resource": dict(item)})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}

@@ -797,7 +797,9 @@ def assessment_resource(
             site = w.text(f"{nw}.site", node.get("site"))
             if site is not None:
                 obs["bodySite"] = {"text": site}
-            members.append({"reference": w.add(obs, key, "node", i)})
+            url = w.add(obs, key, "node", i)
+            obs["id"] = url.rsplit(":", 1)[-1]
+            members.append({"reference": url})
     res: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",

@@ -247,3 +247,23 @@ def test_generated_courses_round_trip_identically(doc: dict[str, Any]) -> None:
     back = round_trip(doc)
     assert differences(doc, back) == []
     assert services.assess_course(back) == services.assess_course(doc)
+
+
+def test_docs_show_every_mapping_row() -> None:
+    """docs/fhir.md carries the mapping table: a row per document path of the tables."""
+    from cllcds.fhir._mapping import (
+        ASSESSMENT_FIELDS,
+        BASELINE_FIELDS,
+        COURSE_FIELDS,
+        PATIENT_FIELDS,
+    )
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "fhir.md").read_text(encoding="utf-8")
+    rows = [f"`{k}`" for k in COURSE_FIELDS]
+    rows += [f"`patient.{k}`" for k in PATIENT_FIELDS]
+    rows += [f"`baseline.{k}`" for k in BASELINE_FIELDS]
+    rows += [f"`assessment.{k}`" for k in ASSESSMENT_FIELDS]
+    for t, m in EVENT_MAPS.items():
+        rows += [f"`events[{t}].{k}`" for k in ("date", *m.fields)]
+    missing = [r for r in rows if f"| {r} |" not in text]
+    assert missing == []

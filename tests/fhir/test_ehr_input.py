@@ -237,3 +237,74 @@ def test_a_lab_bound_is_not_a_value() -> None:
     )
     assert not [e for e in result.course["events"] if e["type"] == "lab"]
     assert "is a bound, not a value" in result.lost[0]
+
+
+def test_ehr_autoimmune_condition_adverse_event_and_antiviral_statement() -> None:
+    aiha = {
+        "resourceType": "Condition",
+        "id": "aiha",
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": "confirmed",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "308205008"}]},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "onsetDateTime": "2024-03-20",
+    }
+    reaction = {
+        "resourceType": "AdverseEvent",
+        "id": "ir",
+        "actuality": "actual",
+        "extension": [
+            {"url": "http://cllcds.example/fhir/StructureDefinition/ctcae-grade", "valueInteger": 3}
+        ],
+        "event": {"text": "Infusion related reaction"},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "date": "2024-03-05T11:00:00Z",
+    }
+    valgan = {
+        "resourceType": "MedicationStatement",
+        "id": "vgc",
+        "status": "active",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "275891"}]},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "effectivePeriod": {"start": "2024-03-04"},
+    }
+    doc = fhir.bundle_to_course(
+        searchset(aiha, reaction, valgan), regimen=REGIMEN, start="2024-03-04"
+    ).course
+    by_type = {e["type"]: e for e in doc["events"]}
+    assert by_type["autoimmune_cytopenia"] == {
+        "date": "2024-03-20",
+        "type": "autoimmune_cytopenia",
+        "kind": "haemolytic anaemia",
+    }
+    assert by_type["infusion_reaction"]["grade"] == 3
+    assert by_type["antiviral"] == {
+        "date": "2024-03-04",
+        "type": "antiviral",
+        "drug": "valganciclovir",
+        "start": "2024-03-04",
+    }
+    assert services.assess_course(doc)["status"] == "discontinued"  # AIHA discontinues
+
+
+def test_an_adverse_event_without_a_grade_is_lost_not_ignored() -> None:
+    """An EHR reaction cllcds cannot grade could be the one that must hold the dose."""
+    ungraded = {
+        "resourceType": "AdverseEvent",
+        "id": "ae1",
+        "actuality": "actual",
+        "event": {"text": "Rigors during infusion"},
+        "severity": {"text": "severe"},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "date": "2024-03-05",
+    }
+    result = fhir.bundle_to_course(
+        searchset(ungraded), regimen=REGIMEN, start="2024-03-04", allow_loss=True
+    )
+    assert "AdverseEvent/ae1" in result.lost[0]

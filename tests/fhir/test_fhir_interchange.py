@@ -282,7 +282,8 @@ def test_exported_observation_units_are_ucum(bundle: dict[str, Any]) -> None:
 def test_plandefinition_label_regimen() -> None:
     pd = fhir.regimen_to_plandefinition(REGIMEN)
     get_fhir_model_class("PlanDefinition").model_validate(pd)
-    assert pd["url"] == "urn:cllcds:plandefinition:" + REGIMEN
+    assert pd["url"] == "http://cllcds.example/fhir/PlanDefinition/" + REGIMEN
+    assert pd["version"]
     assert pd["type"]["coding"][0]["code"] == "order-set"
     ads = {ad["id"]: ad for ad in pd["contained"]}
     doses = [ad["dosage"][0]["doseAndRate"][0]["doseQuantity"]["value"] for ad in ads.values()]

@@ -63,8 +63,13 @@ from ._codes import (
     WEIGHT_UNITS_KG,
 )
 from ._mapping import (
+    CONDITION_VERIFICATION,
+    EXT_CTCAE_GRADE,
     LOINC_CMV_PCR_COPIES,
+    MEDDRA,
+    MEDDRA_INFUSION_REACTION,
     PLAN_DEFINITION_CANONICAL,
+    SNOMED_AUTOIMMUNE,
     differences,
     document_to_resources,
     full_url,
@@ -252,6 +257,21 @@ def _condition(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     if snomed or icd:
         text = code.get("text") if isinstance(code, Mapping) else None
         r.diagnosis = str(text) if text else "B-CLL"
+        return
+    where = _label(i, res)
+    autoimmune = {code for code, _ in SNOMED_AUTOIMMUNE.values()} & set(_code_in(code, SNOMED))
+    if autoimmune:
+        if res.get("verificationStatus") and "confirmed" not in _code_in(
+            res["verificationStatus"], CONDITION_VERIFICATION
+        ):
+            r.ignored.append(f"{where}: autoimmune cytopenia not confirmed; not imported")
+            return
+        day = _date_of(res.get("onsetDateTime")) or _date_of(res.get("recordedDate"))
+        if day is None:
+            r.lost.append(f"{where}: autoimmune cytopenia without an onset date")
+            return
+        kind = next(k for k, (c, _) in SNOMED_AUTOIMMUNE.items() if c in autoimmune)
+        r.events.append((day, i, {"date": day, "type": "autoimmune_cytopenia", "kind": kind}))
         return
     r.ignored.append(
         f"{_label(i, res)}: Condition not imported (not CLL by SNOMED CT "
@@ -577,6 +597,61 @@ def _administration(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     r.events.append((date, i, dose_ev))
 
 
+def _adverse_event(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    """An EHR's AdverseEvent: an infusion reaction with a CTCAE grade is read; any other is
+    data cllcds cannot grade, so it is lost (toxicity drives holds: no advice without it)."""
+    where = _label(i, res)
+    if res.get("actuality") == "potential":
+        r.ignored.append(f"{where}: a potential adverse event (not one that happened)")
+        return
+    day = _date_of(res.get("date")) or _date_of(res.get("detected"))
+    grade = next(
+        (
+            e.get("valueInteger")
+            for e in res.get("extension") or []
+            if e.get("url") == EXT_CTCAE_GRADE
+        ),
+        None,
+    )
+    event = res.get("event") or {}
+    text = " ".join(
+        [str(event.get("text", ""))]
+        + [str(c.get("display", "")) for c in event.get("coding") or []]
+    ).lower()
+    infusion = MEDDRA_INFUSION_REACTION in _code_in(event, MEDDRA) or "infusion" in text
+    if infusion and isinstance(grade, int) and 1 <= grade <= 5 and day is not None:
+        r.events.append((day, i, {"date": day, "type": "infusion_reaction", "grade": grade}))
+        return
+    r.lost.append(
+        f"{where}: adverse event {event.get('text') or 'without a name'} "
+        "has no CTCAE grade (or date) cllcds can read"
+    )
+
+
+def _medication_statement(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    where = _label(i, res)
+    drug, kind = medication_drug(res, r.medications)
+    if kind != "antiviral" or drug is None:
+        r.ignored.append(f"{where}: medication statement not used by cllcds")
+        return
+    if res.get("status") in ("entered-in-error", "not-taken", "intended"):
+        r.ignored.append(f"{where}: status {res.get('status')!r}: not an antiviral taken")
+        return
+    period = res.get("effectivePeriod") or {}
+    start = _date_of(period.get("start")) or _date_of(res.get("effectiveDateTime"))
+    day = start or _date_of(res.get("dateAsserted"))
+    if day is None:
+        r.lost.append(f"{where}: antiviral {drug} without a date")
+        return
+    ev: dict[str, Any] = {"date": day, "type": "antiviral", "drug": drug}
+    if start:
+        ev["start"] = start
+    stop = _date_of(period.get("end"))
+    if stop:
+        ev["stop"] = stop
+    r.events.append((day, i, ev))
+
+
 def _careplan(r: _Reader, res: Mapping[str, Any]) -> None:
     for canon in res.get("instantiatesCanonical") or []:
         for base in (PLAN_DEFINITION_CANONICAL, PLAN_DEFINITION_BASE):
@@ -684,6 +759,10 @@ def bundle_to_course(
             _administration(r, i, res)
         elif rtype == "CarePlan":
             _careplan(r, res)
+        elif rtype == "AdverseEvent":
+            _adverse_event(r, i, res)
+        elif rtype == "MedicationStatement":
+            _medication_statement(r, i, res)
         elif rtype == "Medication":
             continue
         elif rtype in _DERIVED:

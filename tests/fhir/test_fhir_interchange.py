@@ -285,13 +285,15 @@ def test_plandefinition_label_regimen() -> None:
     assert pd["url"] == "http://cllcds.example/fhir/PlanDefinition/" + REGIMEN
     assert pd["version"]
     assert pd["type"]["coding"][0]["code"] == "order-set"
-    ads = {ad["id"]: ad for ad in pd["contained"]}
+    (cycle, *supportive) = pd["action"]
+    regimen_ads = {a["definitionCanonical"].lstrip("#") for a in cycle["action"]}
+    ads = {ad["id"]: ad for ad in pd["contained"] if ad["id"] in regimen_ads}
     doses = [ad["dosage"][0]["doseAndRate"][0]["doseQuantity"]["value"] for ad in ads.values()]
     assert doses[:3] == [3, 10, 30]
     for ad in ads.values():
         assert ad["productCodeableConcept"]["coding"][0]["code"] == "117055"
         assert ad["relatedArtifact"][0]["type"] == "citation"
-    (cycle,) = pd["action"]
+    assert len(supportive) == 4  # premedication, PCP and herpes prophylaxis, monitoring
     offsets = [a["relatedAction"][0]["offsetDuration"]["value"] for a in cycle["action"]]
     assert offsets[:3] == [0, 1, 2]
     assert all(a["definitionCanonical"].lstrip("#") in ads for a in cycle["action"])
@@ -306,6 +308,8 @@ def test_every_regimen_is_a_valid_plandefinition(regimen_id: str) -> None:
     pd = fhir.regimen_to_plandefinition(regimen_id)
     get_fhir_model_class("PlanDefinition").model_validate(pd)
     for ad in pd["contained"]:
+        if "doseAndRate" not in ad.get("dosage", [{}])[0]:
+            continue  # supportive care: dosage as text
         q = ad["dosage"][0]["doseAndRate"][0]["doseQuantity"]
         assert q["system"] == "http://unitsofmeasure.org"
         if q["code"] == "mg/m2":
@@ -415,3 +419,42 @@ def test_plandefinition_run_in_and_relative_dose() -> None:
     assert ads[flu["definitionCanonical"][1:]]["productCodeableConcept"]["coding"][0]["code"] == (
         "24698"
     )
+
+
+def test_plandefinition_is_cpg_style_with_supportive_care_and_bsa_dynamic_value() -> None:
+    pd = fhir.regimen_to_plandefinition(REGIMEN)
+    assert pd["url"].startswith("http://")
+    titles = [a["title"] for a in pd["action"]]
+    assert titles[1:] == [
+        "Premedication (30 minutes before the infusion)",
+        "Prophylaxis: PCP",
+        "Prophylaxis: HERPES",
+        "Monitoring",
+    ]
+    contained = {c["id"]: c for c in pd["contained"]}
+    for group in pd["action"][1:]:
+        for sub in group["action"]:
+            assert sub["definitionCanonical"][1:] in contained
+    premed = [contained[s["definitionCanonical"][1:]] for s in pd["action"][1]["action"]]
+    assert {p["productCodeableConcept"]["text"] for p in premed} == {
+        "diphenhydramine",
+        "acetaminophen",
+    }
+    monitoring = [contained[s["definitionCanonical"][1:]] for s in pd["action"][-1]["action"]]
+    assert all(m["kind"] == "ServiceRequest" for m in monitoring)
+    assert any("CMV PCR" in m["title"] for m in monitoring)
+    # A BSA-based dose is computed at order time: the dynamicValue says how.
+    fcc = fhir.regimen_to_plandefinition("fcc")
+    relative = [
+        c
+        for c in fcc["contained"]
+        if c.get("dosage")
+        and c["dosage"][0].get("doseAndRate")
+        and c["dosage"][0]["doseAndRate"][0]["doseQuantity"]["code"] == "mg/m2"
+    ]
+    assert relative
+    for ad in relative:
+        (dv,) = ad["dynamicValue"]
+        dose = ad["dosage"][0]["doseAndRate"][0]["doseQuantity"]["value"]
+        assert dv["expression"]["expression"] == f"{dose:g} * %bsa"
+        assert dv["path"] == "dosage[0].doseAndRate[0].doseQuantity"

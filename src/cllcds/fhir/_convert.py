@@ -1281,6 +1281,26 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
         }
         if rule["condition"] or rule["note"]:
             ad["description"] = " ".join(x for x in (rule["condition"], rule["note"]) if x)
+        if basis in ("mg/m2", "mg/kg"):
+            measure = "%bsa" if basis == "mg/m2" else "%weight"
+            ad["dynamicValue"] = [
+                {
+                    "path": "dosage[0].doseAndRate[0].doseQuantity",
+                    "expression": {
+                        "description": (
+                            f"{rule['dose']:g} {basis} × the patient's "
+                            + (
+                                "BSA in m² (Mosteller by default; formula and cap are plan "
+                                "options), rounded by the plan's rounding policy, in mg"
+                                if basis == "mg/m2"
+                                else "weight in kg, in mg"
+                            )
+                        ),
+                        "language": "text/fhirpath",
+                        "expression": f"{rule['dose']:g} * {measure}",
+                    },
+                }
+            ]
         contained.append(ad)
     n_run_in = len(reg["run_in"])
     cycle_actions: list[dict[str, Any]] = []
@@ -1328,11 +1348,101 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
         "description": reg["summary"],
         "relatedArtifact": [_artifact(c) for c in reg["provenance"]],
         "contained": contained,
-        "action": cycle_actions,
+        "action": cycle_actions + _supportive_actions(reg["id"], contained),
     }
     if reg["status"] != "label":
         pd["usage"] = f"Regimen status: {reg['status']} (not a label schedule)."
     return r4b_validate(pd, f"PlanDefinition/{reg['id']}")
+
+
+NOMINAL_BODY = (170.0, 70.0)
+"""Height (cm) and weight (kg) of the nominal plan the supportive-care actions are read from:
+premedication, prophylaxis and monitoring do not depend on body size."""
+
+
+def _supportive_actions(regimen_id: str, contained: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Premedication, prophylaxis and monitoring actions (default rule set), each pointing to a
+    contained ActivityDefinition, read from a nominal plan of the regimen."""
+    try:
+        plan = services.plan_document(services.make_plan(regimen_id, "2000-01-03", *NOMINAL_BODY))
+    except InputError:
+        return []
+    groups: list[dict[str, Any]] = []
+
+    def activity(kind: str, name: str, title: str, text: str, cite: Mapping[str, str]) -> str:
+        ad_id = f"ad-{len(contained) + 1}"
+        ad: dict[str, Any] = {
+            "resourceType": "ActivityDefinition",
+            "id": ad_id,
+            "status": "active",
+            "name": _computable(f"{name} {ad_id}")[:60],
+            "title": title,
+            "kind": kind,
+            "intent": "proposal",
+            "description": text,
+            "relatedArtifact": [_artifact(cite)],
+        }
+        if kind == "MedicationRequest":
+            ad["productCodeableConcept"] = {"text": name}
+            ad["dosage"] = [{"text": text}]
+        else:
+            ad["code"] = {"text": title}
+        contained.append(ad)
+        return ad_id
+
+    premed = next(
+        (a["premedication"] for a in plan["administrations"] if a.get("premedication")), None
+    )
+    if premed:
+        subs = []
+        for d in premed["drugs"]:
+            text = f"{d['name']} {d['dose']} {premed['timing']}".strip()
+            ad_id = activity("MedicationRequest", d["name"], text, text, premed["citation"])
+            subs.append({"title": text, "definitionCanonical": f"#{ad_id}"})
+        groups.append(
+            {
+                "id": "premedication",
+                "title": f"Premedication ({premed['timing']})",
+                "description": premed["citation"].get("note") or premed["citation"]["locator"],
+                "groupingBehavior": "logical-group",
+                "action": subs,
+            }
+        )
+    for k, pro in enumerate(plan["prophylaxis"]):
+        subs = []
+        for d in pro["drugs"]:
+            text = " ".join(x for x in (d["name"], d["dose"], d["route"], d["frequency"]) if x)
+            ad_id = activity("MedicationRequest", d["name"], text, text, pro["citation"])
+            subs.append({"title": text, "definitionCanonical": f"#{ad_id}"})
+        groups.append(
+            {
+                "id": f"prophylaxis-{k + 1}",
+                "title": f"Prophylaxis: {pro['kind'].upper()}",
+                "description": f"{pro['start_rule']} {pro['stop_condition']}".strip(),
+                "groupingBehavior": "logical-group",
+                "action": subs,
+            }
+        )
+    seen: dict[str, dict[str, Any]] = {}
+    for m in plan["monitoring"]:
+        if m["kind"] not in seen:
+            seen[m["kind"]] = m
+    if seen:
+        subs = []
+        for kind, m in seen.items():
+            ad_id = activity(
+                "ServiceRequest", kind, m["description"], m["description"], m["citation"]
+            )
+            subs.append({"title": m["description"], "definitionCanonical": f"#{ad_id}"})
+        groups.append(
+            {
+                "id": "monitoring",
+                "title": "Monitoring",
+                "groupingBehavior": "logical-group",
+                "action": subs,
+            }
+        )
+    return groups
 
 
 # --------------------------------------------------------------------------------------------

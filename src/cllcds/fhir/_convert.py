@@ -1038,18 +1038,16 @@ def course_to_bundle(
         {"fullUrl": url, "resource": res} for url, res in written.entries
     ]
     entries += _plan_entries(course, state, careplan)
-    for e in entries:
-        res = e["resource"]
-        r4b_validate(res, f"{res['resourceType']}/{res.get('id')}")
-        if bundle_type == "transaction":
-            e["request"] = {"method": "POST", "url": res["resourceType"]}
+    if bundle_type == "transaction":
+        for e in entries:
+            e["request"] = {"method": "POST", "url": e["resource"]["resourceType"]}
     bundle = {
         "resourceType": "Bundle",
         "type": bundle_type,
         "timestamp": f"{state.as_of.isoformat()}T00:00:00Z",
         "entry": entries,
     }
-    r4b_validate(bundle, "Bundle")
+    r4b_validate(bundle, "Bundle")  # every resource with its R4B model, once
     return BundleExport(bundle, tuple(f"lost: {x}" for x in losses), tuple(losses))
 
 

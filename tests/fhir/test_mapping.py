@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,14 @@ from cllcds.course import course_schema
 from cllcds.course._document import EVENT_COMMON, EVENT_KEYS
 from cllcds.domain import DocumentError, EventType
 from cllcds.fhir._mapping import (
+    ASSESSMENT_FIELDS,
+    BASELINE_FIELDS,
+    COURSE_FIELDS,
     EVENT_COMMON_FIELDS,
     EVENT_MAPS,
+    PATIENT_FIELDS,
     differences,
+    document_to_resources,
     unmapped,
     walk_schema,
 )
@@ -251,12 +257,6 @@ def test_generated_courses_round_trip_identically(doc: dict[str, Any]) -> None:
 
 def test_docs_show_every_mapping_row() -> None:
     """docs/fhir.md carries the mapping table: a row per document path of the tables."""
-    from cllcds.fhir._mapping import (
-        ASSESSMENT_FIELDS,
-        BASELINE_FIELDS,
-        COURSE_FIELDS,
-        PATIENT_FIELDS,
-    )
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "fhir.md").read_text(encoding="utf-8")
     rows = [f"`{k}`" for k in COURSE_FIELDS]
@@ -267,3 +267,27 @@ def test_docs_show_every_mapping_row() -> None:
         rows += [f"`events[{t}].{k}`" for k in ("date", *m.fields)]
     missing = [r for r in rows if f"| {r} |" not in text]
     assert missing == []
+
+
+def test_a_new_event_type_or_field_surfaces_unmapped() -> None:
+    """What the completeness test and the export do when the parser grows (after a merge)."""
+    schema = copy.deepcopy(course_schema())
+    alternatives = schema["properties"]["events"]["items"]["oneOf"]
+    alternatives[0]["properties"]["time"] = {"type": "string"}
+    alternatives.append(
+        {"properties": {"type": {"const": "esa"}, "date": {}, "drug": {"type": "string"}}}
+    )
+    assert unmapped(schema) == [
+        "events[dose].time",
+        "events[esa].date",
+        "events[esa].drug",
+        "events[esa].type",
+    ]
+    doc = load(EXAMPLES / "escalating.json")
+    doc["events"].append({"date": "2007-01-20", "type": "esa", "drug": "epoetin"})
+    doc["events"][0]["time"] = "08:30"
+    losses = document_to_resources(doc).losses
+    assert (
+        f"events[{len(doc['events']) - 1}]: event type 'esa' has no FHIR mapping; dropped" in losses
+    )
+    assert "events[0].time: no FHIR mapping for this key of 'dose'" in losses

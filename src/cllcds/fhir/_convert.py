@@ -988,8 +988,8 @@ def _loss_error(losses: Sequence[str], what: str, flag: str) -> DocumentError:
             InputError(
                 where,
                 message,
-                f"{what} cannot carry it; correct the input, or pass {flag} to drop it "
-                "(every dropped item is then listed)",
+                f"the {what} would drop it: correct the input, or pass {flag} to accept "
+                "dropping it (every dropped item is then listed)",
             )
         )
     return DocumentError(what, problems)

@@ -106,6 +106,10 @@ def prefetch(until: str | None = None) -> dict[str, Any]:
         "observations": searchset("Observation"),
         "medications": searchset("MedicationAdministration"),
         "careplans": searchset("CarePlan"),
+        "adverseEvents": searchset("AdverseEvent"),
+        "medicationStatements": searchset("MedicationStatement"),
+        "procedures": searchset("Procedure"),
+        "communications": searchset("Communication"),
     }
 
 
@@ -347,7 +351,7 @@ def test_bad_request_is_400(client: httpx.Client) -> None:
     assert "hookInstance" in r.json()["error"]
 
 
-def test_implausible_ehr_data_is_a_warning_card(client: httpx.Client) -> None:
+def test_implausible_ehr_data_is_a_critical_no_advice_card(client: httpx.Client) -> None:
     pf = prefetch("2024-03-29")
     pf = copy.deepcopy(pf)
     obs = next(
@@ -359,8 +363,34 @@ def test_implausible_ehr_data_is_a_warning_card(client: httpx.Client) -> None:
     r = client.post("/cds-services/cllcds-patient-view", json=hook_request("patient-view", {}, pf))
     assert r.status_code == 200
     (card,) = r.json()["cards"]
-    assert card["indicator"] == "warning"
+    assert card["indicator"] == "critical"
+    assert card["summary"].startswith("Data incomplete")
     assert "Observation/cbc-20240325-plt" in card["detail"]
+
+
+def test_data_cllcds_cannot_represent_is_a_critical_no_advice_card(client: httpx.Client) -> None:
+    """A qualitative CMV DNA 'detected' without a viral load cannot be carried into the course:
+    the service says the data are incomplete instead of advising on the rest (issue 12)."""
+    pf = copy.deepcopy(prefetch("2024-03-29"))
+    pf["observations"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "cmv-qual",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "30246-3"}]},
+                "subject": {"reference": "Patient/cll-042"},
+                "effectiveDateTime": "2024-03-27",
+                "valueCodeableConcept": {"text": "Detected"},
+            }
+        }
+    )
+    r = client.post("/cds-services/cllcds-patient-view", json=hook_request("patient-view", {}, pf))
+    assert r.status_code == 200
+    (card,) = r.json()["cards"]
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "Data incomplete: no alemtuzumab advice for this patient"
+    assert "Observation/cmv-qual" in card["detail"]
 
 
 def test_bearer_token_when_configured(

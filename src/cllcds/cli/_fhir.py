@@ -21,6 +21,14 @@ OutOpt = Annotated[
 ]
 
 
+AllowLoss = Annotated[
+    bool,
+    typer.Option(
+        "--allow-loss", help="Drop what cannot be carried over, listing every dropped item."
+    ),
+]
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -68,25 +76,49 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Start date YYYY-MM-DD; default: the first alemtuzumab dose."),
         ] = None,
+        allow_loss: AllowLoss = False,
         out: OutOpt = None,
     ) -> None:
-        """Read a Bundle into a course document (warnings and assumptions on stderr)."""
+        """Read a Bundle into a course document (warnings and assumptions on stderr).
+
+        Exits 2, listing each, when a resource is not used or cannot be represented, unless
+        --allow-loss (then every dropped item is listed on stderr)."""
         start_day = None if start is None else services.parse_date(start, "--start")
         result = fhir_io.bundle_to_course(
-            _read_json(bundle, "BUNDLE"), regimen=regimen, start=start_day
+            _read_json(bundle, "BUNDLE"), regimen=regimen, start=start_day, allow_loss=allow_loss
         )
-        _warn([f"assumed: {a}" for a in result.assumptions] + list(result.warnings))
+        _warn(
+            [f"assumed: {a}" for a in result.assumptions]
+            + list(result.warnings)
+            + [f"dropped (not used): {x}" for x in result.ignored]
+            + [f"dropped (lost): {x}" for x in result.lost]
+        )
         _write(result.course, out)
 
     @fhir.command("export")
     def export_cmd(
         course: Annotated[Path, typer.Argument(help="A course document (cllcds.course/1).")],
         as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate on this date.")] = None,
+        bundle_type: Annotated[
+            str,
+            typer.Option(
+                "--type", help="collection, or transaction (POST entries with urn:uuid fullUrls)."
+            ),
+        ] = "collection",
+        allow_loss: AllowLoss = False,
         out: OutOpt = None,
     ) -> None:
-        """Write a course as a FHIR R4 Bundle with its plan (CarePlan/RequestGroup) and alerts."""
+        """Write a course as a FHIR R4 Bundle with its plan (CarePlan/RequestGroup) and alerts.
+
+        Exits 2, listing each, when something of the course cannot be carried, unless
+        --allow-loss (then every dropped item is listed on stderr)."""
         day: dt.date | None = None if as_of is None else services.parse_date(as_of, "--as-of")
-        result = fhir_io.course_to_bundle(services.read_course_file(course), as_of=day)
+        result = fhir_io.course_to_bundle(
+            services.read_course_file(course),
+            as_of=day,
+            bundle_type=bundle_type,
+            allow_loss=allow_loss,
+        )
         _warn(list(result.warnings))
         _write(result.bundle, out)
 

@@ -21,19 +21,16 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from cllcds import services
-from cllcds.course import CourseState, CourseStatus, Severity
+from cllcds import __version__, services
+from cllcds.course import DEFAULT_SETTINGS, CourseState, CourseStatus, Severity
 from cllcds.domain import (
     COURSE_FORMAT,
-    CmvPcr,
     Course,
     DocumentError,
-    DoseGiven,
-    DoseHeld,
     InputError,
     LabCode,
-    LabEvent,
     LabResult,
+    LabUnit,
     Sex,
 )
 
@@ -59,13 +56,28 @@ from ._codes import (
     RXNORM_DRUGS,
     RXNORM_INGREDIENT,
     SNOMED,
-    SNOMED_CLL,
     SNOMED_CLL_CODES,
     SNOMED_NOT_DETECTED,
     SNOMED_ROUTES,
     UCUM,
     WEIGHT_UNITS_KG,
 )
+from ._mapping import (
+    CONDITION_VERIFICATION,
+    EXT_CTCAE_GRADE,
+    LOINC_CMV_PCR_COPIES,
+    MEDDRA,
+    MEDDRA_INFUSION_REACTION,
+    PLAN_DEFINITION_CANONICAL,
+    SNOMED_AUTOIMMUNE,
+    differences,
+    document_to_resources,
+    full_url,
+    is_course_resource,
+    resources_to_document,
+)
+from ._ucum import convert as ucum_convert
+from ._ucum import is_international_units
 
 HEIGHT_RANGE_CM = (50.0, 250.0)
 WEIGHT_RANGE_KG = (20.0, 300.0)
@@ -89,7 +101,7 @@ STATUS_TO_CAREPLAN: Mapping[CourseStatus, str] = {
 }
 
 # Resources cllcds writes itself and recomputes on import (not an error to meet them).
-_DERIVED = frozenset({"CarePlan", "RequestGroup", "DetectedIssue", "MedicationRequest"})
+_DERIVED = frozenset({"CarePlan", "RequestGroup", "DetectedIssue", "MedicationRequest", "Task"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,13 +150,19 @@ class BundleImport:
     course: dict[str, Any]
     warnings: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+    """Resources not used by cllcds (dropped; listed only when the import allowed loss)."""
+    lost: tuple[str, ...] = ()
+    """Data cllcds uses but could not represent (dropped; the course is incomplete)."""
 
     def as_dict(self) -> dict[str, Any]:
-        """``{"course": ..., "warnings": [...], "assumptions": [...]}``."""
+        """``{"course", "warnings", "assumptions", "ignored", "lost"}``."""
         return {
             "course": self.course,
             "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
+            "ignored": list(self.ignored),
+            "lost": list(self.lost),
         }
 
 
@@ -152,6 +170,12 @@ class BundleImport:
 class _Reader:
     problems: list[InputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    """Resources cllcds does not use (another condition, another drug, another test)."""
+    lost: list[str] = field(default_factory=list)
+    """Data cllcds uses but could not represent: the course would be incomplete."""
+    medications: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Medication resources by reference (``Medication/id``, fullUrl)."""
     assumptions: list[str] = field(default_factory=list)
     events: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     """(date, entry index, event) — sorted by date then entry before writing."""
@@ -222,7 +246,7 @@ def _patient(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         if len(birth) == 10:
             out["birth_date"] = birth
         else:
-            r.warnings.append(f"{where}.birthDate: partial date {birth!r} not imported")
+            r.lost.append(f"{where}.birthDate: partial date {birth!r} not imported")
     r.patient = out
 
 
@@ -234,7 +258,22 @@ def _condition(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         text = code.get("text") if isinstance(code, Mapping) else None
         r.diagnosis = str(text) if text else "B-CLL"
         return
-    r.warnings.append(
+    where = _label(i, res)
+    autoimmune = {code for code, _ in SNOMED_AUTOIMMUNE.values()} & set(_code_in(code, SNOMED))
+    if autoimmune:
+        if res.get("verificationStatus") and "confirmed" not in _code_in(
+            res["verificationStatus"], CONDITION_VERIFICATION
+        ):
+            r.ignored.append(f"{where}: autoimmune cytopenia not confirmed; not imported")
+            return
+        day = _date_of(res.get("onsetDateTime")) or _date_of(res.get("recordedDate"))
+        if day is None:
+            r.lost.append(f"{where}: autoimmune cytopenia without an onset date")
+            return
+        kind = next(k for k, (c, _) in SNOMED_AUTOIMMUNE.items() if c in autoimmune)
+        r.events.append((day, i, {"date": day, "type": "autoimmune_cytopenia", "kind": kind}))
+        return
+    r.ignored.append(
         f"{_label(i, res)}: Condition not imported (not CLL by SNOMED CT "
         f"{'/'.join(sorted(SNOMED_CLL_CODES))} or ICD-10-CM C91.1x)"
     )
@@ -280,13 +319,22 @@ def _not_detected(res: Mapping[str, Any]) -> bool | None:
 
 def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     where = _label(i, res)
-    if res.get("status") in ("entered-in-error", "cancelled", "registered"):
-        r.warnings.append(f"{where}: Observation with status {res.get('status')!r} not imported")
+    status = res.get("status")
+    if status in ("entered-in-error", "cancelled"):
+        r.ignored.append(f"{where}: status {status!r} (never valid): not imported")
         return
+    if status == "registered":
+        r.ignored.append(f"{where}: status 'registered' (no result yet): not imported")
+        return
+    if status == "unknown":
+        r.lost.append(f"{where}: status 'unknown': whether this is a valid result is not known")
+        return
+    if status == "preliminary":
+        r.warnings.append(f"{where}: preliminary result used (it may still change)")
     date = _effective_date(res)
     loincs = _code_in(res.get("code"), LOINC)
     if not loincs:
-        r.warnings.append(f"{where}: Observation without a LOINC code not imported")
+        r.ignored.append(f"{where}: Observation without a LOINC code not imported")
         return
     if date is None:
         r.problems.append(InputError(f"{where}.effectiveDateTime", None, "give the sample date"))
@@ -296,10 +344,31 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
             lab = LabCode.parse(code)
         except InputError:
             continue
+        if (res.get("valueQuantity") or {}).get("comparator"):
+            comp = res["valueQuantity"]["comparator"]
+            r.lost.append(
+                f"{where}: {lab.value} {comp}{res['valueQuantity'].get('value')} is a bound, not "
+                "a value: the grade and holds need the value"
+            )
+            return
         q = _quantity(r, where, res)
         if q is None:
             return
         value, unit = q
+        if unit not in {u.value for u in LabUnit}:
+            target = lab.canonical_unit.value
+            converted = ucum_convert(value, unit, target)
+            if converted is None:
+                r.problems.append(
+                    InputError(
+                        f"{where}.valueQuantity.code",
+                        unit,
+                        f"give a valid UCUM unit of {lab.display} convertible to {target}",
+                    )
+                )
+                return
+            r.warnings.append(f"{where}: {value:g} {unit} read as {converted:g} {target}")
+            value, unit = converted, target
         try:
             result = LabResult.of(lab, value, unit, field=f"{where}.valueQuantity")
         except InputError as exc:
@@ -314,7 +383,7 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         }
         r.labs_by_date.setdefault(date, []).append((i, ev))
         return
-    if LOINC_CMV_PCR_QUANT in loincs or LOINC_CMV_PCR_QUAL in loincs:
+    if {LOINC_CMV_PCR_QUANT, LOINC_CMV_PCR_COPIES, LOINC_CMV_PCR_QUAL} & set(loincs):
         _cmv(r, i, res, date)
         return
     if LOINC_BODY_HEIGHT in loincs or LOINC_BODY_WEIGHT in loincs:
@@ -342,7 +411,7 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
             return
         (r.heights if height else r.weights).append((date, round(value, 2)))
         return
-    r.warnings.append(f"{where}: Observation LOINC {', '.join(loincs)} not used by cllcds")
+    r.ignored.append(f"{where}: Observation LOINC {', '.join(loincs)} not used by cllcds")
 
 
 def _cmv(r: _Reader, i: int, res: Mapping[str, Any], date: str) -> None:
@@ -354,7 +423,7 @@ def _cmv(r: _Reader, i: int, res: Mapping[str, Any], date: str) -> None:
         r.events.append((date, i, {"date": date, "type": "cmv_pcr", "result": "not detected"}))
         return
     if nd is False:
-        r.warnings.append(
+        r.lost.append(
             f"{where}: qualitative CMV DNA detected without a viral load; not imported "
             "(a course records CMV PCR as a quantity): add the quantitative result"
         )
@@ -362,12 +431,48 @@ def _cmv(r: _Reader, i: int, res: Mapping[str, Any], date: str) -> None:
     q = _quantity(r, where, res)
     if q is None:
         return
-    if q[1] not in ("[IU]/mL", "{copies}/mL"):
+    value, unit = q
+    target = "[IU]/mL" if is_international_units(unit) else "{copies}/mL"
+    converted = ucum_convert(value, unit, target)
+    if converted is None:
         r.problems.append(
-            InputError(f"{where}.valueQuantity.code", q[1], "use [IU]/mL or {copies}/mL")
+            InputError(
+                f"{where}.valueQuantity.code",
+                unit,
+                "give a UCUM unit of CMV viral load: [IU]/mL (LOINC 72493-0) or {copies}/mL "
+                "(30247-1)",
+            )
         )
         return
-    r.events.append((date, i, {"date": date, "type": "cmv_pcr", "value": q[0], "unit": q[1]}))
+    if converted != value or unit != target:
+        r.warnings.append(f"{where}: {value:g} {unit} read as {converted:g} {target}")
+    threshold = (
+        DEFAULT_SETTINGS.cmv_pcr_threshold_iu_per_ml
+        if target == "[IU]/mL"
+        else DEFAULT_SETTINGS.cmv_pcr_threshold_copies_per_ml
+    )
+    comparator = res["valueQuantity"].get("comparator")
+    if comparator in ("<", "<="):
+        if converted > threshold:
+            r.lost.append(
+                f"{where}: CMV DNA {comparator}{converted:g} {target}: below quantification, "
+                f"but the bound is above the treatment threshold {threshold:g}"
+            )
+            return
+        r.assumptions.append(
+            f"{where}: CMV DNA {comparator}{converted:g} {target} is below the limit of "
+            "quantification: read as no quantifiable viral load"
+        )
+        r.events.append((date, i, {"date": date, "type": "cmv_pcr", "result": "not detected"}))
+        return
+    if comparator in (">", ">="):
+        r.assumptions.append(
+            f"{where}: CMV DNA {comparator}{converted:g} {target}: read as {converted:g} "
+            "(at least that level)"
+        )
+    r.events.append(
+        (date, i, {"date": date, "type": "cmv_pcr", "value": converted, "unit": target})
+    )
 
 
 def _route(concept: object) -> str | None:
@@ -386,12 +491,31 @@ def _route(concept: object) -> str | None:
     return None
 
 
-def medication_drug(res: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def medication_drug(
+    res: Mapping[str, Any], medications: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[str | None, str | None]:
     """(drug, kind) of a MedicationAdministration or MedicationRequest.
+
+    ``medicationReference`` is resolved to a contained Medication (``#id``) or, through
+    ``medications`` (by ``Medication/id`` and fullUrl), to one elsewhere in the Bundle (an
+    ``_include`` of a search); its ``code`` is then read as ``medicationCodeableConcept``.
 
     ``kind`` is ``antineoplastic`` or ``antiviral``; both ``None`` for an unknown medication.
     """
     concept = res.get("medicationCodeableConcept")
+    ref = res.get("medicationReference")
+    if concept is None and isinstance(ref, Mapping):
+        target = None
+        key = str(ref.get("reference", ""))
+        if key.startswith("#"):
+            target = next((c for c in res.get("contained") or [] if c.get("id") == key[1:]), None)
+        elif medications is not None:
+            parts = key.rstrip("/").split("/")
+            target = medications.get(key) or medications.get("/".join(parts[-2:]))
+        if target is not None and target.get("resourceType") == "Medication":
+            concept = target.get("code")
+        elif ref.get("display"):
+            concept = {"text": ref["display"]}
     for code in _code_in(concept, RXNORM):
         if code in RXNORM_DRUGS:
             return RXNORM_DRUGS[code], "antineoplastic"
@@ -422,17 +546,22 @@ def _dose_mg(r: _Reader, where: str, dose: object) -> float | None:
 
 def _administration(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     where = _label(i, res)
-    drug, kind = medication_drug(res)
+    drug, kind = medication_drug(res, r.medications)
     if drug is None:
-        r.warnings.append(f"{where}: medication not used by cllcds (no known RxNorm code)")
+        r.ignored.append(f"{where}: medication not used by cllcds (no known RxNorm code)")
         return
     status = res.get("status")
     date = _effective_date(res)
     if date is None:
         r.problems.append(InputError(f"{where}.effectiveDateTime", None, "give the date given"))
         return
-    if status in ("entered-in-error", "unknown"):
-        r.warnings.append(f"{where}: MedicationAdministration status {status!r} not imported")
+    if status == "entered-in-error":
+        r.ignored.append(f"{where}: entered in error; not imported")
+        return
+    if status == "unknown":
+        r.lost.append(
+            f"{where}: administration status unknown; whether the dose was given is not known"
+        )
         return
     if kind == "antiviral":
         r.events.append((date, i, {"date": date, "type": "antiviral", "drug": drug, "start": date}))
@@ -468,10 +597,66 @@ def _administration(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     r.events.append((date, i, dose_ev))
 
 
+def _adverse_event(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    """An EHR's AdverseEvent: an infusion reaction with a CTCAE grade is read; any other is
+    data cllcds cannot grade, so it is lost (toxicity drives holds: no advice without it)."""
+    where = _label(i, res)
+    if res.get("actuality") == "potential":
+        r.ignored.append(f"{where}: a potential adverse event (not one that happened)")
+        return
+    day = _date_of(res.get("date")) or _date_of(res.get("detected"))
+    grade = next(
+        (
+            e.get("valueInteger")
+            for e in res.get("extension") or []
+            if e.get("url") == EXT_CTCAE_GRADE
+        ),
+        None,
+    )
+    event = res.get("event") or {}
+    text = " ".join(
+        [str(event.get("text", ""))]
+        + [str(c.get("display", "")) for c in event.get("coding") or []]
+    ).lower()
+    infusion = MEDDRA_INFUSION_REACTION in _code_in(event, MEDDRA) or "infusion" in text
+    if infusion and isinstance(grade, int) and 1 <= grade <= 5 and day is not None:
+        r.events.append((day, i, {"date": day, "type": "infusion_reaction", "grade": grade}))
+        return
+    r.lost.append(
+        f"{where}: adverse event {event.get('text') or 'without a name'} "
+        "has no CTCAE grade (or date) cllcds can read"
+    )
+
+
+def _medication_statement(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
+    where = _label(i, res)
+    drug, kind = medication_drug(res, r.medications)
+    if kind != "antiviral" or drug is None:
+        r.ignored.append(f"{where}: medication statement not used by cllcds")
+        return
+    if res.get("status") in ("entered-in-error", "not-taken", "intended"):
+        r.ignored.append(f"{where}: status {res.get('status')!r}: not an antiviral taken")
+        return
+    period = res.get("effectivePeriod") or {}
+    start = _date_of(period.get("start")) or _date_of(res.get("effectiveDateTime"))
+    day = start or _date_of(res.get("dateAsserted"))
+    if day is None:
+        r.lost.append(f"{where}: antiviral {drug} without a date")
+        return
+    ev: dict[str, Any] = {"date": day, "type": "antiviral", "drug": drug}
+    if start:
+        ev["start"] = start
+    stop = _date_of(period.get("end"))
+    if stop:
+        ev["stop"] = stop
+    r.events.append((day, i, ev))
+
+
 def _careplan(r: _Reader, res: Mapping[str, Any]) -> None:
     for canon in res.get("instantiatesCanonical") or []:
-        if str(canon).startswith(PLAN_DEFINITION_BASE):
-            r.careplan_regimen = str(canon)[len(PLAN_DEFINITION_BASE) :]
+        for base in (PLAN_DEFINITION_CANONICAL, PLAN_DEFINITION_BASE):
+            if str(canon).startswith(base):
+                r.careplan_regimen = str(canon)[len(base) :].split("|")[0]
             period = res.get("period") or {}
             r.careplan_start = _date_of(period.get("start"))
 
@@ -522,15 +707,23 @@ def bundle_to_course(
     start: dt.date | str | None = None,
     as_of: dt.date | str | None = None,
     default_regimen: str | None = None,
+    allow_loss: bool = False,
 ) -> BundleImport:
     """Read a FHIR R4 Bundle into a ``cllcds.course/1`` document.
 
+    Resources cllcds exported (they carry its ``course-element`` extension) are read back
+    exactly (:mod:`cllcds.fhir._mapping`). Any other resource is read as an EHR sends it:
     Patient → ``patient``; a CLL Condition (SNOMED CT or ICD-10-CM C91.1x) → ``diagnosis``;
     Observations by LOINC → ``lab`` events in canonical units (labs dated before the start on
     the latest such day form the ``baseline``), CMV DNA → ``cmv_pcr``, body height/weight →
     ``patient.height_cm``/``weight_kg`` (latest on or before the start); MedicationAdministration
-    of alemtuzumab (RxNorm 117055) and other regimen drugs → ``dose`` (``not-done`` →
-    ``dose_held``), ganciclovir/valganciclovir → ``antiviral``. Anything else is a warning.
+    (``medicationCodeableConcept`` or a resolved ``medicationReference``) of alemtuzumab
+    (RxNorm 117055) and other regimen drugs → ``dose`` (``not-done`` → ``dose_held``),
+    ganciclovir/valganciclovir → ``antiviral``.
+
+    What is not used (another condition, drug or test) is listed in ``ignored``; what cllcds
+    uses but cannot represent in ``lost``. Either makes the import raise, unless
+    ``allow_loss`` (then both lists name every dropped item).
 
     The regimen and start come from the arguments, else from a cllcds CarePlan in the bundle,
     else the start is the first alemtuzumab dose (an assumption, reported as such); without a
@@ -539,12 +732,23 @@ def bundle_to_course(
     Raises
     ------
     DocumentError
-        One problem per invalid entry, each naming ``entry[i] (Type/id)`` and the element.
+        One problem per invalid entry, each naming ``entry[i] (Type/id)`` and the element; or
+        one per dropped item when ``allow_loss`` is false.
     """
     r = _Reader()
     entries = _entries(bundle)
+    urls = _entry_urls(bundle, entries)
+    ours = [(urls[i], res) for i, res in entries if is_course_resource(res)]
+    exported = resources_to_document(ours) if ours else None
+    for i, res in entries:
+        if res["resourceType"] == "Medication":
+            r.medications[urls[i]] = res
+            if res.get("id"):
+                r.medications[f"Medication/{res['id']}"] = res
     for i, res in entries:
         rtype = res["resourceType"]
+        if is_course_resource(res):
+            continue
         if rtype == "Patient":
             _patient(r, i, res)
         elif rtype == "Condition":
@@ -555,10 +759,79 @@ def bundle_to_course(
             _administration(r, i, res)
         elif rtype == "CarePlan":
             _careplan(r, res)
+        elif rtype == "AdverseEvent":
+            _adverse_event(r, i, res)
+        elif rtype == "MedicationStatement":
+            _medication_statement(r, i, res)
+        elif rtype == "Medication":
+            continue
         elif rtype in _DERIVED:
             r.warnings.append(f"{_label(i, res)}: derived by cllcds; recomputed, not imported")
         else:
-            r.warnings.append(f"{_label(i, res)}: {rtype} is not used by cllcds")
+            r.ignored.append(f"{_label(i, res)}: {rtype} is not used by cllcds")
+    if exported is not None:
+        doc = _merge_exported(r, exported, regimen=regimen, start=start, as_of=as_of)
+        entry_of = [-1] * len(doc.get("events") or [])
+    else:
+        doc, entry_of = _ehr_document(
+            r, regimen=regimen, start=start, as_of=as_of, default_regimen=default_regimen
+        )
+    _check_course(doc, entry_of, dict(entries))
+    dropped = [*r.lost, *r.ignored]
+    if dropped and not allow_loss:
+        raise _loss_error(dropped, "FHIR import", "--allow-loss")
+    return BundleImport(
+        doc, tuple(r.warnings), tuple(r.assumptions), tuple(r.ignored), tuple(r.lost)
+    )
+
+
+def _entry_urls(bundle: object, entries: Sequence[tuple[int, dict[str, Any]]]) -> dict[int, str]:
+    raw = bundle.get("entry") if isinstance(bundle, Mapping) else None
+    out: dict[int, str] = {}
+    for i, res in entries:
+        entry = raw[i] if isinstance(raw, list) else {}
+        out[i] = str(entry.get("fullUrl") or f"{res['resourceType']}/{res.get('id')}")
+    return out
+
+
+def _merge_exported(
+    r: _Reader,
+    doc: dict[str, Any],
+    *,
+    regimen: str | None,
+    start: dt.date | str | None,
+    as_of: dt.date | str | None,
+) -> dict[str, Any]:
+    """A course cllcds exported, with what the EHR added to the bundle since (events after
+    the exported ones, in date order)."""
+    if regimen is not None:
+        doc["regimen"] = regimen
+    if start is not None:
+        doc["start_date"] = start.isoformat() if isinstance(start, dt.date) else start
+    if as_of is not None:
+        doc["as_of"] = as_of.isoformat() if isinstance(as_of, dt.date) else as_of
+    if r.patient is not None:
+        r.warnings.append("a second Patient in the bundle was not used (the course has one)")
+    extra = sorted(r.events, key=lambda x: (x[0], x[1]))
+    extra += sorted(
+        ((d, i, ev) for d, items in r.labs_by_date.items() for i, ev in items),
+        key=lambda x: (x[0], x[1]),
+    )
+    if extra:
+        doc.setdefault("events", [])
+        doc["events"] += [ev for _, _, ev in sorted(extra, key=lambda x: (x[0], x[1]))]
+        r.warnings.append(f"{len(extra)} event(s) from EHR resources added to the course")
+    return doc
+
+
+def _ehr_document(
+    r: _Reader,
+    *,
+    regimen: str | None,
+    start: dt.date | str | None,
+    as_of: dt.date | str | None,
+    default_regimen: str | None,
+) -> tuple[dict[str, Any], list[int]]:
     if r.patient is None:
         r.problems.append(InputError("bundle", "no Patient", "add the Patient resource"))
     regimen_id = regimen or r.careplan_regimen
@@ -618,9 +891,7 @@ def bundle_to_course(
         events += [(day, i, ev) for i, ev in items]
     events.sort(key=lambda x: (x[0], x[1]))
     doc["events"] = [ev for _, _, ev in events]
-    entry_of = [i for _, i, _ in events]
-    _check_course(doc, entry_of, dict(entries))
-    return BundleImport(doc, tuple(r.warnings), tuple(r.assumptions))
+    return doc, [i for _, i, _ in events]
 
 
 def _check_course(
@@ -698,178 +969,100 @@ def _event_rid(ev_id: str | None, rtype: str, fallback: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BundleExport:
-    """A course as a FHIR R4 Bundle, and what the Bundle does not carry."""
+    """A course as a FHIR R4 Bundle, and what the Bundle does not carry (empty unless the
+    export was asked to ``allow_loss``)."""
 
     bundle: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()
 
 
-def course_to_bundle(course_doc: object, *, as_of: dt.date | None = None) -> BundleExport:
-    """A ``collection`` Bundle of a course: Patient, Condition, Observations,
-    MedicationAdministrations, a CarePlan whose activity is a RequestGroup of the next
-    administration (a MedicationRequest proposal) and the due actions, and a DetectedIssue per
-    alert (critical → high, warning → moderate, info → low; the citation in ``detail``).
+BUNDLE_TYPES = ("collection", "transaction")
 
-    Every resource is validated with its R4B model.
+
+def _loss_error(losses: Sequence[str], what: str, flag: str) -> DocumentError:
+    problems = []
+    for loss in losses:
+        where, _, message = loss.partition(": ")
+        problems.append(
+            InputError(
+                where,
+                message,
+                f"the {what} would drop it: correct the input, or pass {flag} to accept "
+                "dropping it (every dropped item is then listed)",
+            )
+        )
+    return DocumentError(what, problems)
+
+
+def course_to_bundle(
+    course_doc: object,
+    *,
+    as_of: dt.date | None = None,
+    bundle_type: str = "collection",
+    allow_loss: bool = False,
+) -> BundleExport:
+    """A Bundle of a course: every part of the document (see :mod:`cllcds.fhir._mapping`),
+    and what the engine decides: a CarePlan whose activity is a RequestGroup of the next
+    administration (a MedicationRequest proposal) and the due actions (Tasks), and a
+    DetectedIssue per alert (critical → high, warning → moderate, info → low).
+
+    The export reads its own Bundle back and compares it with the document; whatever did not
+    survive is a loss. With losses the export raises, unless ``allow_loss`` (then
+    :attr:`BundleExport.lost` lists each). ``bundle_type`` ``transaction`` gives POST entries
+    with ``urn:uuid`` fullUrls, ready for a FHIR server.
+
+    Raises
+    ------
+    DocumentError
+        For an invalid course document, or for what the Bundle cannot carry.
     """
+    if bundle_type not in BUNDLE_TYPES:
+        raise InputError("bundle_type", bundle_type, f"use one of: {', '.join(BUNDLE_TYPES)}")
     course = services.load_course(course_doc, as_of=as_of)
     state = services.course_state(course)
-    return BundleExport(*_bundle(course, state))
-
-
-def _bundle(course: Course, state: CourseState) -> tuple[dict[str, Any], tuple[str, ...]]:
-    p = course.patient
-    pid = p.id
-    warnings: list[str] = []
-    entries: list[dict[str, Any]] = []
-
-    def add(resource: dict[str, Any], url: str) -> None:
-        r4b_validate(resource, f"{resource['resourceType']}/{resource.get('id')}")
-        entries.append({"fullUrl": url, "resource": resource})
-
-    patient_url = _full_url(pid, "Patient")
-    patient: dict[str, Any] = {
-        "resourceType": "Patient",
-        "id": _fhir_id(pid, str(uuid.uuid5(_NAMESPACE, pid))),
-        "identifier": [{"system": PATIENT_ID_SYSTEM, "value": pid}],
-        "gender": p.sex.value,
-    }
-    if p.birth_date:
-        patient["birthDate"] = p.birth_date.isoformat()
-    add(patient, patient_url)
-    subject = patient_url
-    add(
-        {
-            "resourceType": "Condition",
-            "id": "cll",
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {
-                "coding": [
-                    {
-                        "system": SNOMED,
-                        "code": SNOMED_CLL,
-                        "display": "Chronic lymphoid leukemia, disease (disorder)",
-                    }
-                ],
-                "text": p.diagnosis,
-            },
-            "subject": {"reference": subject},
-        },
-        _full_url(pid, "Condition", "cll"),
-    )
-    anchor = course.baseline.date if course.baseline else course.start_date
-    for code, value, unit, name in (
-        (LOINC_BODY_HEIGHT, p.height_cm, "cm", "height"),
-        (LOINC_BODY_WEIGHT, p.weight_kg, "kg", "weight"),
-    ):
-        if value is not None:
-            add(
-                {
-                    "resourceType": "Observation",
-                    "id": f"body-{name}",
-                    "status": "final",
-                    "category": [
-                        {"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"}]}
-                    ],
-                    "code": {"coding": [{"system": LOINC, "code": code}], "text": f"Body {name}"},
-                    "subject": {"reference": subject},
-                    "effectiveDateTime": anchor.isoformat(),
-                    "valueQuantity": _ucum(value, unit),
-                },
-                _full_url(pid, "Observation", name),
-            )
-    if course.baseline:
-        for lab in course.baseline.labs:
-            rid = f"baseline-{lab.code.value.lower()}"
-            add(
-                _lab_observation(rid, subject, course.baseline.date, lab),
-                _full_url(pid, "Observation", rid),
-            )
-    for ev in course.effective_events():
-        n = ev.index
-        if isinstance(ev, LabEvent):
-            rid = _event_rid(ev.id, "Observation", f"lab-{n}")
-            add(_lab_observation(rid, subject, ev.date, ev.result), _full_url(pid, "lab", n))
-        elif isinstance(ev, CmvPcr):
-            rid = _event_rid(ev.id, "Observation", f"cmv-{n}")
-            obs: dict[str, Any] = {
-                "resourceType": "Observation",
-                "id": rid,
-                "status": "final",
-                "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]}],
-                "code": {
-                    "coding": [{"system": LOINC, "code": LOINC_CMV_PCR_QUANT}],
-                    "text": "CMV DNA, quantitative PCR",
-                },
-                "subject": {"reference": subject},
-                "effectiveDateTime": ev.date.isoformat(),
-            }
-            if ev.detected and ev.unit is not None and ev.value is not None:
-                obs["valueQuantity"] = _ucum(ev.value, ev.unit.value)
-            else:
-                obs["valueCodeableConcept"] = {
-                    "coding": [{"system": SNOMED, "code": SNOMED_NOT_DETECTED}],
-                    "text": "not detected",
-                }
-            add(obs, _full_url(pid, "cmv", n))
-        elif isinstance(ev, DoseGiven | DoseHeld):
-            rid = _event_rid(ev.id, "MedicationAdministration", f"dose-{n}")
-            drug = ev.drug if isinstance(ev, DoseGiven) else "alemtuzumab"
-            ma: dict[str, Any] = {
-                "resourceType": "MedicationAdministration",
-                "id": rid,
-                "status": "completed" if isinstance(ev, DoseGiven) else "not-done",
-                "medicationCodeableConcept": _medication_concept(drug),
-                "subject": {"reference": subject},
-                "effectiveDateTime": ev.date.isoformat(),
-            }
-            if isinstance(ev, DoseGiven):
-                ma["dosage"] = {
-                    "route": _route_concept(ev.route.value),
-                    "dose": _ucum(ev.dose_mg, "mg"),
-                }
-            else:
-                ma["statusReason"] = [{"text": ev.reason or "not given"}]
-            add(ma, _full_url(pid, "dose", n))
-        else:
-            warnings.append(
-                f"events[{n}] ({ev.type.value}, {ev.date}): not exported to FHIR by cllcds yet"
-            )
-    for what, present in (
-        ("patient.cytogenetics", p.cytogenetics != type(p.cytogenetics)()),
-        ("patient.prior_therapies", bool(p.prior_therapies)),
-        ("patient.cmv_igg", p.cmv_igg.value != "unknown"),
-        ("baseline.assessment", bool(course.baseline and course.baseline.assessment)),
-    ):
-        if present:
-            warnings.append(f"{what}: not exported to FHIR by cllcds yet")
-    entries += _plan_entries(course, state, subject)
+    assert isinstance(course_doc, Mapping)  # load_course accepted it
+    written = document_to_resources(course_doc)
+    back = resources_to_document(written.entries)
+    losses = list(written.losses)
+    said = {loss.partition(": ")[0] for loss in losses}
+    losses += [
+        d for d in differences(dict(course_doc), back or {}) if d.partition(": ")[0] not in said
+    ]
+    if losses and not allow_loss:
+        raise _loss_error(losses, "FHIR export", "--allow-loss")
+    careplan = written.careplan
+    careplan["status"] = STATUS_TO_CAREPLAN[state.status]
+    careplan["title"] = services.regimen_detail(course.regimen_id)["name"]
+    entries: list[dict[str, Any]] = [
+        {"fullUrl": url, "resource": res} for url, res in written.entries
+    ]
+    entries += _plan_entries(course, state, careplan)
+    if bundle_type == "transaction":
+        for e in entries:
+            e["request"] = {"method": "POST", "url": e["resource"]["resourceType"]}
     bundle = {
         "resourceType": "Bundle",
-        "type": "collection",
+        "type": bundle_type,
         "timestamp": f"{state.as_of.isoformat()}T00:00:00Z",
         "entry": entries,
     }
-    r4b_validate(bundle, "Bundle")
-    return bundle, tuple(warnings)
+    r4b_validate(bundle, "Bundle")  # every resource with its R4B model, once
+    return BundleExport(bundle, tuple(f"lost: {x}" for x in losses), tuple(losses))
 
 
-def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict[str, Any]]:
+def _plan_entries(
+    course: Course, state: CourseState, careplan: dict[str, Any]
+) -> list[dict[str, Any]]:
     pid = course.patient.id
+    subject = full_url(pid, "Patient")
     out: list[dict[str, Any]] = []
-    careplan_url = _full_url(pid, "CarePlan")
-    rg_url = _full_url(pid, "RequestGroup")
+    careplan_url = full_url(pid, "CarePlan")
+    rg_url = full_url(pid, "RequestGroup")
     actions: list[dict[str, Any]] = []
     nd = state.next_dose
     if nd is not None:
-        mr_url = _full_url(pid, "MedicationRequest", "next")
+        mr_url = full_url(pid, "MedicationRequest", "next")
         text = f"{nd.drug.capitalize()} {nd.dose_mg:g} mg {nd.route.upper()} ({nd.phase})"
         mr = {
             "resourceType": "MedicationRequest",
@@ -898,15 +1091,53 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
             }
         )
         out.append({"fullUrl": mr_url, "resource": mr})
-    for a in state.next_actions:
+    for k, a in enumerate(state.next_actions):
         if a.code == "dose" and nd is not None:
             continue
+        task_url = full_url(pid, "Task", k)
+        out.append(
+            {
+                "fullUrl": task_url,
+                "resource": {
+                    "resourceType": "Task",
+                    "id": f"action-{k}",
+                    "status": "requested",
+                    "intent": "plan",
+                    "code": {
+                        "coding": [
+                            {
+                                "system": ACTION_CODE_SYSTEM,
+                                "code": a.code,
+                                "display": a.code.replace("_", " "),
+                            }
+                        ],
+                        "text": a.action,
+                    },
+                    "description": a.action,
+                    "for": {"reference": subject},
+                    "basedOn": [{"reference": careplan_url}],
+                    "restriction": {"period": {"end": a.due.isoformat()}},
+                    "note": [{"text": f"Source: {a.citation.short()}"}],
+                },
+            }
+        )
         actions.append(
             {
-                "title": a.action[:200],
-                "code": [{"coding": [{"system": ACTION_CODE_SYSTEM, "code": a.code}]}],
+                "title": a.action,
+                "code": [
+                    {
+                        "coding": [
+                            {
+                                "system": ACTION_CODE_SYSTEM,
+                                "code": a.code,
+                                "display": a.code.replace("_", " "),
+                            }
+                        ]
+                    }
+                ],
                 "timingDateTime": a.due.isoformat(),
                 "documentation": [{"type": "citation", "display": a.citation.short()}],
+                "resource": {"reference": task_url},
             }
         )
     rg: dict[str, Any] = {
@@ -924,31 +1155,21 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
         ]
     if actions:
         rg["action"] = actions
-    reg_name = services.regimen_detail(course.regimen_id)["name"]
-    careplan = {
-        "resourceType": "CarePlan",
-        "id": "course",
-        "status": STATUS_TO_CAREPLAN[state.status],
-        "intent": "plan",
-        "title": reg_name,
-        "instantiatesCanonical": [PLAN_DEFINITION_BASE + course.regimen_id],
-        "subject": {"reference": subject},
-        "period": {"start": course.start_date.isoformat()},
-        "activity": [{"reference": {"reference": rg_url}}],
-    }
-    out.append({"fullUrl": careplan_url, "resource": careplan})
+    careplan["activity"] = [{"reference": {"reference": rg_url}}]
     out.append({"fullUrl": rg_url, "resource": rg})
     for k, alert in enumerate(state.alerts):
         out.append(
             {
-                "fullUrl": _full_url(pid, "DetectedIssue", k),
+                "fullUrl": full_url(pid, "DetectedIssue", k),
                 "resource": {
                     "resourceType": "DetectedIssue",
                     "id": f"alert-{k}",
                     "status": "final",
                     "code": {
-                        "coding": [{"system": ALERT_CODE_SYSTEM, "code": alert.code}],
-                        "text": alert.code,
+                        "coding": [
+                            {"system": ALERT_CODE_SYSTEM, "code": alert.code, "display": alert.code}
+                        ],
+                        "text": alert.message,
                     },
                     "severity": SEVERITY_TO_FHIR[alert.severity],
                     "patient": {"reference": subject},
@@ -957,9 +1178,6 @@ def _plan_entries(course: Course, state: CourseState, subject: str) -> list[dict
                 },
             }
         )
-    for e in out:
-        res = e["resource"]
-        r4b_validate(res, f"{res['resourceType']}/{res['id']}")
     return out
 
 
@@ -1061,6 +1279,26 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
         }
         if rule["condition"] or rule["note"]:
             ad["description"] = " ".join(x for x in (rule["condition"], rule["note"]) if x)
+        if basis in ("mg/m2", "mg/kg"):
+            measure = "%bsa" if basis == "mg/m2" else "%weight"
+            ad["dynamicValue"] = [
+                {
+                    "path": "dosage[0].doseAndRate[0].doseQuantity",
+                    "expression": {
+                        "description": (
+                            f"{rule['dose']:g} {basis} × the patient's "
+                            + (
+                                "BSA in m² (Mosteller by default; formula and cap are plan "
+                                "options), rounded by the plan's rounding policy, in mg"
+                                if basis == "mg/m2"
+                                else "weight in kg, in mg"
+                            )
+                        ),
+                        "language": "text/fhirpath",
+                        "expression": f"{rule['dose']:g} * {measure}",
+                    },
+                }
+            ]
         contained.append(ad)
     n_run_in = len(reg["run_in"])
     cycle_actions: list[dict[str, Any]] = []
@@ -1099,7 +1337,8 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
     pd: dict[str, Any] = {
         "resourceType": "PlanDefinition",
         "id": _fhir_id(reg["id"], _computable(reg["id"])[:64]),
-        "url": PLAN_DEFINITION_BASE + reg["id"],
+        "url": PLAN_DEFINITION_CANONICAL + reg["id"],
+        "version": __version__,
         "name": _computable(reg["id"]),
         "title": reg["name"],
         "type": {"coding": [{"system": PLAN_DEFINITION_TYPE, "code": "order-set"}]},
@@ -1107,11 +1346,101 @@ def regimen_to_plandefinition(regimen_id: str) -> dict[str, Any]:
         "description": reg["summary"],
         "relatedArtifact": [_artifact(c) for c in reg["provenance"]],
         "contained": contained,
-        "action": cycle_actions,
+        "action": cycle_actions + _supportive_actions(reg["id"], contained),
     }
     if reg["status"] != "label":
         pd["usage"] = f"Regimen status: {reg['status']} (not a label schedule)."
     return r4b_validate(pd, f"PlanDefinition/{reg['id']}")
+
+
+NOMINAL_BODY = (170.0, 70.0)
+"""Height (cm) and weight (kg) of the nominal plan the supportive-care actions are read from:
+premedication, prophylaxis and monitoring do not depend on body size."""
+
+
+def _supportive_actions(regimen_id: str, contained: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Premedication, prophylaxis and monitoring actions (default rule set), each pointing to a
+    contained ActivityDefinition, read from a nominal plan of the regimen."""
+    try:
+        plan = services.plan_document(services.make_plan(regimen_id, "2000-01-03", *NOMINAL_BODY))
+    except InputError:
+        return []
+    groups: list[dict[str, Any]] = []
+
+    def activity(kind: str, name: str, title: str, text: str, cite: Mapping[str, str]) -> str:
+        ad_id = f"ad-{len(contained) + 1}"
+        ad: dict[str, Any] = {
+            "resourceType": "ActivityDefinition",
+            "id": ad_id,
+            "status": "active",
+            "name": _computable(f"{name} {ad_id}")[:60],
+            "title": title,
+            "kind": kind,
+            "intent": "proposal",
+            "description": text,
+            "relatedArtifact": [_artifact(cite)],
+        }
+        if kind == "MedicationRequest":
+            ad["productCodeableConcept"] = {"text": name}
+            ad["dosage"] = [{"text": text}]
+        else:
+            ad["code"] = {"text": title}
+        contained.append(ad)
+        return ad_id
+
+    premed = next(
+        (a["premedication"] for a in plan["administrations"] if a.get("premedication")), None
+    )
+    if premed:
+        subs = []
+        for d in premed["drugs"]:
+            text = f"{d['name']} {d['dose']} {premed['timing']}".strip()
+            ad_id = activity("MedicationRequest", d["name"], text, text, premed["citation"])
+            subs.append({"title": text, "definitionCanonical": f"#{ad_id}"})
+        groups.append(
+            {
+                "id": "premedication",
+                "title": f"Premedication ({premed['timing']})",
+                "description": premed["citation"].get("note") or premed["citation"]["locator"],
+                "groupingBehavior": "logical-group",
+                "action": subs,
+            }
+        )
+    for k, pro in enumerate(plan["prophylaxis"]):
+        subs = []
+        for d in pro["drugs"]:
+            text = " ".join(x for x in (d["name"], d["dose"], d["route"], d["frequency"]) if x)
+            ad_id = activity("MedicationRequest", d["name"], text, text, pro["citation"])
+            subs.append({"title": text, "definitionCanonical": f"#{ad_id}"})
+        groups.append(
+            {
+                "id": f"prophylaxis-{k + 1}",
+                "title": f"Prophylaxis: {pro['kind'].upper()}",
+                "description": f"{pro['start_rule']} {pro['stop_condition']}".strip(),
+                "groupingBehavior": "logical-group",
+                "action": subs,
+            }
+        )
+    seen: dict[str, dict[str, Any]] = {}
+    for m in plan["monitoring"]:
+        if m["kind"] not in seen:
+            seen[m["kind"]] = m
+    if seen:
+        subs = []
+        for kind, m in seen.items():
+            ad_id = activity(
+                "ServiceRequest", kind, m["description"], m["description"], m["citation"]
+            )
+            subs.append({"title": m["description"], "definitionCanonical": f"#{ad_id}"})
+        groups.append(
+            {
+                "id": "monitoring",
+                "title": "Monitoring",
+                "groupingBehavior": "logical-group",
+                "action": subs,
+            }
+        )
+    return groups
 
 
 # --------------------------------------------------------------------------------------------
@@ -1134,7 +1463,10 @@ def prefetch_bundle(prefetch: Mapping[str, Any]) -> dict[str, Any]:
                 if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping):
                     if e["resource"].get("resourceType") == "OperationOutcome":
                         continue
-                    entries.append({"resource": e["resource"]})
+                    entry = {"resource": e["resource"]}
+                    if e.get("fullUrl"):
+                        entry["fullUrl"] = e["fullUrl"]
+                    entries.append(entry)
         else:
             entries.append({"resource": dict(item)})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
@@ -1213,15 +1545,24 @@ def import_bundle(
     regimen: str | None = None,
     start: dt.date | str | None = None,
     as_of: dt.date | str | None = None,
+    allow_loss: bool = False,
 ) -> dict[str, Any]:
     """Use case: a Bundle into ``{"course": ..., "warnings": [...], "assumptions": [...]}``."""
-    return bundle_to_course(bundle, regimen=regimen, start=start, as_of=as_of).as_dict()
+    return bundle_to_course(
+        bundle, regimen=regimen, start=start, as_of=as_of, allow_loss=allow_loss
+    ).as_dict()
 
 
-def export_course(course_doc: object, *, as_of: dt.date | None = None) -> dict[str, Any]:
-    """Use case: a course document into ``{"bundle": ..., "warnings": [...]}``."""
-    exp = course_to_bundle(course_doc, as_of=as_of)
-    return {"bundle": exp.bundle, "warnings": list(exp.warnings)}
+def export_course(
+    course_doc: object,
+    *,
+    as_of: dt.date | None = None,
+    bundle_type: str = "collection",
+    allow_loss: bool = False,
+) -> dict[str, Any]:
+    """Use case: a course document into ``{"bundle", "warnings", "lost"}``."""
+    exp = course_to_bundle(course_doc, as_of=as_of, bundle_type=bundle_type, allow_loss=allow_loss)
+    return {"bundle": exp.bundle, "warnings": list(exp.warnings), "lost": list(exp.lost)}
 
 
 def regimen_plandefinition(regimen_id: str) -> dict[str, Any]:

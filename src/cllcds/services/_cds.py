@@ -55,13 +55,20 @@ PREFETCH: Mapping[str, str] = {
         "http://loinc.org|751-8,http://loinc.org|26499-4,http://loinc.org|777-3,"
         "http://loinc.org|26515-7,http://loinc.org|718-7,http://loinc.org|24467-3,"
         "http://loinc.org|72493-0,http://loinc.org|30246-3,http://loinc.org|8302-2,"
-        "http://loinc.org|29463-7"
+        "http://loinc.org|29463-7,http://loinc.org|30247-1,http://loinc.org|8310-5"
     ),
     "medications": "MedicationAdministration?patient={{context.patientId}}",
     "careplans": "CarePlan?patient={{context.patientId}}&status=active,on-hold",
+    "adverseEvents": "AdverseEvent?subject=Patient/{{context.patientId}}",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+    "procedures": "Procedure?patient={{context.patientId}}",
+    "communications": "Communication?patient={{context.patientId}}",
 }
 """Prefetch templates: the Patient, its Conditions, the Observations cllcds reads (labs by LOINC
-from LabCode, CMV DNA, body height and weight) and its MedicationAdministrations."""
+from LabCode, CMV DNA, body height and weight), its MedicationAdministrations, and the
+AdverseEvents (infusion reactions), MedicationStatements (antivirals, growth factors),
+Procedures (transfusions) and Communications (notes) a course exported by cllcds carries. A key
+the EHR leaves out or sends as ``null`` is read from its FHIR server."""
 
 
 def cds_discovery() -> dict[str, Any]:
@@ -78,7 +85,8 @@ def cds_discovery() -> dict[str, Any]:
                 ),
                 "prefetch": dict(PREFETCH),
                 "usageRequirements": (
-                    "Prefetch is required: the service does not query the FHIR server."
+                    "Prefetch keys left out or null are read from fhirServer with "
+                    "fhirAuthorization; without a fhirServer such a call is answered 412."
                 ),
             },
             {
@@ -93,7 +101,8 @@ def cds_discovery() -> dict[str, Any]:
                 ),
                 "prefetch": dict(PREFETCH),
                 "usageRequirements": (
-                    "Prefetch is required: the service does not query the FHIR server."
+                    "Prefetch keys left out or null are read from fhirServer with "
+                    "fhirAuthorization; without a fhirServer such a call is answered 412."
                 ),
             },
         ]
@@ -101,7 +110,13 @@ def cds_discovery() -> dict[str, Any]:
 
 
 def _summary(text: str) -> str:
-    return text if len(text) < SUMMARY_MAX else text[: SUMMARY_MAX - 2] + "…"
+    """The summary in plain words: internal codes' underscores become spaces, and a text too
+    long is cut at a word boundary (never inside a word), ending with an ellipsis."""
+    text = text.replace("_", " ")
+    if len(text) < SUMMARY_MAX:
+        return text
+    cut = text[: SUMMARY_MAX - 2].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
 
 
 def _card(

@@ -1,0 +1,310 @@
+"""Bundles shaped as EHRs send them (issue 12, "EHR-style input").
+
+Epic-style search results reference the drug (``medicationReference``) and ``_include`` the
+Medication; Cerner-style administrations carry it ``contained``. Laboratories write valid UCUM
+units in many forms, bound results with ``valueQuantity.comparator``, CMV loads in IU/mL or
+copies/mL or qualitatively, and results with statuses other than ``final``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cllcds import fhir, services
+from cllcds.domain import DocumentError
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+LOINC = "http://loinc.org"
+REGIMEN = "alemtuzumab-iv-label"
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "eRX7pQ",
+    "gender": "female",
+    "birthDate": "1950-02-03",
+}
+CLL = {
+    "resourceType": "Condition",
+    "id": "cll",
+    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "92814006"}]},
+    "subject": {"reference": "Patient/eRX7pQ"},
+}
+ALEMTUZUMAB = {
+    "resourceType": "Medication",
+    "id": "eMed30",
+    "code": {
+        "coding": [{"system": RXNORM, "code": "1656635", "display": "Campath 30 MG/ML Injection"}],
+        "text": "ALEMTUZUMAB 30 MG/ML IV SOLN",
+    },
+}
+
+
+def administration(rid: str, day: str, mg: float, medication: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": rid,
+        "status": "completed",
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "effectiveDateTime": f"{day}T09:30:00-05:00",
+        "dosage": {
+            "route": {"text": "Intravenous"},
+            "dose": {"value": mg, "unit": "mg", "system": UCUM, "code": "mg"},
+        },
+        **medication,
+    }
+
+
+def observation(
+    rid: str, loinc: str, day: str, value: Any = None, unit: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": loinc}]},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "effectiveDateTime": f"{day}T07:10:00Z",
+    }
+    if value is not None:
+        obs["valueQuantity"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+    obs.update(extra)
+    return obs
+
+
+def searchset(
+    *resources: dict[str, Any], included: tuple[dict[str, Any], ...] = ()
+) -> dict[str, Any]:
+    entries = [
+        {
+            "fullUrl": f"https://fhir.example-ehr.org/api/FHIR/R4/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in (PATIENT, CLL, *resources)
+    ]
+    entries += [
+        {
+            "fullUrl": f"https://fhir.example-ehr.org/api/FHIR/R4/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "include"},
+        }
+        for r in included
+    ]
+    return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+
+
+def test_epic_style_medication_reference_resolved_from_the_included_medication() -> None:
+    ref = {"medicationReference": {"reference": "Medication/eMed30", "display": "ALEMTUZUMAB"}}
+    bundle = searchset(
+        administration("a1", "2024-03-04", 3, ref),
+        administration("a2", "2024-03-05", 10, ref),
+        included=(ALEMTUZUMAB,),
+    )
+    result = fhir.bundle_to_course(bundle, regimen=REGIMEN)
+    doses = [e for e in result.course["events"] if e["type"] == "dose"]
+    assert [(d["date"], d["dose_mg"]) for d in doses] == [("2024-03-04", 3), ("2024-03-05", 10)]
+    state = services.assess_course(result.course)
+    assert state["status"] == "active"
+    assert state["next_dose"]["dose_mg"] == 30  # not "not started, give 3 mg"
+
+
+def test_absolute_medication_reference_and_contained_medication() -> None:
+    absolute = {
+        "medicationReference": {
+            "reference": "https://fhir.example-ehr.org/api/FHIR/R4/Medication/eMed30"
+        }
+    }
+    contained = {
+        "contained": [dict(ALEMTUZUMAB, id="m1")],
+        "medicationReference": {"reference": "#m1"},
+    }
+    bundle = searchset(
+        administration("a1", "2024-03-04", 3, absolute),
+        administration("a2", "2024-03-05", 10, contained),
+        included=(ALEMTUZUMAB,),
+    )
+    doc = fhir.bundle_to_course(bundle, regimen=REGIMEN).course
+    assert [e["dose_mg"] for e in doc["events"] if e["type"] == "dose"] == [3, 10]
+
+
+def test_unresolvable_medication_reference_is_listed_not_silent() -> None:
+    ref = {"medicationReference": {"reference": "Medication/missing"}}
+    bundle = searchset(administration("a1", "2024-03-04", 3, ref))
+    with pytest.raises(DocumentError) as exc:
+        fhir.bundle_to_course(bundle, regimen=REGIMEN, start="2024-03-04")
+    assert "MedicationAdministration/a1" in str(exc.value)
+
+
+def test_count_units_in_any_valid_ucum_form() -> None:
+    bundle = searchset(
+        observation("n1", "751-8", "2024-03-01", 1.9, "/nL"),
+        observation("p1", "777-3", "2024-03-01", 120, "10*3/mm3"),
+        observation("w1", "6690-2", "2024-03-01", 45000, "/mm3"),
+        observation("h1", "718-7", "2024-03-01", 104, "mg/mL"),
+    )
+    result = fhir.bundle_to_course(bundle, regimen=REGIMEN, start="2024-03-04")
+    labs = {lab["code"]: lab["value"] for lab in result.course["baseline"]["labs"]}
+    # 1.9/nL = 1.9 × 10^9/L; 120 × 10^3/mm3 = 120 × 10^9/L; 45000/mm3 = 45 × 10^9/L;
+    # 104 mg/mL = 104 g/L = 10.4 g/dL.
+    assert labs["ANC"] == 1.9
+    assert labs["PLT"] == 120.0
+    assert labs["WBC"] == 45.0
+    assert labs["HGB"] == 10.4
+    assert any("1.9 /nL read as 1.9 10*9/L" in w for w in result.warnings)
+
+
+def test_an_invalid_ucum_unit_is_refused_naming_the_entry() -> None:
+    bundle = searchset(observation("n1", "751-8", "2024-03-01", 1.9, "K/uL"))
+    with pytest.raises(DocumentError) as exc:
+        fhir.bundle_to_course(bundle, regimen=REGIMEN, start="2024-03-04")
+    (problem,) = exc.value.problems
+    assert problem.field == "entry[2] (Observation/n1).valueQuantity.code"
+    assert problem.value == "K/uL"
+
+
+def test_cmv_below_quantification_is_not_the_bound() -> None:
+    lloq = observation("c1", "72493-0", "2024-03-11", 137, "[IU]/mL")
+    lloq["valueQuantity"]["comparator"] = "<"
+    result = fhir.bundle_to_course(searchset(lloq), regimen=REGIMEN, start="2024-03-04")
+    (cmv,) = [e for e in result.course["events"] if e["type"] == "cmv_pcr"]
+    assert cmv == {"date": "2024-03-11", "type": "cmv_pcr", "result": "not detected"}
+    assert any("below the limit of quantification" in a for a in result.assumptions)
+    high = observation("c2", "72493-0", "2024-03-11", 5000, "[IU]/mL")
+    high["valueQuantity"]["comparator"] = "<"
+    with pytest.raises(DocumentError):
+        fhir.bundle_to_course(searchset(high), regimen=REGIMEN, start="2024-03-04")
+    lost = fhir.bundle_to_course(
+        searchset(high), regimen=REGIMEN, start="2024-03-04", allow_loss=True
+    )
+    assert "treatment threshold" in lost.lost[0]
+
+
+def test_cmv_copies_iu_per_litre_and_qualitative() -> None:
+    bundle = searchset(
+        observation("c1", "30247-1", "2024-03-11", 3100, "{copies}/mL"),
+        observation("c2", "72493-0", "2024-03-18", 2500000, "[IU]/L"),
+        observation(
+            "c3",
+            "30246-3",
+            "2024-03-25",
+            valueCodeableConcept={
+                "coding": [{"system": "http://snomed.info/sct", "code": "260415000"}],
+                "text": "Not Detected",
+            },
+        ),
+    )
+    events = fhir.bundle_to_course(bundle, regimen=REGIMEN, start="2024-03-04").course["events"]
+    cmv = [e for e in events if e["type"] == "cmv_pcr"]
+    assert cmv[0] == {"date": "2024-03-11", "type": "cmv_pcr", "value": 3100, "unit": "{copies}/mL"}
+    assert cmv[1]["value"] == 2500
+    assert cmv[1]["unit"] == "[IU]/mL"
+    assert cmv[2]["result"] == "not detected"
+    detected = observation("c4", "30246-3", "2024-03-25", valueCodeableConcept={"text": "Detected"})
+    with pytest.raises(DocumentError) as exc:
+        fhir.bundle_to_course(searchset(detected), regimen=REGIMEN, start="2024-03-04")
+    assert "qualitative CMV DNA detected" in str(exc.value)
+
+
+def test_statuses_as_their_meaning_requires() -> None:
+    anc_error = observation("n1", "751-8", "2024-03-11", 0.2, "10*9/L", status="entered-in-error")
+    anc_cancel = observation("n2", "751-8", "2024-03-11", 0.3, "10*9/L", status="cancelled")
+    anc_prelim = observation("n3", "751-8", "2024-03-12", 0.4, "10*9/L", status="preliminary")
+    anc_unknown = observation("n4", "751-8", "2024-03-13", 0.4, "10*9/L", status="unknown")
+    result = fhir.bundle_to_course(
+        searchset(anc_error, anc_cancel, anc_prelim, anc_unknown),
+        regimen=REGIMEN,
+        start="2024-03-04",
+        allow_loss=True,
+    )
+    anc = [e for e in result.course["events"] if e.get("code") == "ANC"]
+    assert [(e["date"], e["value"]) for e in anc] == [("2024-03-12", 0.4)]  # the preliminary one
+    assert any("preliminary result used" in w for w in result.warnings)
+    assert len(result.ignored) == 2  # never valid: not data, not lost
+    assert len(result.lost) == 1
+    assert "unknown" in result.lost[0]
+    # Without --allow-loss the unknown status stops the import.
+    with pytest.raises(DocumentError):
+        fhir.bundle_to_course(searchset(anc_unknown), regimen=REGIMEN, start="2024-03-04")
+
+
+def test_a_lab_bound_is_not_a_value() -> None:
+    anc = observation("n1", "751-8", "2024-03-11", 0.1, "10*9/L")
+    anc["valueQuantity"]["comparator"] = "<"
+    result = fhir.bundle_to_course(
+        searchset(anc), regimen=REGIMEN, start="2024-03-04", allow_loss=True
+    )
+    assert not [e for e in result.course["events"] if e["type"] == "lab"]
+    assert "is a bound, not a value" in result.lost[0]
+
+
+def test_ehr_autoimmune_condition_adverse_event_and_antiviral_statement() -> None:
+    aiha = {
+        "resourceType": "Condition",
+        "id": "aiha",
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                    "code": "confirmed",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "308205008"}]},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "onsetDateTime": "2024-03-20",
+    }
+    reaction = {
+        "resourceType": "AdverseEvent",
+        "id": "ir",
+        "actuality": "actual",
+        "extension": [
+            {"url": "http://cllcds.example/fhir/StructureDefinition/ctcae-grade", "valueInteger": 3}
+        ],
+        "event": {"text": "Infusion related reaction"},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "date": "2024-03-05T11:00:00Z",
+    }
+    valgan = {
+        "resourceType": "MedicationStatement",
+        "id": "vgc",
+        "status": "active",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "275891"}]},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "effectivePeriod": {"start": "2024-03-04"},
+    }
+    doc = fhir.bundle_to_course(
+        searchset(aiha, reaction, valgan), regimen=REGIMEN, start="2024-03-04"
+    ).course
+    by_type = {e["type"]: e for e in doc["events"]}
+    assert by_type["autoimmune_cytopenia"] == {
+        "date": "2024-03-20",
+        "type": "autoimmune_cytopenia",
+        "kind": "haemolytic anaemia",
+    }
+    assert by_type["infusion_reaction"]["grade"] == 3
+    assert by_type["antiviral"] == {
+        "date": "2024-03-04",
+        "type": "antiviral",
+        "drug": "valganciclovir",
+        "start": "2024-03-04",
+    }
+    assert services.assess_course(doc)["status"] == "discontinued"  # AIHA discontinues
+
+
+def test_an_adverse_event_without_a_grade_is_lost_not_ignored() -> None:
+    """An EHR reaction cllcds cannot grade could be the one that must hold the dose."""
+    ungraded = {
+        "resourceType": "AdverseEvent",
+        "id": "ae1",
+        "actuality": "actual",
+        "event": {"text": "Rigors during infusion"},
+        "severity": {"text": "severe"},
+        "subject": {"reference": "Patient/eRX7pQ"},
+        "date": "2024-03-05",
+    }
+    result = fhir.bundle_to_course(
+        searchset(ungraded), regimen=REGIMEN, start="2024-03-04", allow_loss=True
+    )
+    assert "AdverseEvent/ae1" in result.lost[0]

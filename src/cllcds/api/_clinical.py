@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from cllcds import services as cs
 from cllcds.domain import InputError, ResponseCriteria
+from cllcds.services import DatePolicy
 
 from ._auth import Reader, Recorder, StoreDep
 from ._common import Ident, Limit, Offset, etag, if_match_version, page_body
@@ -16,6 +17,14 @@ from ._common import Ident, Limit, Offset, etag, if_match_version, page_body
 router = APIRouter(tags=["clinical"])
 
 JsonObject = Annotated[dict[str, Any], Body(description="A JSON object.")]
+IdempotencyKey = Annotated[
+    str | None, Header(description="Retrying with the same key never records twice.")
+]
+
+
+def date_policy(request: Request) -> DatePolicy:
+    """Which event dates a write accepts (today's date, the configured future horizon)."""
+    return DatePolicy(future_days=request.app.state.settings.future_horizon_days)
 
 
 @router.get("/patients", summary="List patients")
@@ -47,10 +56,22 @@ def list_courses(_user: Reader, store: StoreDep, limit: Limit = 50, offset: Offs
 
 
 @router.post("/courses", status_code=201, summary="Start a stored course")
-def create_course(user: Recorder, store: StoreDep, response: Response, doc: JsonObject) -> Any:
+def create_course(
+    user: Recorder,
+    store: StoreDep,
+    request: Request,
+    response: Response,
+    doc: JsonObject,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """The body is a ``cllcds.course/1`` document without ``as_of`` (``events`` optional);
-    ``patient`` may be a registered patient's id. Answers the course with its ETag."""
-    course = cs.create_course(store, doc, user.actor)
+    ``patient`` may be a registered patient's id. Answers the course with its ETag; a retry
+    with the same ``Idempotency-Key`` answers the same course and stores nothing new."""
+    course = cs.create_course(
+        store, doc, user.actor, idempotency_key=idempotency_key, dates=date_policy(request)
+    )
+    if course.pop("replayed", False):
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["ETag"] = etag(course["version"])
     response.headers["Location"] = f"/courses/{course['id']}"
     return course
@@ -83,12 +104,11 @@ def append_event(
     course_id: Ident,
     user: Recorder,
     store: StoreDep,
+    request: Request,
     response: Response,
     event: JsonObject,
     if_match: Annotated[str | None, Header(description='The course ETag, e.g. "3".')] = None,
-    idempotency_key: Annotated[
-        str | None, Header(description="Retrying with the same key never records twice.")
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """The body is one event object of the course document (``date``, ``type``, ...; optional
     ``id`` and ``supersedes``). The event is validated with the whole course before it is
@@ -101,6 +121,7 @@ def append_event(
         expected_version=expected,
         idempotency_key=idempotency_key,
         actor=user.actor,
+        dates=date_policy(request),
     )
     response.headers["ETag"] = etag(result.version)
     response.headers["Location"] = f"/courses/{course_id}/events/{result.event['seq']}"
@@ -115,9 +136,12 @@ def course_state(
     _user: Reader,
     store: StoreDep,
     response: Response,
-    as_of: Annotated[str | None, Query(description="Evaluate on this date (YYYY-MM-DD).")] = None,
+    as_of: Annotated[
+        str | None,
+        Query(description="Evaluate on this date (YYYY-MM-DD); default today.", max_length=32),
+    ] = None,
 ) -> Any:
-    day = None
+    day = dt.date.today()
     if as_of is not None:
         try:
             day = dt.date.fromisoformat(as_of)

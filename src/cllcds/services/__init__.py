@@ -11,6 +11,7 @@ from ._cds import (
 from ._clinical_store import (
     add_user,
     append_event,
+    append_events,
     assess_stored_document,
     audit_log,
     authenticate,
@@ -24,6 +25,7 @@ from ._clinical_store import (
     list_patients,
     list_users,
     parse_role,
+    record_auth_event,
     resolve_token,
     revoke_token,
     set_user_disabled,
@@ -31,6 +33,7 @@ from ._clinical_store import (
     stored_course_state,
     token_digest,
     validate_patient,
+    verify_audit,
     verify_plan,
 )
 from ._cohort import cohort_examples, cohort_scenario, cohort_simulate
@@ -61,6 +64,7 @@ from ._evidence import (
     study_summary,
     verify_quotes,
 )
+from ._limits import DatePolicy
 from ._pk import pk_doses, pk_parameters, pk_result_document, pk_simulate
 from ._plan_export import (
     PLAN_FORMAT,
@@ -103,6 +107,7 @@ __all__ = [
     "AppendResult",
     "ConflictError",
     "CourseRepository",
+    "DatePolicy",
     "DuplicateError",
     "Grouping",
     "Page",
@@ -113,6 +118,7 @@ __all__ = [
     "Validator",
     "add_user",
     "append_event",
+    "append_events",
     "assess_course",
     "assess_response_document",
     "assess_stored_document",
@@ -163,6 +169,7 @@ __all__ = [
     "pool_analysis",
     "read_course_file",
     "read_pool_csv",
+    "record_auth_event",
     "regimen_detail",
     "regimen_list",
     "regimen_summary",
@@ -177,6 +184,7 @@ __all__ = [
     "study_summary",
     "token_digest",
     "validate_patient",
+    "verify_audit",
     "verify_plan",
     "verify_quotes",
 ]

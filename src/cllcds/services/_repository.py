@@ -92,6 +92,7 @@ class CourseRepository(Protocol):
         events: list[Mapping[str, Any]],
         actor: Actor,
         validate: Validator,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]: ...
 
     def get_course(self, course_id: str) -> dict[str, Any]: ...
@@ -110,6 +111,17 @@ class CourseRepository(Protocol):
         actor: Actor,
         validate: Validator,
     ) -> AppendResult: ...
+
+    def append_events(
+        self,
+        course_id: str,
+        events: list[Mapping[str, Any]],
+        *,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        actor: Actor,
+        validate: Validator,
+    ) -> list[AppendResult]: ...
 
     # accounts
     def create_user(
@@ -149,6 +161,8 @@ class CourseRepository(Protocol):
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> dict[str, Any]: ...
+
+    def verify_audit(self) -> dict[str, Any]: ...
 
     def audit_entries(
         self, course_id: str | None, entity: str | None, limit: int, offset: int

@@ -152,15 +152,63 @@ def register(app: typer.Typer) -> None:
             store.close()
         typer.echo(f"disabled {username}")
 
-    @app.command("audit")
+    @users.command("enable")
+    def users_enable(username: str, db_url: DbOpt = None) -> None:
+        """Re-enable a disabled account (it signs in again; old tokens stay revoked)."""
+        store = _open(db_url)
+        try:
+            cs.set_user_disabled(store, username, False, _actor())
+        finally:
+            store.close()
+        typer.echo(f"enabled {username}")
+
+    audit = typer.Typer(
+        help="The audit log: a course's writes (--course), or verify the hash chain.",
+        invoke_without_command=True,
+    )
+    app.add_typer(audit, name="audit")
+
+    @audit.command("verify")
+    def audit_verify(
+        db_url: DbOpt = None,
+        fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
+            Format.TABLE
+        ),
+    ) -> None:
+        """Recompute the audit log's hash chain; exit 1 if an entry was changed, removed or
+        inserted. Keep the printed head hash elsewhere to detect a truncated tail later."""
+        store = _open(db_url)
+        try:
+            result = cs.verify_audit(store)
+        finally:
+            store.close()
+        if fmt is Format.JSON:
+            emit_json(result)
+        else:
+            verdict = "intact" if result["ok"] else "BROKEN"
+            typer.echo(
+                f"audit log {verdict}: {result['entries']} entries, {result['chained']} in the "
+                f"hash chain, head {result['head']}"
+            )
+            for problem in result["problems"]:
+                typer.echo(f"  {problem}", err=True)
+        if not result["ok"]:
+            raise typer.Exit(1)
+
+    @audit.callback()
     def audit_cmd(
-        course: Annotated[str, typer.Option("--course", help="Course id.")],
+        ctx: typer.Context,
+        course: Annotated[str | None, typer.Option("--course", help="Course id.")] = None,
         db_url: DbOpt = None,
         fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
             Format.TABLE
         ),
     ) -> None:
         """Every write to a course: who, when, what, before and after."""
+        if ctx.invoked_subcommand is not None:
+            return
+        if course is None:
+            raise InputError("--course", None, "give a course id, or run `cllcds audit verify`")
         store = _open(db_url)
         try:
             items: list[dict[str, object]] = []

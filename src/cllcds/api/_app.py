@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.password_checks.close()
         if store is None:  # we opened it, we close it
             the_store.close()
 

@@ -46,6 +46,8 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+#: An oversized body is read and dropped up to this many times the limit (then: close).
+DRAIN_FACTOR = 8
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -85,6 +87,19 @@ class BodyGuard:
         )
         await response(scope, receive, send)
 
+    async def _drain(self, receive: Receive, already: int) -> bool:
+        """Read and drop the rest of an oversized body (up to a cap), so that the client gets
+        the 413 and the connection can be kept; ``False`` when the cap was reached."""
+        size = already
+        while size <= DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return True
+        return False
+
     def _too_large(self, size: int | None) -> InputError:
         shown = "more" if size is None else f"{size} bytes"
         return InputError(
@@ -99,8 +114,12 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")
-        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, receive, send, 413, self._too_large(int(length)), close=True)
+        declared = int(length) if length is not None and length.strip().isdigit() else None
+        if declared is not None and declared > self.max_bytes:
+            drained = await self._drain(receive, 0)
+            await self._refuse(
+                scope, receive, send, 413, self._too_large(declared), close=not drained
+            )
             return
         chunks: list[bytes] = []
         size = 0
@@ -113,11 +132,14 @@ class BodyGuard:
                 return
             chunk = bytes(message.get("body", b""))
             size += len(chunk)
+            more = bool(message.get("more_body", False))
             if size > self.max_bytes:
-                await self._refuse(scope, receive, send, 413, self._too_large(None), close=True)
+                drained = not more or await self._drain(receive, size)
+                await self._refuse(
+                    scope, receive, send, 413, self._too_large(None), close=not drained
+                )
                 return
             chunks.append(chunk)
-            more = bool(message.get("more_body", False))
         body = b"".join(chunks)
         if body and _is_json(_header(scope, b"content-type")):
             try:

@@ -10,16 +10,18 @@ the event loop nor take every core from the other requests.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import math
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-import anyio
-import anyio.to_thread
 
 T = TypeVar("T")
 
@@ -29,6 +31,9 @@ ADDRESS_FAILURES = 20
 WINDOW_S = 300.0
 #: How many argon2 checks may run at once in one process (each uses several threads itself).
 PASSWORD_CHECKS = 1
+#: The niceness of the password-check threads (Linux: per thread, inherited by argon2's lane
+#: threads): under a flood of sign-ins the rest of the service keeps the CPU it needs.
+PASSWORD_NICE = 10
 
 
 @dataclass
@@ -89,14 +94,25 @@ class Throttle:
             self._failures.pop(f"account:{username.lower()}", None)
 
 
+def _lower_priority() -> None:
+    # Not Linux, or not permitted: run at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_NICE)
+
+
 class PasswordChecks:
-    """Run password checks in worker threads, at most ``limit`` at once."""
+    """Run password checks on their own low-priority threads, at most ``limit`` at once."""
 
     def __init__(self, limit: int = PASSWORD_CHECKS) -> None:
         self.limit = limit
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._executor = ThreadPoolExecutor(
+            max_workers=limit, thread_name_prefix="cllcds-password", initializer=_lower_priority
+        )
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
-        if self._limiter is None:  # made on the event loop, on first use
-            self._limiter = anyio.CapacityLimiter(self.limit)
-        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(func, *args))
+
+    def close(self) -> None:
+        """Stop the threads (when the app shuts down)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

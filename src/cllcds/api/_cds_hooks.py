@@ -16,6 +16,7 @@ alemtuzumab administration; the cards say what was assumed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import os
 import uuid
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from cllcds import fhir
@@ -162,13 +164,15 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
     @router.post(f"/cds-services/{_cds.PATIENT_VIEW_ID}", summary="patient-view hook")
     async def patient_view(request: Request) -> Any:
         try:
-            _authorise(request)
+            await run_in_threadpool(_authorise, request)
             body = await _body(request, "patient-view")
-            try:
-                course, notes = _course(body, None)
+            try:  # parsing and replay are CPU work: off the event loop
+                course, notes = await run_in_threadpool(_course, body, None)
                 if course is None:
                     return {"cards": []}
-                return _cds.cds_patient_view(course, as_of=today(), notes=notes)
+                return await run_in_threadpool(
+                    functools.partial(_cds.cds_patient_view, course, as_of=today(), notes=notes)
+                )
             except InputError as exc:
                 return {"cards": [_data_card(exc)]}
         except _HookError as err:
@@ -177,7 +181,7 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
     @router.post(f"/cds-services/{_cds.ORDER_SIGN_ID}", summary="order-sign hook")
     async def order_sign(request: Request) -> Any:
         try:
-            _authorise(request)
+            await run_in_threadpool(_authorise, request)
             body = await _body(request, "order-sign")
             draft = body["context"].get("draftOrders")
             try:
@@ -189,15 +193,17 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
                 return {"cards": []}
             now = today()
             try:
-                course, notes = _course(body, None)
+                course, notes = await run_in_threadpool(_course, body, None)
                 if course is None:  # first ever dose: the course starts with the order
                     first = min(
                         dt.date.fromisoformat(o["date"]) if o["date"] else now for o in ours
                     )
-                    course, notes = _course(body, first)
+                    course, notes = await run_in_threadpool(_course, body, first)
                     notes = [f"start date {first} assumed: the proposed first dose", *notes]
                 assert course is not None
-                result = _cds.cds_order_sign(course, ours, today=now, notes=notes)
+                result = await run_in_threadpool(
+                    functools.partial(_cds.cds_order_sign, course, ours, today=now, notes=notes)
+                )
             except InputError as exc:
                 return {"cards": [_data_card(exc)]}
             for card in result["cards"]:
@@ -211,7 +217,7 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
         if service_id not in (_cds.PATIENT_VIEW_ID, _cds.ORDER_SIGN_ID):
             return JSONResponse({"error": "unknown service"}, status_code=404)
         try:
-            _authorise(request)
+            await run_in_threadpool(_authorise, request)
         except _HookError as err:
             return err.response()
         return JSONResponse({}, status_code=200)

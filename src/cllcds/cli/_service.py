@@ -49,6 +49,12 @@ def register(app: typer.Typer) -> None:
         proxy_headers: Annotated[
             bool, typer.Option(help="Trust X-Forwarded-* (only behind your own proxy).")
         ] = False,
+        forwarded_allow_ips: Annotated[
+            str,
+            typer.Option(
+                help="With --proxy-headers: the proxy addresses trusted (comma list, or *).",
+            ),
+        ] = "127.0.0.1",
         access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
         demo: Annotated[
             bool,
@@ -85,7 +91,9 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             proxy_headers=proxy_headers,
-            forwarded_allow_ips=None if proxy_headers else "",
+            # Behind a trusted proxy, X-Forwarded-Proto: https makes the cookies Secure and
+            # X-Forwarded-For is the address sign-in throttling counts.
+            forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
             server_header=False,
             access_log=access_log,
             timeout_keep_alive=5,

@@ -21,6 +21,7 @@ from ._auth import (
     StoreDep,
     secure_request,
 )
+from ._clinical import check_course
 from ._common import Ident, Limit, Offset, QueryIdent, page_body
 from ._problems import ApiError
 
@@ -193,6 +194,32 @@ def enable_user(username: Ident, user: Admin, store: StoreDep) -> Any:
     return cs.set_user_disabled(store, username, False, user.actor)
 
 
+class TeamName(BaseModel):
+    """A care team."""
+
+    team: str = Field(min_length=1, max_length=64)
+
+
+@router.get("/users/{username}/teams", tags=["users"], summary="An account's care teams (admin)")
+def user_teams(username: Ident, _user: Admin, store: StoreDep) -> Any:
+    store.get_user(username)  # 404 for an unknown account
+    return {"username": username, "teams": store.user_teams(username)}
+
+
+@router.post("/users/{username}/teams", tags=["users"], summary="Add to a care team (admin)")
+def add_to_team(username: Ident, body: TeamName, user: Admin, store: StoreDep) -> Any:
+    teams = cs.set_team_member(store, body.team, username, True, user.actor)
+    return {"username": username, "teams": teams}
+
+
+@router.delete(
+    "/users/{username}/teams/{team}", tags=["users"], summary="Remove from a care team (admin)"
+)
+def remove_from_team(username: Ident, team: Ident, user: Admin, store: StoreDep) -> Any:
+    teams = cs.set_team_member(store, team, username, False, user.actor)
+    return {"username": username, "teams": teams}
+
+
 @router.get("/audit", tags=["audit"], summary="The audit log: who, when, what, before, after")
 def audit(
     _user: Auditor,
@@ -202,4 +229,6 @@ def audit(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Any:
+    if course_id is not None:
+        check_course(store, _user, course_id)
     return page_body(cs.audit_log(store, course_id, entity, limit, offset), limit, offset)

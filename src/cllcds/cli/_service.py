@@ -170,6 +170,28 @@ def register(app: typer.Typer) -> None:
             store.close()
         typer.echo(f"enabled {username}")
 
+    @users.command("teams")
+    def users_teams(
+        username: str,
+        add: Annotated[list[str] | None, typer.Option("--add", help="Join this team.")] = None,
+        remove: Annotated[
+            list[str] | None, typer.Option("--remove", help="Leave this team.")
+        ] = None,
+        db_url: DbOpt = None,
+    ) -> None:
+        """Show an account's care teams, or change them (patients in no team are seen by all)."""
+        store = _open(db_url)
+        try:
+            store.get_user(username)
+            teams = store.user_teams(username)
+            for team in add or []:
+                teams = cs.set_team_member(store, team, username, True, _actor())
+            for team in remove or []:
+                teams = cs.set_team_member(store, team, username, False, _actor())
+        finally:
+            store.close()
+        typer.echo(f"{username}: {', '.join(teams) or '(no team: sees patients in no team)'}")
+
     audit = typer.Typer(
         help="The audit log: a course's writes (--course), or verify the hash chain.",
         invoke_without_command=True,

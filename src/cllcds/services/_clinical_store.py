@@ -25,6 +25,7 @@ from ._limits import (
     ID_CHARS,
     IDEMPOTENCY_KEY_CHARS,
     PASSWORD_CHARS,
+    TEAM_CHARS,
     USERNAME_CHARS,
     DatePolicy,
     check_event_date,
@@ -116,9 +117,11 @@ def validate_patient(patient: Any) -> dict[str, Any]:
     return obj
 
 
-def create_patient(repo: CourseRepository, patient: Any, actor: Actor) -> dict[str, Any]:
-    """Register a patient (the course document's patient object)."""
-    return repo.create_patient(validate_patient(patient), actor)
+def create_patient(
+    repo: CourseRepository, patient: Any, actor: Actor, team: str | None = None
+) -> dict[str, Any]:
+    """Register a patient (the course document's patient object), in ``team`` if given."""
+    return repo.create_patient(validate_patient(patient), actor, team)
 
 
 def get_patient(repo: CourseRepository, patient_id: str) -> dict[str, Any]:
@@ -126,9 +129,11 @@ def get_patient(repo: CourseRepository, patient_id: str) -> dict[str, Any]:
     return repo.get_patient(patient_id)
 
 
-def list_patients(repo: CourseRepository, limit: int = 50, offset: int = 0) -> Page:
-    """A page of patients, by id."""
-    return repo.list_patients(limit, offset)
+def list_patients(
+    repo: CourseRepository, limit: int = 50, offset: int = 0, teams: list[str] | None = None
+) -> Page:
+    """A page of patients, by id (only those without a team or in ``teams``, when given)."""
+    return repo.list_patients(limit, offset, teams)
 
 
 # -------------------------------------------------------------------------------------- courses
@@ -150,6 +155,7 @@ def create_course(
     *,
     idempotency_key: str | None = None,
     dates: DatePolicy | None = None,
+    team: str | None = None,
 ) -> dict[str, Any]:
     """Store a new course from a course document (header, and optionally initial events).
 
@@ -180,7 +186,12 @@ def create_course(
             _identifier(ev.get("supersedes"), f"events[{i}].supersedes")
     header = {k: body[k] for k in HEADER_KEYS if k in body}
     return repo.create_course(
-        header, events, actor, _dated(dates, len(events)), idempotency_key=idempotency_key
+        header,
+        events,
+        actor,
+        _dated(dates, len(events)),
+        idempotency_key=idempotency_key,
+        team=team,
     )
 
 
@@ -190,12 +201,17 @@ def get_course(repo: CourseRepository, course_id: str) -> dict[str, Any]:
 
 
 def list_courses(
-    repo: CourseRepository, patient_id: str | None = None, limit: int = 50, offset: int = 0
+    repo: CourseRepository,
+    patient_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    teams: list[str] | None = None,
 ) -> Page:
-    """A page of courses (of one patient when ``patient_id`` is given)."""
+    """A page of courses (of one patient when ``patient_id`` is given; of patients without a
+    team or in ``teams`` when given)."""
     if patient_id is not None:
         repo.get_patient(patient_id)
-    return repo.list_courses(patient_id, limit, offset)
+    return repo.list_courses(patient_id, limit, offset, teams)
 
 
 def list_events(repo: CourseRepository, course_id: str, limit: int = 50, offset: int = 0) -> Page:
@@ -403,6 +419,73 @@ def verify_plan(
 
 
 # ---------------------------------------------------------------------------------------- audit
+
+
+# ------------------------------------------------------------------------------- care teams
+
+#: Named default, no source: how long a break-the-glass access to a patient lasts.
+BREAK_GLASS_HOURS = 8
+BREAK_GLASS = "access.break_glass"
+
+
+def visible_teams(repo: CourseRepository, username: str, role: Role) -> list[str] | None:
+    """The teams whose patients an account sees (``None``: every patient, for an admin).
+
+    Patients without a team (the default single-team set-up) are seen by everyone."""
+    if role is Role.ADMIN:
+        return None
+    return repo.user_teams(username)
+
+
+def patient_access(
+    repo: CourseRepository, username: str, role: Role, patient_id: str
+) -> tuple[bool, str | None]:
+    """Whether an account may see and (by role) write a patient, and the patient's team."""
+    team = repo.patient_team(patient_id)
+    if team is None or role is Role.ADMIN or team in repo.user_teams(username):
+        return True, team
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=BREAK_GLASS_HOURS)
+    return repo.audited_since(username, BREAK_GLASS, patient_id, since), team
+
+
+def break_glass(
+    repo: CourseRepository, actor: Actor, patient_id: str, reason: str
+) -> dict[str, Any]:
+    """Emergency access to a patient outside the account's teams, for ``BREAK_GLASS_HOURS``;
+    the reason goes to the audit log."""
+    text = check_text(reason, "reason", max_chars=1000).strip()
+    if len(text) < 5:
+        raise InputError("reason", reason, "say why you need this patient's record now")
+    team = repo.patient_team(patient_id)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(hours=BREAK_GLASS_HOURS)
+    detail = {"reason": text, "team": team, "until": until.isoformat()}
+    repo.record_audit(actor, BREAK_GLASS, "patient", patient_id, None, detail)
+    return {"patient_id": patient_id, "team": team, "until": detail["until"]}
+
+
+def _team(team: str | None) -> str | None:
+    if team is None:
+        return None
+    name = check_text(team, "team", max_chars=TEAM_CHARS).strip()
+    if not name or not all(ch.isalnum() or ch in "._-" for ch in name):
+        raise InputError("team", team, f"use 1 to {TEAM_CHARS} letters, digits, '.', '_' or '-'")
+    return name
+
+
+def set_patient_team(
+    repo: CourseRepository, patient_id: str, team: str | None, actor: Actor
+) -> dict[str, Any]:
+    """Put a patient in a care team (``None``: the default team everyone sees)."""
+    return repo.set_patient_team(patient_id, _team(team), actor)
+
+
+def set_team_member(
+    repo: CourseRepository, team: str, username: str, member: bool, actor: Actor
+) -> list[str]:
+    """Add an account to a team, or remove it; answers the account's teams."""
+    name = _team(team)
+    assert name is not None
+    return repo.set_team_member(name, username, member, actor)
 
 
 def record_auth_event(

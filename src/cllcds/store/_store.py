@@ -28,7 +28,16 @@ from cllcds.services import (
 from cllcds.services._limits import REQUEST_ID_CHARS, USERNAME_CHARS
 
 from ._engine import make_engine, upgrade
-from ._models import AuditRow, Base, CourseRow, EventRow, PatientRow, TokenRow, UserRow
+from ._models import (
+    AuditRow,
+    Base,
+    CourseRow,
+    EventRow,
+    PatientRow,
+    TeamMemberRow,
+    TokenRow,
+    UserRow,
+)
 
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
 #: Retries of a write that lost a unique-key race to a concurrent identical write.
@@ -218,14 +227,20 @@ class Store:
 
     # ------------------------------------------------------------------------------ patients
 
-    def create_patient(self, patient: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    def create_patient(
+        self, patient: Mapping[str, Any], actor: Actor, team: str | None = None
+    ) -> dict[str, Any]:
         pid = str(patient["id"])
         data = dict(patient)
         try:
             with self._write() as s:
                 if s.get(PatientRow, pid) is not None:
                     raise DuplicateError("patient.id", pid, "use an id not yet registered")
-                s.add(PatientRow(id=pid, data=data, created_at=_now(), created_by=actor.username))
+                s.add(
+                    PatientRow(
+                        id=pid, data=data, created_at=_now(), created_by=actor.username, team=team
+                    )
+                )
                 self._audit(s, actor, "patient.create", "patient", pid, None, data)
         except IntegrityError:
             raise DuplicateError("patient.id", pid, "use an id not yet registered") from None
@@ -236,14 +251,88 @@ class Store:
             row = s.get(PatientRow, patient_id)
             if row is None:
                 raise NotFoundError("patient", patient_id, "give the id of a registered patient")
-            return {"id": row.id, "patient": row.data, "created_at": _iso(row.created_at)}
+            return {
+                "id": row.id,
+                "patient": row.data,
+                "created_at": _iso(row.created_at),
+                "team": row.team,
+            }
 
-    def list_patients(self, limit: int, offset: int) -> Page:
+    def list_patients(self, limit: int, offset: int, teams: list[str] | None = None) -> Page:
         with self._reading() as s:
-            total = s.scalar(select(func.count()).select_from(PatientRow)) or 0
-            rows = s.scalars(select(PatientRow).order_by(PatientRow.id).limit(limit).offset(offset))
-            items = [{"id": r.id, "patient": r.data} for r in rows]
+            base = select(PatientRow)
+            count = select(func.count()).select_from(PatientRow)
+            if teams is not None:
+                seen = PatientRow.team.is_(None) | PatientRow.team.in_(teams)
+                base, count = base.where(seen), count.where(seen)
+            total = s.scalar(count) or 0
+            rows = s.scalars(base.order_by(PatientRow.id).limit(limit).offset(offset))
+            items = [{"id": r.id, "patient": r.data, "team": r.team} for r in rows]
         return _page(items, total, limit, offset)
+
+    # --------------------------------------------------------------------------- care teams
+
+    def patient_team(self, patient_id: str) -> str | None:
+        with self._reading() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+            return row.team
+
+    def set_patient_team(self, patient_id: str, team: str | None, actor: Actor) -> dict[str, Any]:
+        with self._write() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+            before = {"team": row.team}
+            row.team = team
+            self._audit(s, actor, "patient.team", "patient", patient_id, before, {"team": team})
+            return {"id": patient_id, "team": team}
+
+    def user_teams(self, username: str) -> list[str]:
+        with self._reading() as s:
+            return list(
+                s.scalars(
+                    select(TeamMemberRow.team)
+                    .where(TeamMemberRow.username == username)
+                    .order_by(TeamMemberRow.team)
+                )
+            )
+
+    def set_team_member(self, team: str, username: str, member: bool, actor: Actor) -> list[str]:
+        with self._write() as s:
+            if s.get(UserRow, username) is None:
+                raise NotFoundError("username", username, "give an existing username")
+            row = s.get(TeamMemberRow, (team, username))
+            if member and row is None:
+                s.add(TeamMemberRow(team=team, username=username))
+            elif not member and row is not None:
+                s.delete(row)
+            s.flush()
+            action = "team.add" if member else "team.remove"
+            self._audit(s, actor, action, "user", username, None, {"team": team})
+            return list(
+                s.scalars(
+                    select(TeamMemberRow.team)
+                    .where(TeamMemberRow.username == username)
+                    .order_by(TeamMemberRow.team)
+                )
+            )
+
+    def audited_since(self, actor: str, action: str, entity_id: str, since: dt.datetime) -> bool:
+        """Whether ``actor`` has an audit entry ``action`` on ``entity_id`` since ``since``."""
+        with self._reading() as s:
+            found = s.scalars(
+                select(AuditRow.id)
+                .where(
+                    AuditRow.actor == actor,
+                    AuditRow.action == action,
+                    AuditRow.entity_id == entity_id,
+                    AuditRow.at >= since,
+                )
+                .limit(1)
+            ).first()
+            return found is not None
 
     # ------------------------------------------------------------------------------- courses
 
@@ -254,6 +343,7 @@ class Store:
         actor: Actor,
         validate: Validator,
         idempotency_key: str | None = None,
+        team: str | None = None,
     ) -> dict[str, Any]:
         hdr = {k: header[k] for k in HEADER_KEYS if k in header}
         request_hash = None if idempotency_key is None else _hash({**hdr, "events": [*events]})
@@ -270,7 +360,9 @@ class Store:
         validate({**hdr, "events": payloads})
         for attempt in range(RACE_RETRIES):
             try:
-                return self._create_course_once(hdr, payloads, actor, idempotency_key, request_hash)
+                return self._create_course_once(
+                    hdr, payloads, actor, idempotency_key, request_hash, team
+                )
             except IntegrityError:
                 if idempotency_key is not None:
                     prior = self._course_for_key(actor, idempotency_key, request_hash)
@@ -310,6 +402,7 @@ class Store:
         actor: Actor,
         key: str | None = None,
         request_hash: str | None = None,
+        team: str | None = None,
     ) -> dict[str, Any]:
         patient = hdr["patient"]
         pid = str(patient["id"])
@@ -320,7 +413,11 @@ class Store:
             if s.get(PatientRow, pid) is None:
                 s.add(
                     PatientRow(
-                        id=pid, data=dict(patient), created_at=now, created_by=actor.username
+                        id=pid,
+                        data=dict(patient),
+                        created_at=now,
+                        created_by=actor.username,
+                        team=team,
                     )
                 )
                 self._audit(s, actor, "patient.create", "patient", pid, None, dict(patient))
@@ -408,10 +505,18 @@ class Store:
                 "document": {**row.header, "events": payloads},
             }
 
-    def list_courses(self, patient_id: str | None, limit: int, offset: int) -> Page:
+    def list_courses(
+        self, patient_id: str | None, limit: int, offset: int, teams: list[str] | None = None
+    ) -> Page:
         with self._reading() as s:
             base = select(CourseRow)
             count = select(func.count()).select_from(CourseRow)
+            if teams is not None:
+                visible = select(PatientRow.id).where(
+                    PatientRow.team.is_(None) | PatientRow.team.in_(teams)
+                )
+                base = base.where(CourseRow.patient_id.in_(visible))
+                count = count.where(CourseRow.patient_id.in_(visible))
             if patient_id is not None:
                 base = base.where(CourseRow.patient_id == patient_id)
                 count = count.where(CourseRow.patient_id == patient_id)

@@ -159,6 +159,17 @@ def make_router(
     def forbidden(user: WebUser, detail: str) -> HTMLResponse:
         return render("error.html", 403, user=user, title="Not allowed", detail=detail)
 
+    def outside_teams(store: Any, user: WebUser, patient_id: str) -> HTMLResponse | None:
+        """A 403 page when the patient belongs to a care team the user is not in."""
+        allowed, team = cs.patient_access(store, user.username, user.role, patient_id)
+        if allowed:
+            return None
+        return forbidden(
+            user,
+            f"This patient belongs to care team {team}. Ask an admin to add you to the team; "
+            f"in an emergency use break-the-glass (POST /patients/{patient_id}/break-glass).",
+        )
+
     def not_found(user: WebUser, exc: InputError) -> HTMLResponse:
         return render("error.html", 404, user=user, title="Not found", detail=exc.fix)
 
@@ -313,7 +324,7 @@ def make_router(
         user = page_user(request, store)
         if user is None:
             return to_login(request)
-        rows = patient_rows(store, _today())
+        rows = patient_rows(store, _today(), cs.visible_teams(store, user.username, user.role))
         needle = q.strip().lower()
         shown = [
             r
@@ -332,9 +343,12 @@ def make_router(
             due_count=sum(1 for r in rows if r["due"]),
         )
 
-    def patient_rows(store: Any, today: dt.date) -> list[dict[str, Any]]:
-        courses = cs.list_courses(store, limit=MAX_LIST).items
-        people = {p["id"]: p["patient"] for p in cs.list_patients(store, limit=MAX_LIST).items}
+    def patient_rows(
+        store: Any, today: dt.date, teams: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        courses = cs.list_courses(store, limit=MAX_LIST, teams=teams).items
+        listed = cs.list_patients(store, limit=MAX_LIST, teams=teams).items
+        people = {p["id"]: p["patient"] for p in listed}
         rows = []
         for c in courses:
             try:
@@ -382,6 +396,9 @@ def make_router(
             course = cs.get_course(store, course_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        refused = outside_teams(store, user, course["patient_id"])
+        if refused is not None:
+            return refused
         doc = course["document"]
         try:
             state = state_of(store, course_id, course["version"], today)
@@ -470,6 +487,9 @@ def make_router(
             course = cs.get_course(store, course_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        refused = outside_teams(store, user, course["patient_id"])
+        if refused is not None:
+            return refused
         parsed = _forms.parse(kind, values)
         if values.get("version", "") != str(course["version"]):
             # Optimistic concurrency: the form was made from an older version of the course
@@ -528,6 +548,9 @@ def make_router(
             courses = cs.list_courses(store, patient_id, limit=MAX_LIST).items
         except NotFoundError as exc:
             return not_found(user, exc)
+        refused = outside_teams(store, user, patient_id)
+        if refused is not None:
+            return refused
         today = _today()
         rows = [(c, state_of(store, c["id"], c["version"], today)) for c in courses]
         return render(

@@ -32,7 +32,11 @@ from .conftest import PASSWORD, drop_pg_schema, free_socket, new_pg_schema
 
 CLIENTS = 12
 COURSES = 3
-KILL_AFTER_S = 1.5
+#: The kill comes once this many writes were acknowledged (or after KILL_DEADLINE_S), so that a
+#: slow or loaded machine still kills mid-flight with enough acknowledged writes to check.
+KILL_AFTER_ACKS = 20
+KILL_DEADLINE_S = 60.0
+KILL_AFTER_S = 0.3
 
 
 class Server:
@@ -159,6 +163,9 @@ def test_sigkill_loses_no_acknowledged_write(durable_url: str, tmp_path: Path) -
         threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
         for t in threads:
             t.start()
+        deadline = time.monotonic() + KILL_DEADLINE_S
+        while len(acked) < KILL_AFTER_ACKS and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(KILL_AFTER_S)
         server.kill()
         stop.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import httpx
@@ -114,11 +115,14 @@ def test_course_lifecycle_and_etag(live: Live) -> None:
         assert r.status_code == 201, r.text
         assert r.headers["ETag"] == '"4"'
         assert r.json()["seq"] == 4
-        state_response = c.get(f"/courses/{cid}/state")
+        state_response = c.get(f"/courses/{cid}/state", params={"as_of": "2007-01-10"})
         assert state_response.headers["ETag"] == '"4"'
         state = state_response.json()
         assert state["format"] == "cllcds.state/1"
         assert state["next_dose"]["dose_mg"] == 30
+        # Without as_of a stored course is judged today, not on its last event's day.
+        today = c.get(f"/courses/{cid}/state").json()
+        assert today["as_of"] == dt.date.today().isoformat()
         early = c.get(f"/courses/{cid}/state", params={"as_of": "2007-01-08"}).json()
         assert early["next_dose"]["dose_mg"] == 10
         resp = c.get(f"/courses/{cid}/response", params={"criteria": "iwcll-2018"})

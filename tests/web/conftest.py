@@ -10,6 +10,7 @@ serve`` does.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -123,3 +125,12 @@ def page_for(browser: object, live: Live) -> Iterator[object]:
     yield make
     for ctx in contexts:
         ctx.close()
+
+
+def web_login(c: Any, username: str, password: str, **extra: str) -> Any:
+    """Sign in through the form as a browser does: fetch it (its CSRF token), then post it."""
+    page = c.get("/app/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+    assert token, page.text[:500]
+    data = {"username": username, "password": password, "login_csrf": token.group(1), **extra}
+    return c.post("/app/login", data=data)

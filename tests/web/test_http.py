@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .conftest import PASSWORDS, Live
+from .conftest import PASSWORDS, Live, web_login
 
 
 @pytest.fixture
 def clinician(live: Live) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.base_url, timeout=30) as c:
-        r = c.post("/app/login", data={"username": "demo", "password": PASSWORDS["demo"]})
+        r = web_login(c, "demo", PASSWORDS["demo"])
         assert r.status_code == 303
         yield c
 
@@ -108,12 +108,9 @@ def test_unauthenticated_and_cross_site(live: Live) -> None:
         assert r.headers["location"].startswith("/app/login?next=")
         r = c.get("/app/plan.pdf?regimen=alemtuzumab-iv-label")
         assert r.status_code == 401  # the API's own authentication
-        r = c.post("/app/login", data={"username": "demo", "password": "wrong"})
+        r = web_login(c, "demo", "wrong")
         assert r.status_code == 401
-        r = c.post(
-            "/app/login",
-            data={"username": "demo", "password": PASSWORDS["demo"], "next": "//evil.example/"},
-        )
+        r = web_login(c, "demo", PASSWORDS["demo"], next="//evil.example/")
         assert r.headers["location"] == "/app/"  # no open redirect
         # A bearer token from the API works for the downloads too.
         tok = c.post("/auth/token", json={"username": "demo", "password": PASSWORDS["demo"]})
@@ -126,7 +123,7 @@ def test_unauthenticated_and_cross_site(live: Live) -> None:
 
 def test_sign_out_ends_the_session(live: Live) -> None:
     with httpx.Client(base_url=live.base_url, timeout=30) as c:
-        c.post("/app/login", data={"username": "viewer", "password": PASSWORDS["viewer"]})
+        web_login(c, "viewer", PASSWORDS["viewer"])
         session = c.cookies["cllcds_session"]
         assert c.get("/app/").status_code == 200
         r = c.post("/app/logout", data={"csrf_token": c.cookies["cllcds_csrf"]})

@@ -54,6 +54,13 @@ def get_store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+def secure_request(request: Request) -> bool:
+    """Whether cookies must be ``Secure``: always when configured, and whenever the request
+    came over HTTPS (directly, or through a trusted proxy's ``X-Forwarded-Proto``)."""
+    settings = getattr(request.app.state, "settings", None)
+    return bool(getattr(settings, "secure_cookies", False)) or request.url.scheme == "https"
+
+
 def _unauthenticated(detail: str) -> ApiError:
     return ApiError(
         401,

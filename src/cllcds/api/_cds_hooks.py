@@ -27,6 +27,7 @@ cookies).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import json
 import os
@@ -361,15 +362,18 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
     @router.post(f"/cds-services/{_cds.PATIENT_VIEW_ID}", summary="patient-view hook")
     async def patient_view(request: Request) -> Any:
         try:
-            who = _authorise(request)
+            who = await run_in_threadpool(_authorise, request)
             body = await _body(request, "patient-view")
             prefetch = await run_in_threadpool(_complete_prefetch, body)
             try:
-                course, notes = _course(prefetch, None)
+                # parsing and replay are CPU work: off the event loop
+                course, notes = await run_in_threadpool(_course, prefetch, None)
                 if course is None:
                     result: dict[str, Any] = {"cards": []}
                 else:
-                    result = _cds.cds_patient_view(course, as_of=today(), notes=notes)
+                    result = await run_in_threadpool(
+                        functools.partial(_cds.cds_patient_view, course, as_of=today(), notes=notes)
+                    )
             except InputError as exc:
                 result = {"cards": [_data_card(exc)]}
             return _finish(request, who, body, "patient-view", result)
@@ -379,7 +383,7 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
     @router.post(f"/cds-services/{_cds.ORDER_SIGN_ID}", summary="order-sign hook")
     async def order_sign(request: Request) -> Any:
         try:
-            who = _authorise(request)
+            who = await run_in_threadpool(_authorise, request)
             body = await _body(request, "order-sign")
             draft = body["context"].get("draftOrders")
             try:
@@ -392,15 +396,17 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
             prefetch = await run_in_threadpool(_complete_prefetch, body)
             now = today()
             try:
-                course, notes = _course(prefetch, None)
+                course, notes = await run_in_threadpool(_course, prefetch, None)
                 if course is None:  # first ever dose: the course starts with the order
                     first = min(
                         dt.date.fromisoformat(o["date"]) if o["date"] else now for o in ours
                     )
-                    course, notes = _course(prefetch, first)
+                    course, notes = await run_in_threadpool(_course, prefetch, first)
                     notes = [f"start date {first} assumed: the proposed first dose", *notes]
                 assert course is not None
-                result = _cds.cds_order_sign(course, ours, today=now, notes=notes)
+                result = await run_in_threadpool(
+                    functools.partial(_cds.cds_order_sign, course, ours, today=now, notes=notes)
+                )
             except InputError as exc:
                 result = {"cards": [_data_card(exc)]}
             for card in result["cards"]:
@@ -414,7 +420,7 @@ def make_router(*, today: Callable[[], dt.date] = dt.date.today) -> APIRouter:
         if service_id not in (_cds.PATIENT_VIEW_ID, _cds.ORDER_SIGN_ID):
             return JSONResponse({"error": "unknown service"}, status_code=404)
         try:
-            who = _authorise(request)
+            who = await run_in_threadpool(_authorise, request)
             try:
                 body = await request.json()
             except ValueError:

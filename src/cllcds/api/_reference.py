@@ -6,18 +6,44 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field, field_validator
 
 from cllcds import services
 from cllcds import services as _pk
 from cllcds import services as cs
+from cllcds.domain import InputError
 from cllcds.evidence import Basis, Outcome, PredictionInterval, Subset, TauMethod, Transform
+from cllcds.services import Role
 
 from ._auth import Pharmacist, Reader, StoreDep
 from ._common import Ident, QueryIdent
 
 router = APIRouter()
+
+#: Named defaults, no source: the dates a plan or a simulation may start on (anything outside
+#: is a typo, and the calendar arithmetic of a plan must stay within the representable years).
+PLAN_EARLIEST = "1990-01-01"
+PLAN_LATEST = "2100-12-31"
+#: Named default, no source: the lowest baseline WBC a simulation accepts (10^9/L); below it
+#: the model's indirect-response term has no meaningful baseline.
+PK_WBC0_MIN = 0.1
+#: Virtual patients per simulation for a viewer, and for the other roles.
+PK_PATIENTS_VIEWER = 20
+PK_PATIENTS_MAX = 200
+#: Simulations running at once per process (each may take seconds of CPU).
+PK_CONCURRENT = 1
+
+
+def _plausible_start(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    day = services.parse_date(value, field)
+    if not PLAN_EARLIEST <= day.isoformat() <= PLAN_LATEST:
+        raise InputError(field, value, f"give a date from {PLAN_EARLIEST} to {PLAN_LATEST}")
+    return value
 
 
 @router.get("/regimens", tags=["regimens"], summary="The regimen library")
@@ -40,6 +66,11 @@ class PlanRequest(BaseModel):
     cycles: int | None = Field(default=None, ge=1, le=50)
     rule_sets: list[str] | None = Field(default=None, max_length=10)
     patient_id: str = Field(default="", max_length=128)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        return _plausible_start(value, "start") or value
 
 
 def _make_plan(body: PlanRequest) -> Any:
@@ -186,10 +217,22 @@ class PkRequest(BaseModel):
         description="A regimen id, or label-iv for the built-in label schedule.",
     )
     start: str | None = Field(default=None, max_length=32, description="YYYY-MM-DD")
-    n: int = Field(default=1, ge=1, le=200, description="Virtual patients.")
+    n: int = Field(
+        default=1,
+        ge=1,
+        le=PK_PATIENTS_MAX,
+        description=f"Virtual patients (at most {PK_PATIENTS_VIEWER} for a viewer).",
+    )
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
-    wbc0: float | None = Field(default=None, gt=0, le=1000, description="Baseline WBC, 10^9/L.")
+    wbc0: float | None = Field(
+        default=None, ge=PK_WBC0_MIN, le=1000, description="Baseline WBC, 10^9/L."
+    )
     target_ug_per_ml: float = Field(default=1.0, ge=0.01, le=1000)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str | None) -> str | None:
+        return _plausible_start(value, "start")
 
 
 @router.get("/pk/parameters", tags=["pk"], summary="The PK/PD model's parameters and sources")
@@ -197,14 +240,31 @@ def pk_parameters(_user: Reader) -> Any:
     return {"items": _pk.pk_parameters()}
 
 
+def _pk_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "pk_limiter", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(PK_CONCURRENT)
+        request.app.state.pk_limiter = limiter
+    return limiter
+
+
 @router.post("/pk/simulate", tags=["pk"], summary="Simulate exposure and WBC for a schedule")
-def pk_simulate(body: PkRequest, _user: Reader) -> Any:
+async def pk_simulate(body: PkRequest, user: Reader, request: Request) -> Any:
+    if user.role is Role.VIEWER and body.n > PK_PATIENTS_VIEWER:
+        raise InputError(
+            "n", body.n, f"a viewer may simulate at most {PK_PATIENTS_VIEWER} virtual patients"
+        )
     start = None if body.start is None else services.parse_date(body.start, "start")
-    return _pk.pk_simulate(
-        regimen=body.regimen,
-        start=start,
-        n=body.n,
-        seed=body.seed,
-        wbc0=body.wbc0,
-        target_ug_per_ml=body.target_ug_per_ml,
-    )
+
+    def run() -> Any:
+        return _pk.pk_simulate(
+            regimen=body.regimen,
+            start=start,
+            n=body.n,
+            seed=body.seed,
+            wbc0=body.wbc0,
+            target_ug_per_ml=body.target_ug_per_ml,
+        )
+
+    # CPU work: in a worker thread, one simulation at a time per process.
+    return await anyio.to_thread.run_sync(run, limiter=_pk_limiter(request))

@@ -49,6 +49,12 @@ def register(app: typer.Typer) -> None:
         proxy_headers: Annotated[
             bool, typer.Option(help="Trust X-Forwarded-* (only behind your own proxy).")
         ] = False,
+        forwarded_allow_ips: Annotated[
+            str,
+            typer.Option(
+                help="With --proxy-headers: the proxy addresses trusted (comma list, or *).",
+            ),
+        ] = "127.0.0.1",
         access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
         demo: Annotated[
             bool,
@@ -85,7 +91,9 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             proxy_headers=proxy_headers,
-            forwarded_allow_ips=None if proxy_headers else "",
+            # Behind a trusted proxy, X-Forwarded-Proto: https makes the cookies Secure and
+            # X-Forwarded-For is the address sign-in throttling counts.
+            forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
             server_header=False,
             access_log=access_log,
             timeout_keep_alive=5,
@@ -152,15 +160,85 @@ def register(app: typer.Typer) -> None:
             store.close()
         typer.echo(f"disabled {username}")
 
-    @app.command("audit")
+    @users.command("enable")
+    def users_enable(username: str, db_url: DbOpt = None) -> None:
+        """Re-enable a disabled account (it signs in again; old tokens stay revoked)."""
+        store = _open(db_url)
+        try:
+            cs.set_user_disabled(store, username, False, _actor())
+        finally:
+            store.close()
+        typer.echo(f"enabled {username}")
+
+    @users.command("teams")
+    def users_teams(
+        username: str,
+        add: Annotated[list[str] | None, typer.Option("--add", help="Join this team.")] = None,
+        remove: Annotated[
+            list[str] | None, typer.Option("--remove", help="Leave this team.")
+        ] = None,
+        db_url: DbOpt = None,
+    ) -> None:
+        """Show an account's care teams, or change them (patients in no team are seen by all)."""
+        store = _open(db_url)
+        try:
+            store.get_user(username)
+            teams = store.user_teams(username)
+            for team in add or []:
+                teams = cs.set_team_member(store, team, username, True, _actor())
+            for team in remove or []:
+                teams = cs.set_team_member(store, team, username, False, _actor())
+        finally:
+            store.close()
+        typer.echo(f"{username}: {', '.join(teams) or '(no team: sees patients in no team)'}")
+
+    audit = typer.Typer(
+        help="The audit log: a course's writes (--course), or verify the hash chain.",
+        invoke_without_command=True,
+    )
+    app.add_typer(audit, name="audit")
+
+    @audit.command("verify")
+    def audit_verify(
+        db_url: DbOpt = None,
+        fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
+            Format.TABLE
+        ),
+    ) -> None:
+        """Recompute the audit log's hash chain; exit 1 if an entry was changed, removed or
+        inserted. Keep the printed head hash elsewhere to detect a truncated tail later."""
+        store = _open(db_url)
+        try:
+            result = cs.verify_audit(store)
+        finally:
+            store.close()
+        if fmt is Format.JSON:
+            emit_json(result)
+        else:
+            verdict = "intact" if result["ok"] else "BROKEN"
+            typer.echo(
+                f"audit log {verdict}: {result['entries']} entries, {result['chained']} in the "
+                f"hash chain, head {result['head']}"
+            )
+            for problem in result["problems"]:
+                typer.echo(f"  {problem}", err=True)
+        if not result["ok"]:
+            raise typer.Exit(1)
+
+    @audit.callback()
     def audit_cmd(
-        course: Annotated[str, typer.Option("--course", help="Course id.")],
+        ctx: typer.Context,
+        course: Annotated[str | None, typer.Option("--course", help="Course id.")] = None,
         db_url: DbOpt = None,
         fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = (
             Format.TABLE
         ),
     ) -> None:
         """Every write to a course: who, when, what, before and after."""
+        if ctx.invoked_subcommand is not None:
+            return
+        if course is None:
+            raise InputError("--course", None, "give a course id, or run `cllcds audit verify`")
         store = _open(db_url)
         try:
             items: list[dict[str, object]] = []

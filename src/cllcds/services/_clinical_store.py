@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -22,15 +21,27 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cllcds.domain import COURSE_FORMAT, DocumentError, InputError, ResponseCriteria
 
 from ._course import assess_course, assess_response_document, course_state, load_course
+from ._limits import (
+    ID_CHARS,
+    IDEMPOTENCY_KEY_CHARS,
+    PASSWORD_CHARS,
+    TEAM_CHARS,
+    USERNAME_CHARS,
+    DatePolicy,
+    check_event_date,
+    check_start_date,
+    check_text,
+    check_tree,
+)
 from ._planning import regimen_list
-from ._repository import Actor, AppendResult, CourseRepository, Page, Role
+from ._repository import Actor, AppendResult, CourseRepository, Page, Role, Validator
 
 #: Keys of a course document that make up a stored course's header (events are stored apart).
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
 MIN_PASSWORD_LENGTH = 8
 #: Longest identifier (patient id, event id) the store keeps.
-MAX_ID_LENGTH = 128
-USERNAME_MAX = 64
+MAX_ID_LENGTH = ID_CHARS
+USERNAME_MAX = USERNAME_CHARS
 
 _HASHER = PasswordHasher()
 
@@ -49,20 +60,30 @@ def _object(value: Any, field: str) -> Mapping[str, Any]:
 
 
 def _storable(value: Any, where: str) -> None:
-    """Refuse what no database column can hold: NUL characters, NaN and infinities."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InputError(where, value.replace("\x00", "\\0"), "remove the NUL character")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise InputError(where, str(value), "give a finite number")
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            _storable(str(k), f"{where} key")
-            _storable(v, f"{where}.{k}")
-    elif isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _storable(v, f"{where}[{i}]")
+    """Refuse what cannot be stored and given back (:func:`check_tree`: surrogates, NUL and
+    control characters, lengths, depth, huge integers, NaN and infinities)."""
+    check_tree(value, where)
+
+
+def _dated(policy: DatePolicy | None, new: int) -> Validator:
+    """The write validator: the last ``new`` events' dates against the policy (start date
+    too when the course is new), then the whole would-be course must parse and replay."""
+    rules = policy or DatePolicy()
+
+    def validate(doc: Mapping[str, Any]) -> None:
+        events = doc.get("events") or []
+        start = doc.get("start_date")
+        if isinstance(events, list):
+            if new >= len(events):
+                check_start_date(start, rules)
+            first = len(events) - new
+            for i in range(max(first, 0), len(events)):
+                ev = events[i]
+                if isinstance(ev, Mapping):
+                    check_event_date(ev.get("date"), start, rules, f"events[{i}].date")
+        _validate_document(doc)
+
+    return validate
 
 
 def _identifier(value: Any, field: str) -> None:
@@ -96,9 +117,11 @@ def validate_patient(patient: Any) -> dict[str, Any]:
     return obj
 
 
-def create_patient(repo: CourseRepository, patient: Any, actor: Actor) -> dict[str, Any]:
-    """Register a patient (the course document's patient object)."""
-    return repo.create_patient(validate_patient(patient), actor)
+def create_patient(
+    repo: CourseRepository, patient: Any, actor: Actor, team: str | None = None
+) -> dict[str, Any]:
+    """Register a patient (the course document's patient object), in ``team`` if given."""
+    return repo.create_patient(validate_patient(patient), actor, team)
 
 
 def get_patient(repo: CourseRepository, patient_id: str) -> dict[str, Any]:
@@ -106,19 +129,41 @@ def get_patient(repo: CourseRepository, patient_id: str) -> dict[str, Any]:
     return repo.get_patient(patient_id)
 
 
-def list_patients(repo: CourseRepository, limit: int = 50, offset: int = 0) -> Page:
-    """A page of patients, by id."""
-    return repo.list_patients(limit, offset)
+def list_patients(
+    repo: CourseRepository, limit: int = 50, offset: int = 0, teams: list[str] | None = None
+) -> Page:
+    """A page of patients, by id (only those without a team or in ``teams``, when given)."""
+    return repo.list_patients(limit, offset, teams)
 
 
 # -------------------------------------------------------------------------------------- courses
 
 
-def create_course(repo: CourseRepository, doc: Any, actor: Actor) -> dict[str, Any]:
+def _key(idempotency_key: str | None) -> None:
+    if idempotency_key is not None:
+        check_text(idempotency_key, "Idempotency-Key", max_chars=IDEMPOTENCY_KEY_CHARS)
+        if not idempotency_key:
+            raise InputError(
+                "Idempotency-Key", idempotency_key, f"give 1 to {IDEMPOTENCY_KEY_CHARS} characters"
+            )
+
+
+def create_course(
+    repo: CourseRepository,
+    doc: Any,
+    actor: Actor,
+    *,
+    idempotency_key: str | None = None,
+    dates: DatePolicy | None = None,
+    team: str | None = None,
+) -> dict[str, Any]:
     """Store a new course from a course document (header, and optionally initial events).
 
-    ``patient`` may be the patient object or the id of a registered patient.
+    ``patient`` may be the patient object or the id of a registered patient. Retrying with the
+    same ``idempotency_key`` (per account) answers the course made the first time
+    (``"replayed": True``) and stores nothing new.
     """
+    _key(idempotency_key)
     body = dict(_object(doc, "course"))
     body.setdefault("format", COURSE_FORMAT)
     if isinstance(body.get("patient"), str):
@@ -140,7 +185,14 @@ def create_course(repo: CourseRepository, doc: Any, actor: Actor) -> dict[str, A
             _identifier(ev.get("id"), f"events[{i}].id")
             _identifier(ev.get("supersedes"), f"events[{i}].supersedes")
     header = {k: body[k] for k in HEADER_KEYS if k in body}
-    return repo.create_course(header, events, actor, _validate_document)
+    return repo.create_course(
+        header,
+        events,
+        actor,
+        _dated(dates, len(events)),
+        idempotency_key=idempotency_key,
+        team=team,
+    )
 
 
 def get_course(repo: CourseRepository, course_id: str) -> dict[str, Any]:
@@ -149,12 +201,17 @@ def get_course(repo: CourseRepository, course_id: str) -> dict[str, Any]:
 
 
 def list_courses(
-    repo: CourseRepository, patient_id: str | None = None, limit: int = 50, offset: int = 0
+    repo: CourseRepository,
+    patient_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    teams: list[str] | None = None,
 ) -> Page:
-    """A page of courses (of one patient when ``patient_id`` is given)."""
+    """A page of courses (of one patient when ``patient_id`` is given; of patients without a
+    team or in ``teams`` when given)."""
     if patient_id is not None:
         repo.get_patient(patient_id)
-    return repo.list_courses(patient_id, limit, offset)
+    return repo.list_courses(patient_id, limit, offset, teams)
 
 
 def list_events(repo: CourseRepository, course_id: str, limit: int = 50, offset: int = 0) -> Page:
@@ -170,26 +227,53 @@ def append_event(
     expected_version: int | None,
     idempotency_key: str | None,
     actor: Actor,
+    dates: DatePolicy | None = None,
 ) -> AppendResult:
     """Record one event (a correction names the event it ``supersedes``).
 
     Raises :class:`ConflictError` when ``expected_version`` is stale, :class:`InputError` (a
-    :class:`DocumentError`) when the course with the event would be invalid.
+    :class:`DocumentError`) when the course with the event would be invalid or its date is
+    beyond the future horizon or outside the course's plausible range (``dates``).
     """
-    obj = dict(_object(event, "event"))
-    _identifier(obj.get("id"), "event.id")
-    _identifier(obj.get("supersedes"), "event.supersedes")
-    if idempotency_key is not None:
-        _storable(idempotency_key, "Idempotency-Key")
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-        raise InputError("Idempotency-Key", idempotency_key, "give 1 to 200 characters")
-    return repo.append_event(
+    return append_events(
+        repo,
         course_id,
-        obj,
+        [event],
         expected_version=expected_version,
         idempotency_key=idempotency_key,
         actor=actor,
-        validate=_validate_document,
+        dates=dates,
+    )[0]
+
+
+def append_events(
+    repo: CourseRepository,
+    course_id: str,
+    events: Sequence[Any],
+    *,
+    expected_version: int | None,
+    idempotency_key: str | None,
+    actor: Actor,
+    dates: DatePolicy | None = None,
+) -> list[AppendResult]:
+    """Record several events at once (a lab panel): all are stored, or none."""
+    if not events:
+        raise InputError("events", [], "give at least one event")
+    objs: list[Mapping[str, Any]] = []
+    for i, event in enumerate(events):
+        where = "event" if len(events) == 1 else f"events[{i}]"
+        obj = dict(_object(event, where))
+        _identifier(obj.get("id"), f"{where}.id")
+        _identifier(obj.get("supersedes"), f"{where}.supersedes")
+        objs.append(obj)
+    _key(idempotency_key)
+    return repo.append_events(
+        course_id,
+        objs,
+        expected_version=expected_version,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        validate=_dated(dates, len(objs)),
     )
 
 
@@ -229,6 +313,8 @@ def add_user(
     repo: CourseRepository, username: str, password: str, role: Role | str, actor: Actor
 ) -> dict[str, Any]:
     """Create an account; the password is stored as an argon2id hash."""
+    check_text(username, "username", max_chars=USERNAME_CHARS)
+    check_text(password, "password", max_chars=PASSWORD_CHARS)
     name = username.strip()
     if not name or len(name) > USERNAME_MAX or not all(ch.isalnum() or ch in "._-@" for ch in name):
         raise InputError("username", username, "use 1 to 64 letters, digits, '.', '_', '-' or '@'")
@@ -251,6 +337,11 @@ def set_user_disabled(
 
 def authenticate(repo: CourseRepository, username: str, password: str) -> dict[str, Any] | None:
     """The account for a username and password, or ``None`` (wrong, unknown or disabled)."""
+    try:
+        check_text(username, "username", max_chars=USERNAME_CHARS)
+        check_text(password, "password", max_chars=PASSWORD_CHARS)
+    except InputError:
+        return None  # no account has such a name or password
     stored = repo.user_password_hash(username)
     if stored is None:
         _HASHER.hash(password)  # same work either way: no username oracle by timing
@@ -328,6 +419,86 @@ def verify_plan(
 
 
 # ---------------------------------------------------------------------------------------- audit
+
+
+# ------------------------------------------------------------------------------- care teams
+
+#: Named default, no source: how long a break-the-glass access to a patient lasts.
+BREAK_GLASS_HOURS = 8
+BREAK_GLASS = "access.break_glass"
+
+
+def visible_teams(repo: CourseRepository, username: str, role: Role) -> list[str] | None:
+    """The teams whose patients an account sees (``None``: every patient, for an admin).
+
+    Patients without a team (the default single-team set-up) are seen by everyone."""
+    if role is Role.ADMIN:
+        return None
+    return repo.user_teams(username)
+
+
+def patient_access(
+    repo: CourseRepository, username: str, role: Role, patient_id: str
+) -> tuple[bool, str | None]:
+    """Whether an account may see and (by role) write a patient, and the patient's team."""
+    team = repo.patient_team(patient_id)
+    if team is None or role is Role.ADMIN or team in repo.user_teams(username):
+        return True, team
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=BREAK_GLASS_HOURS)
+    return repo.audited_since(username, BREAK_GLASS, patient_id, since), team
+
+
+def break_glass(
+    repo: CourseRepository, actor: Actor, patient_id: str, reason: str
+) -> dict[str, Any]:
+    """Emergency access to a patient outside the account's teams, for ``BREAK_GLASS_HOURS``;
+    the reason goes to the audit log."""
+    text = check_text(reason, "reason", max_chars=1000).strip()
+    if len(text) < 5:
+        raise InputError("reason", reason, "say why you need this patient's record now")
+    team = repo.patient_team(patient_id)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(hours=BREAK_GLASS_HOURS)
+    detail = {"reason": text, "team": team, "until": until.isoformat()}
+    repo.record_audit(actor, BREAK_GLASS, "patient", patient_id, None, detail)
+    return {"patient_id": patient_id, "team": team, "until": detail["until"]}
+
+
+def _team(team: str | None) -> str | None:
+    if team is None:
+        return None
+    name = check_text(team, "team", max_chars=TEAM_CHARS).strip()
+    if not name or not all(ch.isalnum() or ch in "._-" for ch in name):
+        raise InputError("team", team, f"use 1 to {TEAM_CHARS} letters, digits, '.', '_' or '-'")
+    return name
+
+
+def set_patient_team(
+    repo: CourseRepository, patient_id: str, team: str | None, actor: Actor
+) -> dict[str, Any]:
+    """Put a patient in a care team (``None``: the default team everyone sees)."""
+    return repo.set_patient_team(patient_id, _team(team), actor)
+
+
+def set_team_member(
+    repo: CourseRepository, team: str, username: str, member: bool, actor: Actor
+) -> list[str]:
+    """Add an account to a team, or remove it; answers the account's teams."""
+    name = _team(team)
+    assert name is not None
+    return repo.set_team_member(name, username, member, actor)
+
+
+def record_auth_event(
+    repo: CourseRepository, actor: Actor, action: str, username: str, detail: dict[str, Any]
+) -> None:
+    """Audit a sign-in event (``auth.fail``, ``auth.token``, ``auth.login``, ``auth.logout``,
+    ``auth.throttle``): who tried, from where, and what happened."""
+    repo.record_audit(actor, action, "auth", username[:USERNAME_CHARS], None, detail)
+
+
+def verify_audit(repo: CourseRepository) -> dict[str, Any]:
+    """Check the audit log's hash chain (tampering with, removing or inserting an entry)."""
+    return repo.verify_audit()
 
 
 def audit_log(

@@ -79,11 +79,30 @@ class CourseRepository(Protocol):
     """A durable store of patients, courses (append-only events), users, tokens and audit."""
 
     # patients
-    def create_patient(self, patient: Mapping[str, Any], actor: Actor) -> dict[str, Any]: ...
+    def create_patient(
+        self, patient: Mapping[str, Any], actor: Actor, team: str | None = None
+    ) -> dict[str, Any]: ...
 
     def get_patient(self, patient_id: str) -> dict[str, Any]: ...
 
-    def list_patients(self, limit: int, offset: int) -> Page: ...
+    def list_patients(self, limit: int, offset: int, teams: list[str] | None = None) -> Page: ...
+
+    # care teams
+    def patient_team(self, patient_id: str) -> str | None: ...
+
+    def set_patient_team(
+        self, patient_id: str, team: str | None, actor: Actor
+    ) -> dict[str, Any]: ...
+
+    def user_teams(self, username: str) -> list[str]: ...
+
+    def set_team_member(
+        self, team: str, username: str, member: bool, actor: Actor
+    ) -> list[str]: ...
+
+    def audited_since(
+        self, actor: str, action: str, entity_id: str, since: dt.datetime
+    ) -> bool: ...
 
     # courses
     def create_course(
@@ -92,11 +111,15 @@ class CourseRepository(Protocol):
         events: list[Mapping[str, Any]],
         actor: Actor,
         validate: Validator,
+        idempotency_key: str | None = None,
+        team: str | None = None,
     ) -> dict[str, Any]: ...
 
     def get_course(self, course_id: str) -> dict[str, Any]: ...
 
-    def list_courses(self, patient_id: str | None, limit: int, offset: int) -> Page: ...
+    def list_courses(
+        self, patient_id: str | None, limit: int, offset: int, teams: list[str] | None = None
+    ) -> Page: ...
 
     def list_events(self, course_id: str, limit: int, offset: int) -> Page: ...
 
@@ -110,6 +133,17 @@ class CourseRepository(Protocol):
         actor: Actor,
         validate: Validator,
     ) -> AppendResult: ...
+
+    def append_events(
+        self,
+        course_id: str,
+        events: list[Mapping[str, Any]],
+        *,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        actor: Actor,
+        validate: Validator,
+    ) -> list[AppendResult]: ...
 
     # accounts
     def create_user(
@@ -149,6 +183,8 @@ class CourseRepository(Protocol):
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> dict[str, Any]: ...
+
+    def verify_audit(self) -> dict[str, Any]: ...
 
     def audit_entries(
         self, course_id: str | None, entity: str | None, limit: int, offset: int

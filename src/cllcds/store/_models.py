@@ -19,6 +19,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cllcds.services._limits import (
+    AUDIT_ACTION_CHARS,
+    AUDIT_ENTITY_CHARS,
+    AUDIT_ENTITY_ID_CHARS,
+    COURSE_ID_CHARS,
+    DATE_CHARS,
+    EVENT_TYPE_CHARS,
+    ID_CHARS,
+    IDEMPOTENCY_KEY_CHARS,
+    REQUEST_ID_CHARS,
+    ROLE_CHARS,
+    TEAM_CHARS,
+    USERNAME_CHARS,
+)
+
+#: A SHA-256 in hex.
+HASH_CHARS = 64
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -40,23 +58,31 @@ class Base(DeclarativeBase):
 class PatientRow(Base):
     __tablename__ = "patients"
 
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID_CHARS), primary_key=True)
     data: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime]
-    created_by: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(USERNAME_CHARS))
+    #: The care team the patient belongs to (``None``: the default team everyone sees).
+    team: Mapped[str | None] = mapped_column(String(TEAM_CHARS))
 
 
 class CourseRow(Base):
     __tablename__ = "courses"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __table_args__ = (
+        Index("uq_courses_created_idempotency", "created_by", "idempotency_key", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(COURSE_ID_CHARS), primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
-    regimen: Mapped[str] = mapped_column(String(128))
-    start_date: Mapped[str] = mapped_column(String(32))
+    regimen: Mapped[str] = mapped_column(String(ID_CHARS))
+    start_date: Mapped[str] = mapped_column(String(DATE_CHARS))
     header: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime]
-    created_by: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(USERNAME_CHARS))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_CHARS))
+    request_hash: Mapped[str | None] = mapped_column(String(HASH_CHARS))
 
 
 class EventRow(Base):
@@ -69,24 +95,24 @@ class EventRow(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    event_id: Mapped[str] = mapped_column(String(128))
-    date: Mapped[str] = mapped_column(String(32))
-    type: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(ID_CHARS))
+    date: Mapped[str] = mapped_column(String(DATE_CHARS))
+    type: Mapped[str] = mapped_column(String(EVENT_TYPE_CHARS))
     payload: Mapped[dict[str, Any]]
-    supersedes: Mapped[str | None] = mapped_column(String(128))
-    recorded_by: Mapped[str] = mapped_column(String(64))
+    supersedes: Mapped[str | None] = mapped_column(String(ID_CHARS))
+    recorded_by: Mapped[str] = mapped_column(String(USERNAME_CHARS))
     recorded_at: Mapped[dt.datetime]
     course_version: Mapped[int] = mapped_column(Integer)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    request_hash: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_CHARS))
+    request_hash: Mapped[str | None] = mapped_column(String(HASH_CHARS))
 
 
 class UserRow(Base):
     __tablename__ = "users"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_CHARS), primary_key=True)
     password_hash: Mapped[str] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(ROLE_CHARS))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime]
 
@@ -94,10 +120,10 @@ class UserRow(Base):
 class TokenRow(Base):
     __tablename__ = "tokens"
 
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(HASH_CHARS), primary_key=True)
     username: Mapped[str] = mapped_column(ForeignKey("users.username"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    csrf_hash: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(ROLE_CHARS))
+    csrf_hash: Mapped[str | None] = mapped_column(String(HASH_CHARS))
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -109,11 +135,23 @@ class AuditRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime]
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    entity: Mapped[str] = mapped_column(String(32))
-    entity_id: Mapped[str] = mapped_column(String(128))
-    course_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(USERNAME_CHARS))
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_CHARS))
+    entity: Mapped[str] = mapped_column(String(AUDIT_ENTITY_CHARS))
+    entity_id: Mapped[str] = mapped_column(String(AUDIT_ENTITY_ID_CHARS))
+    course_id: Mapped[str | None] = mapped_column(String(COURSE_ID_CHARS))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    request_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(REQUEST_ID_CHARS))
+    #: The hash chain: this entry's SHA-256 over its content and the previous entry's hash.
+    prev_hash: Mapped[str | None] = mapped_column(String(HASH_CHARS))
+    hash: Mapped[str | None] = mapped_column(String(HASH_CHARS))
+
+
+class TeamMemberRow(Base):
+    """A user's membership of a care team."""
+
+    __tablename__ = "team_members"
+
+    team: Mapped[str] = mapped_column(String(TEAM_CHARS), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"), primary_key=True)

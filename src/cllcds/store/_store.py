@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, String, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,13 +25,75 @@ from cllcds.services import (
     Role,
     Validator,
 )
+from cllcds.services._limits import REQUEST_ID_CHARS, USERNAME_CHARS
 
 from ._engine import make_engine, upgrade
-from ._models import AuditRow, CourseRow, EventRow, PatientRow, TokenRow, UserRow
+from ._models import (
+    AuditRow,
+    Base,
+    CourseRow,
+    EventRow,
+    PatientRow,
+    TeamMemberRow,
+    TokenRow,
+    UserRow,
+)
 
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
 #: Retries of a write that lost a unique-key race to a concurrent identical write.
 RACE_RETRIES = 3
+#: The PostgreSQL advisory lock that serialises appends to the audit hash chain.
+AUDIT_CHAIN_LOCK = 0x636C6C63
+#: How a column is named to the user when a value is too long for it.
+FIELD_NAMES = {
+    ("patients", "id"): "patient.id",
+    ("courses", "regimen"): "regimen",
+    ("courses", "start_date"): "start_date",
+    ("courses", "idempotency_key"): "Idempotency-Key",
+    ("events", "event_id"): "event.id",
+    ("events", "date"): "event.date",
+    ("events", "type"): "event.type",
+    ("events", "supersedes"): "event.supersedes",
+    ("events", "idempotency_key"): "Idempotency-Key",
+    ("users", "username"): "username",
+    ("team_members", "team"): "team",
+}
+
+
+def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse a string longer than its column before it reaches the database: PostgreSQL would
+    refuse it, SQLite would keep it; both refuse it here, with the field named."""
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Base):
+            continue
+        table = obj.__table__
+        name = str(getattr(table, "name", ""))
+        for column in table.columns:
+            length = getattr(column.type, "length", None)
+            if not isinstance(column.type, String) or length is None:
+                continue
+            value = getattr(obj, column.key, None)
+            if isinstance(value, str) and len(value) > length:
+                field = FIELD_NAMES.get((name, column.name), f"{name}.{column.name}")
+                shown = value[:40] + "..."
+                raise InputError(field, shown, f"{len(value)} characters: use at most {length}")
+
+
+def _chain_hash(row: AuditRow) -> str:
+    """The SHA-256 of an audit entry's content and the previous entry's hash."""
+    content = {
+        "at": _iso(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "course_id": row.course_id,
+        "before": row.before,
+        "after": row.after,
+        "request_id": row.request_id,
+        "prev_hash": row.prev_hash,
+    }
+    return _hash(content)
 
 
 def _now() -> dt.datetime:
@@ -96,6 +158,7 @@ class Store:
         self._writer = sessionmaker(
             engine.execution_options(cllcds_write=True), expire_on_commit=False
         )
+        event.listen(self._writer, "before_flush", _check_lengths)
         # SQLite has one writer at a time; queueing this process's writers on a lock avoids
         # the busy handler's sleep-and-poll (latency spikes). Other processes still wait on
         # busy_timeout. PostgreSQL serialises per course with row locks instead.
@@ -125,8 +188,8 @@ class Store:
         with self._read() as session, session.begin():
             yield session
 
-    @staticmethod
     def _audit(
+        self,
         s: Session,
         actor: Actor,
         action: str,
@@ -136,30 +199,48 @@ class Store:
         after: dict[str, Any] | None,
         course_id: str | None = None,
     ) -> None:
-        s.add(
-            AuditRow(
-                at=_now(),
-                actor=actor.username,
-                action=action,
-                entity=entity,
-                entity_id=entity_id,
-                course_id=course_id,
-                before=before,
-                after=after,
-                request_id=actor.request_id[:64],
-            )
+        if self.dialect == "postgresql":
+            # One chain: appends to it are serialised until this transaction ends.
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK})
+        s.flush()
+        prev = s.scalars(
+            select(AuditRow.hash)
+            .where(AuditRow.hash.is_not(None))
+            .order_by(AuditRow.id.desc())
+            .limit(1)
+        ).first()
+        row = AuditRow(
+            at=_now(),
+            actor=actor.username[:USERNAME_CHARS],
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            course_id=course_id,
+            before=before,
+            after=after,
+            request_id=actor.request_id[:REQUEST_ID_CHARS],
+            prev_hash=prev,
         )
+        row.hash = _chain_hash(row)
+        s.add(row)
+        s.flush()
 
     # ------------------------------------------------------------------------------ patients
 
-    def create_patient(self, patient: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    def create_patient(
+        self, patient: Mapping[str, Any], actor: Actor, team: str | None = None
+    ) -> dict[str, Any]:
         pid = str(patient["id"])
         data = dict(patient)
         try:
             with self._write() as s:
                 if s.get(PatientRow, pid) is not None:
                     raise DuplicateError("patient.id", pid, "use an id not yet registered")
-                s.add(PatientRow(id=pid, data=data, created_at=_now(), created_by=actor.username))
+                s.add(
+                    PatientRow(
+                        id=pid, data=data, created_at=_now(), created_by=actor.username, team=team
+                    )
+                )
                 self._audit(s, actor, "patient.create", "patient", pid, None, data)
         except IntegrityError:
             raise DuplicateError("patient.id", pid, "use an id not yet registered") from None
@@ -170,14 +251,88 @@ class Store:
             row = s.get(PatientRow, patient_id)
             if row is None:
                 raise NotFoundError("patient", patient_id, "give the id of a registered patient")
-            return {"id": row.id, "patient": row.data, "created_at": _iso(row.created_at)}
+            return {
+                "id": row.id,
+                "patient": row.data,
+                "created_at": _iso(row.created_at),
+                "team": row.team,
+            }
 
-    def list_patients(self, limit: int, offset: int) -> Page:
+    def list_patients(self, limit: int, offset: int, teams: list[str] | None = None) -> Page:
         with self._reading() as s:
-            total = s.scalar(select(func.count()).select_from(PatientRow)) or 0
-            rows = s.scalars(select(PatientRow).order_by(PatientRow.id).limit(limit).offset(offset))
-            items = [{"id": r.id, "patient": r.data} for r in rows]
+            base = select(PatientRow)
+            count = select(func.count()).select_from(PatientRow)
+            if teams is not None:
+                seen = PatientRow.team.is_(None) | PatientRow.team.in_(teams)
+                base, count = base.where(seen), count.where(seen)
+            total = s.scalar(count) or 0
+            rows = s.scalars(base.order_by(PatientRow.id).limit(limit).offset(offset))
+            items = [{"id": r.id, "patient": r.data, "team": r.team} for r in rows]
         return _page(items, total, limit, offset)
+
+    # --------------------------------------------------------------------------- care teams
+
+    def patient_team(self, patient_id: str) -> str | None:
+        with self._reading() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+            return row.team
+
+    def set_patient_team(self, patient_id: str, team: str | None, actor: Actor) -> dict[str, Any]:
+        with self._write() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+            before = {"team": row.team}
+            row.team = team
+            self._audit(s, actor, "patient.team", "patient", patient_id, before, {"team": team})
+            return {"id": patient_id, "team": team}
+
+    def user_teams(self, username: str) -> list[str]:
+        with self._reading() as s:
+            return list(
+                s.scalars(
+                    select(TeamMemberRow.team)
+                    .where(TeamMemberRow.username == username)
+                    .order_by(TeamMemberRow.team)
+                )
+            )
+
+    def set_team_member(self, team: str, username: str, member: bool, actor: Actor) -> list[str]:
+        with self._write() as s:
+            if s.get(UserRow, username) is None:
+                raise NotFoundError("username", username, "give an existing username")
+            row = s.get(TeamMemberRow, (team, username))
+            if member and row is None:
+                s.add(TeamMemberRow(team=team, username=username))
+            elif not member and row is not None:
+                s.delete(row)
+            s.flush()
+            action = "team.add" if member else "team.remove"
+            self._audit(s, actor, action, "user", username, None, {"team": team})
+            return list(
+                s.scalars(
+                    select(TeamMemberRow.team)
+                    .where(TeamMemberRow.username == username)
+                    .order_by(TeamMemberRow.team)
+                )
+            )
+
+    def audited_since(self, actor: str, action: str, entity_id: str, since: dt.datetime) -> bool:
+        """Whether ``actor`` has an audit entry ``action`` on ``entity_id`` since ``since``."""
+        with self._reading() as s:
+            found = s.scalars(
+                select(AuditRow.id)
+                .where(
+                    AuditRow.actor == actor,
+                    AuditRow.action == action,
+                    AuditRow.entity_id == entity_id,
+                    AuditRow.at >= since,
+                )
+                .limit(1)
+            ).first()
+            return found is not None
 
     # ------------------------------------------------------------------------------- courses
 
@@ -187,8 +342,15 @@ class Store:
         events: list[Mapping[str, Any]],
         actor: Actor,
         validate: Validator,
+        idempotency_key: str | None = None,
+        team: str | None = None,
     ) -> dict[str, Any]:
         hdr = {k: header[k] for k in HEADER_KEYS if k in header}
+        request_hash = None if idempotency_key is None else _hash({**hdr, "events": [*events]})
+        if idempotency_key is not None:
+            prior = self._course_for_key(actor, idempotency_key, request_hash)
+            if prior is not None:
+                return prior
         payloads = []
         for i, ev in enumerate(events, start=1):
             p = dict(ev) if isinstance(ev, Mapping) else ev
@@ -198,16 +360,49 @@ class Store:
         validate({**hdr, "events": payloads})
         for attempt in range(RACE_RETRIES):
             try:
-                return self._create_course_once(hdr, payloads, actor)
+                return self._create_course_once(
+                    hdr, payloads, actor, idempotency_key, request_hash, team
+                )
             except IntegrityError:
+                if idempotency_key is not None:
+                    prior = self._course_for_key(actor, idempotency_key, request_hash)
+                    if prior is not None:
+                        return prior
                 # Two courses for one new patient at once: the loser retries, and finds the
                 # patient registered by the winner.
                 if attempt == RACE_RETRIES - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _course_for_key(
+        self, actor: Actor, key: str, request_hash: str | None
+    ) -> dict[str, Any] | None:
+        """The course this account created earlier with ``key`` (a retried request), if any."""
+        with self._reading() as s:
+            row = s.scalars(
+                select(CourseRow).where(
+                    CourseRow.created_by == actor.username, CourseRow.idempotency_key == key
+                )
+            ).first()
+            if row is None:
+                return None
+            if row.request_hash != request_hash:
+                raise InputError(
+                    "Idempotency-Key",
+                    key,
+                    "this key was used for a different course: use a new key",
+                )
+            cid = row.id
+        return {**self.get_course(cid), "replayed": True}
+
     def _create_course_once(
-        self, hdr: dict[str, Any], payloads: list[Any], actor: Actor
+        self,
+        hdr: dict[str, Any],
+        payloads: list[Any],
+        actor: Actor,
+        key: str | None = None,
+        request_hash: str | None = None,
+        team: str | None = None,
     ) -> dict[str, Any]:
         patient = hdr["patient"]
         pid = str(patient["id"])
@@ -218,7 +413,11 @@ class Store:
             if s.get(PatientRow, pid) is None:
                 s.add(
                     PatientRow(
-                        id=pid, data=dict(patient), created_at=now, created_by=actor.username
+                        id=pid,
+                        data=dict(patient),
+                        created_at=now,
+                        created_by=actor.username,
+                        team=team,
                     )
                 )
                 self._audit(s, actor, "patient.create", "patient", pid, None, dict(patient))
@@ -233,6 +432,8 @@ class Store:
                     version=version,
                     created_at=now,
                     created_by=actor.username,
+                    idempotency_key=key,
+                    request_hash=request_hash,
                 )
             )
             s.flush()
@@ -304,10 +505,18 @@ class Store:
                 "document": {**row.header, "events": payloads},
             }
 
-    def list_courses(self, patient_id: str | None, limit: int, offset: int) -> Page:
+    def list_courses(
+        self, patient_id: str | None, limit: int, offset: int, teams: list[str] | None = None
+    ) -> Page:
         with self._reading() as s:
             base = select(CourseRow)
             count = select(func.count()).select_from(CourseRow)
+            if teams is not None:
+                visible = select(PatientRow.id).where(
+                    PatientRow.team.is_(None) | PatientRow.team.in_(teams)
+                )
+                base = base.where(CourseRow.patient_id.in_(visible))
+                count = count.where(CourseRow.patient_id.in_(visible))
             if patient_id is not None:
                 base = base.where(CourseRow.patient_id == patient_id)
                 count = count.where(CourseRow.patient_id == patient_id)
@@ -358,17 +567,41 @@ class Store:
         actor: Actor,
         validate: Validator,
     ) -> AppendResult:
-        request_hash = _hash(dict(event)) if idempotency_key is not None else None
+        return self.append_events(
+            course_id,
+            [event],
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            validate=validate,
+        )[0]
+
+    def append_events(
+        self,
+        course_id: str,
+        events: list[Mapping[str, Any]],
+        *,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        actor: Actor,
+        validate: Validator,
+    ) -> list[AppendResult]:
+        """Record several events in one transaction: all of them or none. With a key, the
+        events get ``key`` (one event) or ``key-0``, ``key-1``, ... (several)."""
+        keys: list[str | None]
+        if idempotency_key is None:
+            keys = [None] * len(events)
+        elif len(events) == 1:
+            keys = [idempotency_key]
+        else:
+            keys = [f"{idempotency_key}-{i}" for i in range(len(events))]
+        hashes = [
+            None if k is None else _hash(dict(ev)) for k, ev in zip(keys, events, strict=True)
+        ]
         for attempt in range(RACE_RETRIES):
             try:
                 return self._append_once(
-                    course_id,
-                    event,
-                    expected_version,
-                    idempotency_key,
-                    request_hash,
-                    actor,
-                    validate,
+                    course_id, events, expected_version, keys, hashes, actor, validate
                 )
             except IntegrityError:
                 # A concurrent request with the same idempotency key won; the retry replays it.
@@ -379,29 +612,41 @@ class Store:
     def _append_once(
         self,
         course_id: str,
-        event: Mapping[str, Any],
+        events: list[Mapping[str, Any]],
         expected_version: int | None,
-        key: str | None,
-        request_hash: str | None,
+        keys: list[str | None],
+        hashes: list[str | None],
         actor: Actor,
         validate: Validator,
-    ) -> AppendResult:
+    ) -> list[AppendResult]:
         with self._write() as s:
             course = self._course_row(s, course_id, lock=True)
-            if key is not None:
-                prior = s.scalars(
-                    select(EventRow).where(
-                        EventRow.course_id == course_id, EventRow.idempotency_key == key
+            wanted = [k for k in keys if k is not None]
+            if wanted:
+                priors = list(
+                    s.scalars(
+                        select(EventRow).where(
+                            EventRow.course_id == course_id,
+                            EventRow.idempotency_key.in_(wanted),
+                        )
                     )
-                ).first()
-                if prior is not None:
-                    if prior.request_hash != request_hash:
+                )
+                if priors:
+                    by_key = {p.idempotency_key: p for p in priors}
+                    found = [by_key.get(k) for k in keys]
+                    if any(
+                        p is None or p.request_hash != h for p, h in zip(found, hashes, strict=True)
+                    ):
                         raise InputError(
                             "Idempotency-Key",
-                            key,
+                            wanted[0],
                             "this key was used for a different event: use a new key",
                         )
-                    return AppendResult(_event_record(prior), prior.course_version, replayed=True)
+                    return [
+                        AppendResult(_event_record(p), p.course_version, replayed=True)
+                        for p in found
+                        if p is not None
+                    ]
             if expected_version is not None and expected_version != course.version:
                 raise ConflictError("course", course_id, expected_version, course.version)
             payloads = list(
@@ -411,35 +656,45 @@ class Store:
                     .order_by(EventRow.seq)
                 )
             )
-            seq = len(payloads) + 1
-            payload = dict(event)
-            payload.setdefault("id", f"ev-{seq}")
-            validate({**course.header, "events": [*payloads, payload]})
+            first_seq = len(payloads) + 1
+            new: list[dict[str, Any]] = []
+            for i, ev in enumerate(events):
+                payload = dict(ev)
+                payload.setdefault("id", f"ev-{first_seq + i}")
+                new.append(payload)
+            validate({**course.header, "events": [*payloads, *new]})
             old = course.version
             done = s.execute(
                 update(CourseRow)
                 .where(CourseRow.id == course_id, CourseRow.version == old)
-                .values(version=old + 1)
+                .values(version=old + len(new))
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]
-                raise ConflictError("course", course_id, expected_version, old + 1)
-            row = self._event_row(
-                course_id, seq, payload, actor, _now(), old + 1, key, request_hash
-            )
-            s.add(row)
-            action = "event.supersede" if payload.get("supersedes") is not None else "event.append"
-            self._audit(
-                s,
-                actor,
-                action,
-                "event",
-                f"{course_id}/{payload['id']}",
-                {"version": old},
-                {"version": old + 1, "seq": seq, "event": payload},
-                course_id=course_id,
-            )
-            s.flush()
-            return AppendResult(_event_record(row), old + 1)
+                raise ConflictError("course", course_id, expected_version, old + len(new))
+            results: list[AppendResult] = []
+            now = _now()
+            for i, payload in enumerate(new):
+                seq, version = first_seq + i, old + i + 1
+                row = self._event_row(
+                    course_id, seq, payload, actor, now, version, keys[i], hashes[i]
+                )
+                s.add(row)
+                action = (
+                    "event.supersede" if payload.get("supersedes") is not None else "event.append"
+                )
+                self._audit(
+                    s,
+                    actor,
+                    action,
+                    "event",
+                    f"{course_id}/{payload['id']}",
+                    {"version": version - 1},
+                    {"version": version, "seq": seq, "event": payload},
+                    course_id=course_id,
+                )
+                s.flush()
+                results.append(AppendResult(_event_record(row), version))
+            return results
 
     # ------------------------------------------------------------------------------ accounts
 
@@ -495,6 +750,19 @@ class Store:
             if row is None:
                 raise NotFoundError("username", username, "give an existing username")
             before = _user_record(row)
+            if disabled and row.role == Role.ADMIN.value and not row.disabled:
+                admins = select(UserRow).where(
+                    UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False)
+                )
+                if self.dialect == "postgresql":
+                    admins = admins.with_for_update()
+                if len(list(s.scalars(admins))) <= 1:
+                    raise InputError(
+                        "username",
+                        username,
+                        "this is the last enabled admin account: add or enable another admin "
+                        "first, so that someone can still manage accounts",
+                    )
             row.disabled = disabled
             if disabled:
                 s.execute(
@@ -570,6 +838,54 @@ class Store:
             self._audit(s, actor, action, entity, entity_id, before, after)
             s.flush()
         return {"actor": actor.username, "action": action, "entity": entity, "entity_id": entity_id}
+
+    def verify_audit(self, batch: int = 1000) -> dict[str, Any]:
+        """Walk the audit log's hash chain: every entry's hash recomputed from its content and
+        its predecessor's hash. Answers counts, the head hash and the first problems found."""
+        problems: list[str] = []
+        total = chained = 0
+        prev: str | None = None
+        head: str | None = None
+        started = False
+        last_id = 0
+        with self._reading() as s:
+            while True:
+                rows = list(
+                    s.scalars(
+                        select(AuditRow)
+                        .where(AuditRow.id > last_id)
+                        .order_by(AuditRow.id)
+                        .limit(batch)
+                    )
+                )
+                if not rows:
+                    break
+                for row in rows:
+                    total += 1
+                    last_id = row.id
+                    if row.hash is None:
+                        if started:
+                            problems.append(f"entry {row.id}: no hash after the chain began")
+                        continue
+                    started = True
+                    chained += 1
+                    if row.prev_hash != prev:
+                        problems.append(
+                            f"entry {row.id}: links to {row.prev_hash}, the previous entry is "
+                            f"{prev} (an entry was removed or inserted)"
+                        )
+                    if _chain_hash(row) != row.hash:
+                        problems.append(f"entry {row.id}: its content does not match its hash")
+                    prev = row.hash
+                    head = row.hash
+        return {
+            "ok": not problems,
+            "entries": total,
+            "chained": chained,
+            "unchained_before_chain": total - chained if not problems else None,
+            "head": head,
+            "problems": problems[:50],
+        }
 
     def audit_entries(
         self, course_id: str | None, entity: str | None, limit: int, offset: int

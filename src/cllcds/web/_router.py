@@ -19,12 +19,13 @@ import secrets
 import tempfile
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -57,6 +58,9 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "/app"
 SESSION_COOKIE = "cllcds_session"
 CSRF_COOKIE = "cllcds_csrf"
+#: The sign-in form's own CSRF token (double submit: this cookie and the form's hidden field).
+LOGIN_CSRF_COOKIE = "cllcds_login_csrf"
+SignIn = Callable[[Request, Any, str, str, str], Awaitable[tuple[dict[str, Any] | None, int]]]
 READERS = (Role.CLINICIAN, Role.PHARMACIST, Role.VIEWER, Role.ADMIN)
 AUDITORS = (Role.ADMIN, Role.CLINICIAN, Role.PHARMACIST)
 MAX_LIST = 5000
@@ -109,12 +113,14 @@ def make_router(
     require: Callable[..., Callable[..., Any]],
     session_cookie: str = SESSION_COOKIE,
     csrf_cookie: str = CSRF_COOKIE,
+    sign_in: SignIn | None = None,
 ) -> APIRouter:
     """The web app's routes (pages under ``/app``; ``/`` redirects there).
 
     ``current_user``, ``get_store`` and ``require`` are the API's dependencies: the store, and
     for the downloads (PDF, calendar, forest plot) the API's own authentication (cookie or
-    bearer) and role check.
+    bearer) and role check. ``sign_in`` checks a password (throttled, audited, off the event
+    loop); without it the password is checked in a worker thread.
     """
     router = APIRouter(include_in_schema=False)
     store_dep = Depends(get_store)
@@ -152,6 +158,17 @@ def make_router(
 
     def forbidden(user: WebUser, detail: str) -> HTMLResponse:
         return render("error.html", 403, user=user, title="Not allowed", detail=detail)
+
+    def outside_teams(store: Any, user: WebUser, patient_id: str) -> HTMLResponse | None:
+        """A 403 page when the patient belongs to a care team the user is not in."""
+        allowed, team = cs.patient_access(store, user.username, user.role, patient_id)
+        if allowed:
+            return None
+        return forbidden(
+            user,
+            f"This patient belongs to care team {team}. Ask an admin to add you to the team; "
+            f"in an emergency use break-the-glass (POST /patients/{patient_id}/break-glass).",
+        )
 
     def not_found(user: WebUser, exc: InputError) -> HTMLResponse:
         return render("error.html", 404, user=user, title="Not found", detail=exc.fix)
@@ -205,9 +222,23 @@ def make_router(
 
     # ----------------------------------------------------------------------------- sign in
 
+    def secure_cookies(request: Request) -> bool:
+        settings = getattr(request.app.state, "settings", None)
+        configured = bool(getattr(settings, "secure_cookies", False))
+        return configured or request.url.scheme == "https"
+
+    def login_form(request: Request, code: int = 200, **context: Any) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        response = render("login.html", code, login_csrf=token, **context)
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path=f"{PREFIX}/login",
+            secure=secure_cookies(request),
+        )  # fmt: skip
+        return response
+
     @router.get(f"{PREFIX}/login")
     def login_page(request: Request, next: str = "") -> HTMLResponse:
-        return render("login.html", next=_safe_next(next), error="", username="")
+        return login_form(request, next=_safe_next(next), error="", username="")
 
     @router.post(f"{PREFIX}/login")
     async def login(request: Request, store: Any = store_dep) -> Response:
@@ -215,10 +246,30 @@ def make_router(
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "")))
-        user = cs.authenticate(store, username, password) if username and password else None
+        sent = str(form.get("login_csrf", ""))
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not sent or not expected or not hmac.compare_digest(sent, expected):
+            return login_form(
+                request, 403, next=target, username=username,
+                error="The sign-in form had expired or came from another site: sign in again.",
+            )  # fmt: skip
+        wait = 0
+        user = None
+        if username and password:
+            if sign_in is not None:
+                user, wait = await sign_in(request, store, username, password, "web")
+            else:
+                user = await run_in_threadpool(cs.authenticate, store, username, password)
+        if wait:
+            throttled = login_form(
+                request, 429, next=target, username=username,
+                error=f"Too many failed sign-ins: wait {wait} seconds and try again.",
+            )  # fmt: skip
+            throttled.headers["Retry-After"] = str(wait)
+            return throttled
         if user is None:
-            return render(
-                "login.html",
+            return login_form(
+                request,
                 401,
                 next=target,
                 username=username,
@@ -226,9 +277,17 @@ def make_router(
             )
         settings = getattr(request.app.state, "settings", None)
         ttl = getattr(settings, "session_ttl", dt.timedelta(hours=8))
-        secure = bool(getattr(settings, "secure_cookies", False))
-        token, csrf, _expires = cs.issue_token(store, user["username"], "session", ttl)
+        secure = secure_cookies(request)
+        token, csrf, expires = await run_in_threadpool(
+            cs.issue_token, store, user["username"], "session", ttl
+        )
+        actor = Actor(user["username"], getattr(request.state, "request_id", ""))
+        detail = {"kind": "session", "via": "web", "expires_at": expires.isoformat()}
+        await run_in_threadpool(
+            cs.record_auth_event, store, actor, "auth.session", user["username"], detail
+        )
         response = RedirectResponse(target or f"{PREFIX}/", status_code=303)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=f"{PREFIX}/login")
         max_age = int(ttl.total_seconds())
         response.set_cookie(
             session_cookie, token, max_age=max_age, httponly=True, samesite="lax",
@@ -245,7 +304,12 @@ def make_router(
         user = page_user(request, store)
         form = await request.form()
         if user is not None and csrf_ok(user, str(form.get("csrf_token", ""))):
-            cs.revoke_token(store, request.cookies.get(session_cookie, ""))
+            await run_in_threadpool(cs.revoke_token, store, request.cookies.get(session_cookie, ""))
+            actor = Actor(user.username, getattr(request.state, "request_id", ""))
+            await run_in_threadpool(
+                cs.record_auth_event, store, actor, "auth.logout", user.username,
+                {"kind": "session", "via": "web"},
+            )  # fmt: skip
         response = RedirectResponse(f"{PREFIX}/login", status_code=303)
         response.delete_cookie(session_cookie, path="/")
         response.delete_cookie(csrf_cookie, path="/")
@@ -260,7 +324,7 @@ def make_router(
         user = page_user(request, store)
         if user is None:
             return to_login(request)
-        rows = patient_rows(store, _today())
+        rows = patient_rows(store, _today(), cs.visible_teams(store, user.username, user.role))
         needle = q.strip().lower()
         shown = [
             r
@@ -279,9 +343,12 @@ def make_router(
             due_count=sum(1 for r in rows if r["due"]),
         )
 
-    def patient_rows(store: Any, today: dt.date) -> list[dict[str, Any]]:
-        courses = cs.list_courses(store, limit=MAX_LIST).items
-        people = {p["id"]: p["patient"] for p in cs.list_patients(store, limit=MAX_LIST).items}
+    def patient_rows(
+        store: Any, today: dt.date, teams: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        courses = cs.list_courses(store, limit=MAX_LIST, teams=teams).items
+        listed = cs.list_patients(store, limit=MAX_LIST, teams=teams).items
+        people = {p["id"]: p["patient"] for p in listed}
         rows = []
         for c in courses:
             try:
@@ -329,6 +396,9 @@ def make_router(
             course = cs.get_course(store, course_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        refused = outside_teams(store, user, course["patient_id"])
+        if refused is not None:
+            return refused
         doc = course["document"]
         try:
             state = state_of(store, course_id, course["version"], today)
@@ -394,10 +464,16 @@ def make_router(
     async def record(
         request: Request, course_id: str, kind: str, store: Any = store_dep
     ) -> Response:
+        form = await request.form()
+        # Validation and the course replay are CPU work: off the event loop.
+        return await run_in_threadpool(record_form, request, course_id, kind, store, form)
+
+    def record_form(
+        request: Request, course_id: str, kind: str, store: Any, form: Mapping[str, Any]
+    ) -> Response:
         user = page_user(request, store)
         if user is None:
             return to_login(request)
-        form = await request.form()
         if not csrf_ok(user, str(form.get("csrf_token", ""))):
             return forbidden(
                 user, "The form's security token is missing or stale: reload the page."
@@ -411,6 +487,9 @@ def make_router(
             course = cs.get_course(store, course_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        refused = outside_teams(store, user, course["patient_id"])
+        if refused is not None:
+            return refused
         parsed = _forms.parse(kind, values)
         if values.get("version", "") != str(course["version"]):
             # Optimistic concurrency: the form was made from an older version of the course
@@ -433,16 +512,15 @@ def make_router(
         nonce = values.get("nonce", "")[:60] or secrets.token_urlsafe(12)
         actor = Actor(user.username, getattr(request.state, "request_id", ""))
         try:
-            for i, event in enumerate(parsed.events):
-                result = cs.append_event(
-                    store,
-                    course_id,
-                    event,
-                    expected_version=version,
-                    idempotency_key=f"web-{nonce}-{i}",
-                    actor=actor,
-                )
-                version = result.version
+            # A panel of labs is one write: all of its events are stored, or none.
+            cs.append_events(
+                store,
+                course_id,
+                parsed.events,
+                expected_version=version,
+                idempotency_key=f"web-{nonce}",
+                actor=actor,
+            )
         except ConflictError:
             values["version"] = str(cs.get_course(store, course_id)["version"])
             errors = {"": "Another entry was recorded at the same moment: check and record again."}
@@ -470,6 +548,9 @@ def make_router(
             courses = cs.list_courses(store, patient_id, limit=MAX_LIST).items
         except NotFoundError as exc:
             return not_found(user, exc)
+        refused = outside_teams(store, user, patient_id)
+        if refused is not None:
+            return refused
         today = _today()
         rows = [(c, state_of(store, c["id"], c["version"], today)) for c in courses]
         return render(

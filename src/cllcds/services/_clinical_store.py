@@ -170,8 +170,12 @@ def append_event(
     expected_version: int | None,
     idempotency_key: str | None,
     actor: Actor,
+    audit_extra: Mapping[str, Any] | None = None,
 ) -> AppendResult:
     """Record one event (a correction names the event it ``supersedes``).
+
+    ``audit_extra`` is kept with the audit entry (a correction's reason, an override of the
+    safety check with its reason and the findings overridden).
 
     Raises :class:`ConflictError` when ``expected_version`` is stale, :class:`InputError` (a
     :class:`DocumentError`) when the course with the event would be invalid.
@@ -190,6 +194,7 @@ def append_event(
         idempotency_key=idempotency_key,
         actor=actor,
         validate=_validate_document,
+        **({"audit_extra": dict(_object(audit_extra, "audit"))} if audit_extra else {}),
     )
 
 

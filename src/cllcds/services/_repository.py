@@ -85,6 +85,10 @@ class CourseRepository(Protocol):
 
     def list_patients(self, limit: int, offset: int) -> Page: ...
 
+    def update_patient(
+        self, patient_id: str, patient: Mapping[str, Any], actor: Actor, validate: Validator
+    ) -> dict[str, Any]: ...
+
     # courses
     def create_course(
         self,
@@ -109,6 +113,7 @@ class CourseRepository(Protocol):
         idempotency_key: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> AppendResult: ...
 
     # accounts
@@ -125,6 +130,8 @@ class CourseRepository(Protocol):
     def list_users(self) -> list[dict[str, Any]]: ...
 
     def set_user_disabled(self, username: str, disabled: bool, actor: Actor) -> dict[str, Any]: ...
+
+    def set_user_role(self, username: str, role: Role, actor: Actor) -> dict[str, Any]: ...
 
     def add_token(
         self,
@@ -148,6 +155,7 @@ class CourseRepository(Protocol):
         entity_id: str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        course_id: str | None = None,
     ) -> dict[str, Any]: ...
 
     def audit_entries(

@@ -179,6 +179,40 @@ class Store:
             items = [{"id": r.id, "patient": r.data} for r in rows]
         return _page(items, total, limit, offset)
 
+    def update_patient(
+        self, patient_id: str, patient: Mapping[str, Any], actor: Actor, validate: Validator
+    ) -> dict[str, Any]:
+        """Replace a patient's record; every course of the patient gets the new record in its
+        header (a new course version, each would-be course validated), all audited."""
+        data = dict(patient)
+        with self._write() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+            before = dict(row.data)
+            courses = list(s.scalars(select(CourseRow).where(CourseRow.patient_id == patient_id)))
+            for course in courses:
+                payloads = list(
+                    s.scalars(
+                        select(EventRow.payload)
+                        .where(EventRow.course_id == course.id)
+                        .order_by(EventRow.seq)
+                    )
+                )
+                validate({**course.header, "patient": data, "events": payloads})
+            row.data = data
+            for course in courses:
+                old = dict(course.header)
+                course.header = {**old, "patient": data}
+                course.version = course.version + 1
+                self._audit(
+                    s, actor, "course.patient_update", "course", course.id,
+                    {"patient": old.get("patient")}, {"patient": data, "version": course.version},
+                    course_id=course.id,
+                )  # fmt: skip
+            self._audit(s, actor, "patient.update", "patient", patient_id, before, data)
+        return {"id": patient_id, "patient": data}
+
     # ------------------------------------------------------------------------------- courses
 
     def create_course(
@@ -357,6 +391,7 @@ class Store:
         idempotency_key: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         request_hash = _hash(dict(event)) if idempotency_key is not None else None
         for attempt in range(RACE_RETRIES):
@@ -369,6 +404,7 @@ class Store:
                     request_hash,
                     actor,
                     validate,
+                    audit_extra,
                 )
             except IntegrityError:
                 # A concurrent request with the same idempotency key won; the retry replays it.
@@ -385,6 +421,7 @@ class Store:
         request_hash: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         with self._write() as s:
             course = self._course_row(s, course_id, lock=True)
@@ -435,7 +472,7 @@ class Store:
                 "event",
                 f"{course_id}/{payload['id']}",
                 {"version": old},
-                {"version": old + 1, "seq": seq, "event": payload},
+                {"version": old + 1, "seq": seq, "event": payload, **(audit_extra or {})},
                 course_id=course_id,
             )
             s.flush()
@@ -513,6 +550,18 @@ class Store:
             )
             return after
 
+    def set_user_role(self, username: str, role: Role, actor: Actor) -> dict[str, Any]:
+        with self._write() as s:
+            row = s.get(UserRow, username)
+            if row is None:
+                raise NotFoundError("username", username, "give an existing username")
+            before = _user_record(row)
+            row.role = role.value
+            s.flush()
+            after = _user_record(row)
+            self._audit(s, actor, "user.role", "user", username, before, after)
+            return after
+
     def add_token(
         self,
         token_hash: str,
@@ -564,10 +613,11 @@ class Store:
         entity_id: str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        course_id: str | None = None,
     ) -> dict[str, Any]:
         """Record a sign-off that changes no other table (e.g. a pharmacist's plan check)."""
         with self._write() as s:
-            self._audit(s, actor, action, entity, entity_id, before, after)
+            self._audit(s, actor, action, entity, entity_id, before, after, course_id=course_id)
             s.flush()
         return {"actor": actor.username, "action": action, "entity": entity, "entity_id": entity_id}
 

@@ -319,7 +319,13 @@ def timeline(
         )
         ids = tuple((str(r.get("id")), f"{r.get('code')} {fmt(r.get('value'))}") for r in results)
         who = notes.get(ids[0][0], {})
-        note = f"recorded by {who['by']} {who['at']} UTC" if who else ""
+        parts = [f"recorded by {who['by']} {who['at']} UTC"] if who else []
+        for r in results:
+            if r.get("supersedes") is not None:
+                why = notes.get(str(r.get("id")), {}).get("reason", "")
+                reason = f": {why}" if why else ""
+                parts.append(f"{r.get('code')} corrects entry {r['supersedes']}{reason}")
+        note = "; ".join(parts)
         by_day.setdefault(day, []).append(Entry("Labs", "▪", text, "ev-lab", ids, "", note, clock))
     days = sorted(by_day, reverse=newest_first)
     return [TimelineDay(d, tuple(sorted(by_day[d], key=lambda x: x.time))) for d in days]

@@ -277,8 +277,8 @@ def test_admin_manages_accounts(live: Live) -> None:
                                         "password": "short", "role": "viewer"})  # fmt: skip
         assert r.status_code == 422
         assert 'id="new-password-err"' in r.text
-        r = a.post("/app/users", data={"csrf_token": _csrf(a), "username": name,
-                                        "password": "first-password", "role": "viewer"})  # fmt: skip
+        new = {"csrf_token": _csrf(a), "username": name, "password": "first-password"}
+        r = a.post("/app/users", data={**new, "role": "viewer"})
         assert r.status_code == 303
         role = {"csrf_token": _csrf(a), "role": "clinician"}
         r = a.post(f"/app/users/{name}/role", data=role)

@@ -151,7 +151,13 @@ def test_plan_is_verified_by_a_pharmacist_before_the_course_starts(
     with _client(live, "pharmacist") as ph:
         r = ph.post(f"/app/plans/{plan}/verify", data={"csrf_token": _csrf(ph)})
         assert r.status_code == 303
-    r = clinician.post(f"/app/plans/{plan}/start", data={"csrf_token": _csrf(clinician)})
+    baseline = {"csrf_token": _csrf(clinician), "date": TODAY.isoformat(), "ANC": "2.1",
+                "PLT": "98", "ALC": "80.1", "node1_site": "left cervical", "node1_long": "35",
+                "node1_short": "22", "spleen_cm": "6"}  # fmt: skip
+    r = clinician.post(f"/app/plans/{plan}/start", data={**baseline, "PLT": "98000"})
+    assert r.status_code == 422
+    assert 'id="start-PLT-err"' in r.text
+    r = clinician.post(f"/app/plans/{plan}/start", data=baseline)
     assert r.status_code == 303
     course_url = r.headers["location"].split("?")[0]
     page = clinician.get(course_url).text
@@ -162,6 +168,9 @@ def test_plan_is_verified_by_a_pharmacist_before_the_course_starts(
     assert r.status_code == 422
     # The course's audit trail has the plan's start.
     course_id = course_url.rsplit("/", 1)[1]
+    header = live.store.get_course(course_id)["document"]
+    assert header["baseline"]["labs"][0] == {"code": "ANC", "value": 2.1, "unit": "10*9/L"}
+    assert header["baseline"]["assessment"]["spleen_cm"] == 6
     actions = [e["action"] for e in live.store.audit_entries(course_id, None, 100, 0).items]
     assert "course.create" in actions
     assert "plan.start" in actions

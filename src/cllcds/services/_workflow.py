@@ -178,8 +178,14 @@ def verify_proposed_plan(repo: CourseRepository, plan_id: str, actor: Actor) -> 
     return verify_plan(repo, doc, plan_id, actor)
 
 
-def start_course_from_plan(repo: CourseRepository, plan_id: str, actor: Actor) -> dict[str, Any]:
-    """Start the course a verified plan describes (regimen and start date, the patient's record).
+def start_course_from_plan(
+    repo: CourseRepository,
+    plan_id: str,
+    actor: Actor,
+    baseline: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Start the course a verified plan describes (regimen and start date, the patient's record,
+    and the pre-treatment ``baseline`` as the course document defines it).
 
     Fails closed: an unverified plan, or one already started, does not start a course.
     """
@@ -194,6 +200,7 @@ def start_course_from_plan(repo: CourseRepository, plan_id: str, actor: Actor) -
             "patient": plan.patient_id,
             "regimen": plan.inputs["regimen"],
             "start_date": plan.inputs["start"],
+            **({"baseline": dict(baseline)} if baseline else {}),
         },
         actor,
     )

@@ -608,3 +608,48 @@ def _place(problem: InputError, first_new: int, parsed: Parsed) -> None:
     elif sub in {f.name for form in FORMS for f in form.fields}:
         name = sub
     parsed.errors.setdefault(name, message)
+
+
+def baseline_of(values: Mapping[str, str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The course document's ``baseline`` from the start form (the lab panel's and the
+    assessment's fields, one date), or ``None`` when nothing was entered."""
+    labs = parse("labs", values)
+    if labs.errors.get("") == "enter at least one result":
+        labs.errors.pop("")
+    assessment_values = {k: v for k, v in values.items() if k != "time"}
+    assessment = parse("assessment", assessment_values)
+    errors = {**labs.errors, **assessment.errors}
+    if errors:
+        return None, errors
+    out: dict[str, Any] = {"date": values.get("date", "")}
+    if labs.events:
+        out["labs"] = [{k: e[k] for k in ("code", "value", "unit")} for e in labs.events]
+    event = assessment.events[0] if assessment.events else {}
+    described = {k: v for k, v in event.items() if k not in {"date", "type"}}
+    if described.get("lymph_nodes") or len(described) > 2:
+        out["assessment"] = described
+    if len(out) == 1:
+        return None, {}
+    return out, {}
+
+
+_BASELINE_FIELD = re.compile(r"^baseline\.(?:labs\[(\d+)\]|assessment\.(\w+)|(\w+))")
+
+
+def place_baseline(exc: InputError, baseline: Mapping[str, Any] | None) -> dict[str, str]:
+    """A refused baseline's problems by start-form field (empty: not about the baseline)."""
+    problems = exc.problems if isinstance(exc, DocumentError) else [exc]
+    labs = list((baseline or {}).get("labs") or [])
+    out: dict[str, str] = {}
+    for p in problems:
+        m = _BASELINE_FIELD.match(p.field)
+        if m is None:
+            continue
+        message = f"{p.value}: {p.fix}" if p.value not in (None, "") else p.fix
+        if m.group(1) is not None and int(m.group(1)) < len(labs):
+            out.setdefault(str(labs[int(m.group(1))]["code"]), message)
+        elif m.group(3) == "date":
+            out.setdefault("date", message)
+        else:
+            out.setdefault("", f"{p.field}: {message}")
+    return out

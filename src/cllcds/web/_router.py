@@ -41,6 +41,7 @@ from cllcds.services import (
     discrepancies,
     forest,
     make_plan,
+    plan_document,
     plan_html,
     plan_ics,
     plan_items,
@@ -888,17 +889,62 @@ def make_router(
         pid = urllib.parse.quote(plan.patient_id, safe="")
         return RedirectResponse(f"{PREFIX}/patients/{pid}?done=verified#plans", status_code=303)
 
+    def start_page(
+        user: WebUser,
+        plan: cs.PlanRecord,
+        values: Mapping[str, str],
+        errors: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        return render(
+            "start.html",
+            status,
+            user=user,
+            plan=plan,
+            labs=_forms.FORMS_BY_KIND["labs"],
+            assessment=_forms.FORMS_BY_KIND["assessment"],
+            values=values,
+            errors=errors,
+            today=_today(),
+        )
+
+    @router.get(f"{PREFIX}/plans/{{plan_id}}/start")
+    def start_form(request: Request, plan_id: str, store: Any = store_dep) -> Response:
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        if not user.can_record:
+            return forbidden(user, "Only a clinician starts a course.")
+        try:
+            plan = cs.get_plan(store, plan_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        return start_page(user, plan, {"date": _today().isoformat()}, {})
+
     @router.post(f"{PREFIX}/plans/{{plan_id}}/start")
     async def start(request: Request, plan_id: str, store: Any = store_dep) -> Response:
         got = await posted(request, store, Role.CLINICIAN)
         if isinstance(got, Response):
             return got
-        user, _values = got
+        user, values = got
         try:
-            course = cs.start_course_from_plan(store, plan_id, actor_of(request, user))
+            plan = cs.get_plan(store, plan_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        if not plan.verified:
+            detail = "A pharmacist must verify the plan before the course starts."
+            return render("error.html", 422, user=user, title="Not started", detail=detail)
+        baseline, errors = _forms.baseline_of(values)
+        if errors:
+            return start_page(user, plan, values, errors, 422)
+        try:
+            course = cs.start_course_from_plan(
+                store, plan_id, actor_of(request, user), baseline=baseline
+            )
         except InputError as exc:
+            placed = _forms.place_baseline(exc, baseline)
+            if placed:
+                return start_page(user, plan, values, placed, 422)
             return render("error.html", 422, user=user, title="Not started", detail=str(exc))
         return RedirectResponse(f"{PREFIX}/courses/{course['id']}?recorded=course", status_code=303)
 
@@ -1020,7 +1066,8 @@ def make_router(
         if values["regimen"]:
             try:
                 plan = plan_from(values)
-                items = list(plan_items(plan))
+                tiw = plan_document(plan)["options"].get("tiw_weekdays") or []
+                items = _views.plan_gaps(list(plan_items(plan)), tiw)
             except InputError as exc:
                 name = exc.field.lstrip("-").replace("-", "_")
                 errors[name if name in plan_fields else ""] = f"{exc.value}: {exc.fix}"

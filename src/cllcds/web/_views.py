@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -452,3 +453,40 @@ def decision_for(alert: Mapping[str, Any], decisions: list[Mapping[str, Any]]) -
         if stem and stem in str(d.get("rule", "")):
             return d
     return same[0] if same else {}
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanGap:
+    """Days of a plan without alemtuzumab, between two administrations, with the reason."""
+
+    date: dt.date
+    last: dt.date
+    kind: str
+    title: str
+    detail: str
+    cycle: None = None
+    day: None = None
+
+
+def plan_gaps(items: Sequence[Any], tiw_weekdays: Sequence[int]) -> list[Any]:
+    """The plan's items with a row for every run of days without a dose, saying why (the
+    schedule's rest days, or the regimen's interval), so an absent dose is never a mystery."""
+    doses = sorted({i.date for i in items if i.kind == "administration"})
+    tiw = ", ".join(WEEKDAYS[d] for d in tiw_weekdays)
+    gaps: list[Any] = []
+    for a, b in itertools.pairwise(doses):
+        if (b - a).days <= 1:
+            continue
+        first, last = a + dt.timedelta(days=1), b - dt.timedelta(days=1)
+        days = (last - first).days + 1
+        if tiw and all((first + dt.timedelta(days=k)).weekday() not in tiw_weekdays
+                       for k in range(days)):  # fmt: skip
+            why = f"rest day{'s' if days > 1 else ''} of the three-times-weekly schedule ({tiw})"
+        else:
+            why = f"the regimen gives no dose for {days} day{'s' if days > 1 else ''}"
+        span = first.isoformat() if days == 1 else f"{first.isoformat()} to {last.isoformat()}"
+        gaps.append(PlanGap(first, last, "no-dose", f"No alemtuzumab {span}", why))
+    return sorted([*items, *gaps], key=lambda i: (i.date, i.kind != "no-dose"))

@@ -217,6 +217,7 @@ HAND_FORMS: tuple[Form, ...] = (
             Field("node2_short", "short axis", unit="mm"),
             Field("liver_cm", "Liver below costal margin", unit="cm"),
             Field("spleen_cm", "Spleen below costal margin", unit="cm"),
+            Field("spleen_length_cm", "Spleen length by imaging", unit="cm"),
             Field("marrow_lymph", "Marrow lymphocytes", unit="%"),
             Field("marrow_nodules", "Marrow lymphoid nodules", "checkbox"),
             Field("symptoms", "Constitutional symptoms", "checkbox"),
@@ -227,6 +228,22 @@ HAND_FORMS: tuple[Form, ...] = (
                 options=(("", "not tested"), ("blood", "Blood"), ("marrow", "Marrow")),
             ),
             Field("mrd_level", "MRD level", unit="fraction", hint="e.g. 0.00005 (< 10⁻⁴)"),
+            Field(
+                "cytopenia_due_to_cll",
+                "Cytopenia due to CLL",
+                "select",
+                options=(("", "not judged"), ("no", "no"), ("yes", "yes")),
+            ),
+            Field(
+                "transformation",
+                "Transformation",
+                "select",
+                options=(
+                    ("", "none"),
+                    ("richter", "Richter"),
+                    ("prolymphocytic", "prolymphocytic"),
+                ),
+            ),
         ),
         "Record assessment",
         group="Results",
@@ -483,9 +500,13 @@ def _assessment(
             node = {"long_mm": _int(long_mm), "short_mm": _int(short_mm)}
             nodes.append({"site": site or f"node {i}", **node})
     event["lymph_nodes"] = nodes
-    for name in ("liver_cm", "spleen_cm"):
+    for name in ("liver_cm", "spleen_cm", "spleen_length_cm"):
         if nums[name] is not None:
             event[name] = _int(nums[name] or 0)
+    if values.get("cytopenia_due_to_cll"):
+        event["cytopenia_due_to_cll"] = values["cytopenia_due_to_cll"] == "yes"
+    if values.get("transformation"):
+        event["transformation"] = values["transformation"]
     if nums["marrow_lymph"] is not None:
         event["marrow"] = {
             "lymphocytes_pct": _int(nums["marrow_lymph"] or 0),
@@ -521,9 +542,12 @@ def values_of(event: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
             values[f"node{i}_site"] = str(node.get("site", ""))
             values[f"node{i}_long"] = _show(node.get("long_mm"))
             values[f"node{i}_short"] = _show(node.get("short_mm"))
-        for k in ("liver_cm", "spleen_cm"):
+        for k in ("liver_cm", "spleen_cm", "spleen_length_cm"):
             if event.get(k) is not None:
                 values[k] = _show(event[k])
+        if event.get("cytopenia_due_to_cll") is not None:
+            values["cytopenia_due_to_cll"] = "yes" if event["cytopenia_due_to_cll"] else "no"
+        values["transformation"] = str(event.get("transformation") or "")
         marrow = event.get("marrow") or {}
         if marrow:
             values["marrow_lymph"] = _show(marrow.get("lymphocytes_pct"))

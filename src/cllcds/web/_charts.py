@@ -35,8 +35,8 @@ GREY = "#595959"
 BAND_FILLS = {1: "#fdf3d7", 2: "#fbe2b0", 3: "#f6c48a", 4: "#eea26a", 5: "#e07f4f"}
 
 WIDTH = 560
-HEIGHT = 220
-PAD_L, PAD_R, PAD_T, PAD_B = 52, 70, 14, 30
+HEIGHT = 230
+PAD_L, PAD_R, PAD_T, PAD_B = 52, 70, 24, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +219,7 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
         )
     scale_note = " log scale" if chart.log else ""
     out.append(
-        f'<text class="unit-label" x="{x0 - 6}" y="{y1 - 2 + 8}" text-anchor="end">'
+        f'<text class="unit-label" x="{x0 - 6}" y="{y1 - 12}" text-anchor="end">'
         f"{escape(chart.unit)}</text>"
         f'<text class="unit-label" x="{x0 + 4}" y="{y1 + 10}">{escape(scale_note.strip())}</text>'
     )

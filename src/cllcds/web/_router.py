@@ -412,7 +412,7 @@ def make_router(
             labs=_views.lab_rows(doc, state),
             overdue=_views.overdue(state, today),
             plan=cs.course_plan(store, course_id),
-            tz_note=_views.local_now(),
+            tz_note=_views.local_zone(),
         )
 
     @router.get(f"{PREFIX}/courses/{{course_id}}")

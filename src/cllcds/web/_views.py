@@ -84,6 +84,13 @@ def overdue(state: Mapping[str, Any], today: dt.date) -> list[str]:
     return out
 
 
+def local_zone() -> str:
+    """The server's local time zone, named with its UTC offset."""
+    now = dt.datetime.now().astimezone()
+    offset = now.strftime("%z")
+    return f"{now.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def local_now() -> str:
     """Now in the server's local time zone, ISO, with the zone named."""
     now = dt.datetime.now().astimezone()

@@ -65,7 +65,7 @@ LAB_FIELDS = (
     ("CD4", "CD4+ cells", "/uL", "cells/µL"),
 )
 _DATE = Field("date", "Date", "date", required=True)
-_TIME = Field("time", "Clock time", "time", hint="HH:MM, optional; orders entries within a day")
+_TIME = Field("time", "Clock time", "time", hint="24-hour HH:MM, optional")
 _AUTOIMMUNE = tuple((k.value, k.value[:1].upper() + k.value[1:]) for k in AutoimmuneKind)
 _ROUTES = (("iv", "IV"), ("sc", "SC"), ("po", "Oral"), ("civ", "Continuous IV"))
 #: Keys every event may carry; never a form field of their own.

@@ -328,6 +328,11 @@ def test_summary_grades_overdue_and_charts(clinician: httpx.Client, live: Live) 
     assert "G4" in row.group(0)
     assert "11.600000000000001" not in page
     assert 'data-value="11.6"' in page
+    # Each value of the data tables carries its grade, with its unit.
+    assert re.search(r'<td class="num">0\.2 ×10⁹/L</td><td>CTCAE G4</td>', page)
+    # Monitoring past its date says since when.
+    stopped = clinician.get(f"/app/courses/{_own_course(live, 4)}").text
+    assert re.search(r"CMV PCR overdue since \d{4}-\d{2}-\d{2} \(\d+ days?\)", stopped)
     # Lymphocytes on a log axis: 65 is drawn inside the chart, not clipped at the top.
     alc = re.search(r'<svg[^>]*data-chart="ALC".*?</svg>', page, re.S)
     assert alc

@@ -148,11 +148,17 @@ def lab_rows(doc: Mapping[str, Any], state: Mapping[str, Any]) -> list[LabRow]:
     return out
 
 
-def value_grades(doc: Mapping[str, Any]) -> dict[tuple[str, str], tuple[int | None, int | None]]:
-    """(code, date) → (CTCAE grade, iwCLL grade) of every lab value, for the data tables."""
-    return {
-        (r["code"], r["date"]): (r.get("ctcae"), r.get("iwcll")) for r in lab_grades(doc)["results"]
-    }
+def value_grades(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], str]:
+    """(code, date, value) → "CTCAE G3" (and ", iwCLL G2") for every graded lab value."""
+    out = {}
+    for r in lab_grades(doc)["results"]:
+        parts = []
+        if r.get("ctcae") is not None:
+            parts.append(f"CTCAE G{r['ctcae']}")
+        if r.get("iwcll") is not None:
+            parts.append(f"iwCLL G{r['iwcll']}")
+        out[(r["code"], r["date"], _charts.num(r["value"]))] = ", ".join(parts)
+    return out
 
 
 def badges(state: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -376,7 +382,7 @@ class ChartView:
     title: str
     unit: str
     svg: str
-    rows: tuple[tuple[str, str], ...]
+    rows: tuple[tuple[str, str, str], ...]  # date, value, grade
     rules: tuple[str, ...]
 
 
@@ -409,6 +415,7 @@ def charts(doc: Mapping[str, Any], state: Mapping[str, Any], today: dt.date) -> 
     label = str(rule_sets.get("label", "us-2007"))
     scale = str(rule_sets.get("toxicity", "ctcae-5"))
     out = []
+    grades = value_grades(doc)
     for code, title, unit in CHARTED_LABS:
         chart = _charts.Chart(
             key=code.value,
@@ -420,7 +427,7 @@ def charts(doc: Mapping[str, Any], state: Mapping[str, Any], today: dt.date) -> 
             markers=tuple(doses),
             log=code is LabCode.ALC,  # lymphocytes span 0.1 to 100+: only a log axis shows both
         )
-        out.append(_view(chart, start, end))
+        out.append(_view(chart, start, end, grades))
     chart = _charts.Chart(
         key="CMV",
         title="CMV viral load (PCR)",
@@ -434,11 +441,22 @@ def charts(doc: Mapping[str, Any], state: Mapping[str, Any], today: dt.date) -> 
     return out
 
 
-def _view(chart: _charts.Chart, start: dt.date, end: dt.date) -> ChartView:
+def _view(
+    chart: _charts.Chart,
+    start: dt.date,
+    end: dt.date,
+    grades: Mapping[tuple[str, str, str], str] | None = None,
+) -> ChartView:
+    grades = grades or {}
+
+    def row(d: dt.date, v: float) -> tuple[str, str, str]:
+        shown = _charts.num(v)
+        return (d.isoformat(), shown, grades.get((chart.key, d.isoformat(), shown), ""))
+
     rows = tuple(
         sorted(
-            [(d.isoformat(), _charts.num(v)) for d, v in chart.points]
-            + [(d.isoformat(), "not detected") for d in chart.not_detected]
+            [row(d, v) for d, v in chart.points]
+            + [(d.isoformat(), "not detected", "") for d in chart.not_detected]
         )
     )
     return ChartView(

@@ -126,7 +126,8 @@ def make_router(
     forest_cache: dict[tuple[Any, ...], bytes] = {}
     cache_lock = threading.Lock()
     views_cache: dict[
-        tuple[int, str, int, str], tuple[list[_views.TimelineDay], list[_views.ChartView]]
+        tuple[int, str, int, str],
+        tuple[list[_views.TimelineDay], list[_views.ChartView], list[_views.LabRow]],
     ] = {}
 
     # ----------------------------------------------------------------------------- helpers
@@ -172,14 +173,18 @@ def make_router(
 
     def views_of(
         store: Any, course: Mapping[str, Any], state: Mapping[str, Any], today: dt.date
-    ) -> tuple[list[_views.TimelineDay], list[_views.ChartView]]:
+    ) -> tuple[list[_views.TimelineDay], list[_views.ChartView], list[_views.LabRow]]:
         key = (id(store), str(course["id"]), int(course["version"]), today.isoformat())
         hit = views_cache.get(key)
         if hit is None:
             doc = course["document"]
             audit = cs.audit_log(store, str(course["id"]), None, AUDIT_SCAN, 0).items
             notes = _views.audit_notes(audit)
-            hit = (_views.timeline(doc, notes=notes), _views.charts(doc, state, today))
+            hit = (
+                _views.timeline(doc, notes=notes),
+                _views.charts(doc, state, today),
+                _views.lab_rows(doc, state),
+            )
             with cache_lock:
                 if len(views_cache) >= VIEWS_CACHE_SIZE:
                     views_cache.pop(next(iter(views_cache)), None)
@@ -409,7 +414,7 @@ def make_router(
             flash_error=flash_error,
             verdict=verdict,
             groups=_forms.grouped(),
-            labs=_views.lab_rows(doc, state),
+            labs=views[2],
             overdue=_views.overdue(state, today),
             plan=cs.course_plan(store, course_id),
             tz_note=_views.local_zone(),

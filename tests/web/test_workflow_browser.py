@@ -127,8 +127,7 @@ def test_register_plan_verify_start_record_override_correct_respond(
     assert "safety check overridden: protocol dose confirmed with the consultant" in timeline
     # Correct the ANC.
     line = doc.locator("#timeline li.ev-lab", has_text="ANC 1.8")
-    line.locator("details.fix summary").click()
-    line.locator("a", has_text="Correct ANC 1.8").click()
+    line.locator(".fix a", has_text="ANC 1.8").click()
     doc.wait_for_selector("#correct-ANC")
     assert doc.input_value("#correct-ANC") == "1.8"
     doc.fill("#correct-ANC", "1.3")

@@ -293,6 +293,9 @@ def test_admin_manages_accounts(live: Live) -> None:
         r = a.post(f"/app/users/{name}/role", data=role)
         assert r.status_code == 303
         assert live.store.get_user(name)["role"] == "clinician"
+        r = a.post("/app/users/admin/role", data={"csrf_token": _csrf(a), "role": "viewer"})
+        assert r.status_code == 422  # an admin cannot demote themself (and lock admins out)
+        assert live.store.get_user("admin")["role"] == "admin"
         a.post(f"/app/users/{name}/disable", data={"csrf_token": _csrf(a)})
         with httpx.Client(base_url=live.base_url) as u:
             r = u.post("/app/login", data={"username": name, "password": "first-password"})

@@ -180,10 +180,11 @@ def make_router(
             doc = course["document"]
             audit = cs.audit_log(store, str(course["id"]), None, AUDIT_SCAN, 0).items
             notes = _views.audit_notes(audit)
+            graded = cs.lab_grades(doc)
             hit = (
                 _views.timeline(doc, notes=notes),
-                _views.charts(doc, state, today),
-                _views.lab_rows(doc, state),
+                _views.charts(doc, state, today, graded),
+                _views.lab_rows(doc, state, graded),
             )
             with cache_lock:
                 if len(views_cache) >= VIEWS_CACHE_SIZE:
@@ -1025,6 +1026,8 @@ def make_router(
         actor = actor_of(request, user)
         try:
             if action == "role":
+                if username == user.username and values.get("role") != Role.ADMIN.value:
+                    raise InputError("role", values.get("role"), "an admin cannot demote themself")
                 cs.set_user_role(store, username, values.get("role", ""), actor)
                 message = f"{username} is now {values.get('role')}."
             elif action in {"disable", "enable"}:

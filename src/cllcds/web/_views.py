@@ -113,9 +113,13 @@ class LabRow:
     source: str
 
 
-def lab_rows(doc: Mapping[str, Any], state: Mapping[str, Any]) -> list[LabRow]:
+def lab_rows(
+    doc: Mapping[str, Any],
+    state: Mapping[str, Any],
+    graded: Mapping[str, Any] | None = None,
+) -> list[LabRow]:
     """Latest ANC, PLT, HGB, ALC with CTCAE (and, where chosen, iwCLL) grade and worst grade."""
-    graded = lab_grades(doc)
+    graded = graded if graded is not None else lab_grades(doc)
     latest: dict[str, Mapping[str, Any]] = {}
     for r in graded["results"]:
         latest[r["code"]] = r
@@ -148,10 +152,12 @@ def lab_rows(doc: Mapping[str, Any], state: Mapping[str, Any]) -> list[LabRow]:
     return out
 
 
-def value_grades(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], str]:
+def value_grades(
+    doc: Mapping[str, Any], graded: Mapping[str, Any] | None = None
+) -> dict[tuple[str, str, str], str]:
     """(code, date, value) → "CTCAE G3" (and ", iwCLL G2") for every graded lab value."""
     out = {}
-    for r in lab_grades(doc)["results"]:
+    for r in (graded if graded is not None else lab_grades(doc))["results"]:
         parts = []
         if r.get("ctcae") is not None:
             parts.append(f"CTCAE G{r['ctcae']}")
@@ -386,7 +392,12 @@ class ChartView:
     rules: tuple[str, ...]
 
 
-def charts(doc: Mapping[str, Any], state: Mapping[str, Any], today: dt.date) -> list[ChartView]:
+def charts(
+    doc: Mapping[str, Any],
+    state: Mapping[str, Any],
+    today: dt.date,
+    graded: Mapping[str, Any] | None = None,
+) -> list[ChartView]:
     """The lab and CMV charts of a course, on a common time axis."""
     course = load_course(dict(doc))
     superseded = {e.supersedes for e in course.events if e.supersedes is not None}
@@ -415,7 +426,7 @@ def charts(doc: Mapping[str, Any], state: Mapping[str, Any], today: dt.date) -> 
     label = str(rule_sets.get("label", "us-2007"))
     scale = str(rule_sets.get("toxicity", "ctcae-5"))
     out = []
-    grades = value_grades(doc)
+    grades = value_grades(doc, graded)
     for code, title, unit in CHARTED_LABS:
         chart = _charts.Chart(
             key=code.value,

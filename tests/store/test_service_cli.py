@@ -117,3 +117,25 @@ def test_default_database_in_data_dir(
     code, _out, _ = run(["db", "upgrade"], capsys)
     assert code == 0
     assert (tmp_path / "data" / "cllcds.db").is_file()
+
+
+def test_bootstrap_admin_prints_its_password_once(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["users", "bootstrap-admin", "--database-url", database_url], capsys)
+    assert code == 0
+    password = out.rsplit("(shown once): ", 1)[1].strip()
+    assert len(password) >= 20
+    store = Store.open(database_url)
+    try:
+        user = cs.authenticate(store, "admin", password)
+        assert user is not None
+        assert user["role"] == "admin"
+        # A second call creates nothing and prints no password.
+        code, out, err = run(["users", "bootstrap-admin", "--database-url", database_url], capsys)
+        assert code == 1
+        assert "exists already" in err
+        assert "password" not in out
+        assert [u["username"] for u in store.list_users()] == ["admin"]
+    finally:
+        store.close()

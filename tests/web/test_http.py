@@ -40,7 +40,19 @@ FORMS = [
     ("infection", {"grade": "3", "description": "pneumonia", "serious": "1"}, "pneumonia"),
     ("cmv", {"test": "pcr", "detected": "yes", "value": "1200"}, "1200 [IU]/mL"),
     ("assessment", {"node1_site": "left cervical", "node1_long": "15", "node1_short": "9",
-                    "liver_cm": "0", "spleen_cm": "1"}, "1 node(s), spleen 1 cm"),
+                    "liver_cm": "0", "spleen_cm": "1", "mrd_sample": "blood",
+                    "mrd_level": "0.00005"}, "1 node(s), spleen 1 cm, MRD 0.00005 (blood)"),
+    ("hold", {"reason": "patient travelling"}, "patient travelling"),
+    ("stop", {"reason": "progressive disease"}, "Treatment stopped: progressive disease"),
+    ("autoimmune", {"kind": "other", "kind_text": "pure red cell aplasia"},
+     "pure red cell aplasia"),
+    ("antiviral", {"drug": "valganciclovir", "dose_mg": "900", "start": "2026-01-02"},
+     "valganciclovir 900 mg from 2026-01-02"),
+    ("growth_factor", {"drug": "filgrastim"}, "filgrastim"),
+    ("transfusion", {"product": "irradiated red cells"}, "irradiated red cells"),
+    ("note", {"text": "seen on the ward round"}, "seen on the ward round"),
+    ("cmv", {"test": "pcr", "detected": "no"}, "not detected"),
+    ("labs", {"time": "07:45", "HGB": "11.600000000000001"}, "HGB 11.6 g/dL"),
 ]  # fmt: skip
 
 
@@ -58,6 +70,16 @@ def test_each_form_records_an_event(
         **fields,
     }
     r = clinician.post(f"{url}/record/{kind}", data=data)
+    if kind == "dose":
+        # The course is discontinued: the safety check stops the dose before it is saved and
+        # says why; an explicit override with a reason records it.
+        assert r.status_code == 409
+        assert 'data-code="dose-after-discontinuation"' in r.text
+        codes = re.search(r'name="override_codes" value="([^"]*)"', r.text)
+        assert codes
+        data = {**data, "override": "1", "override_codes": codes.group(1),
+                "override_reason": "test of the override"}  # fmt: skip
+        r = clinician.post(f"{url}/record/{kind}", data=data)
     assert r.status_code == 303, r.text[:2000]
     assert shown in clinician.get(url).text
     # The same submission again (a double click) is not recorded twice: stale version.

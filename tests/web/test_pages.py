@@ -66,9 +66,9 @@ def test_patient_list_shows_badges_and_due_today(page_for: Any) -> None:
     escalating = page.locator("tr", has=page.locator("a:text-is('demo-escalating')"))
     assert "Alemtuzumab 30 mg IV" in escalating.inner_text()  # the dose due today
     _shot(page, "patients")
-    page.fill("#q", "cmv")
+    page.fill("#q", "cmv-pre")
     page.press("#q", "Enter")
-    page.wait_for_url("**q=cmv**")
+    page.wait_for_url("**q=cmv-pre**")
     assert page.locator("table.patients tbody tr").count() == 1
 
 

@@ -104,6 +104,24 @@ def register(app: typer.Typer) -> None:
     users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
     app.add_typer(users, name="users")
 
+    @users.command("bootstrap-admin")
+    def users_bootstrap_admin(
+        username: Annotated[str, typer.Option(help="Name of the first admin.")] = "admin",
+        db_url: DbOpt = None,
+    ) -> None:
+        """Create the first administrator and print its password once (nothing if an admin
+        exists). The password is stored only as a hash: copy it now, change it after."""
+        store = _open(db_url)
+        try:
+            made = cs.bootstrap_admin(store, _actor(), username)
+        finally:
+            store.close()
+        if made is None:
+            typer.echo("an admin account exists already: nothing created", err=True)
+            raise typer.Exit(1)
+        user, password = made
+        typer.echo(f"created admin {user['username']}; password (shown once): {password}")
+
     @users.command("add")
     def users_add(
         username: str,

@@ -228,8 +228,12 @@ def append_event(
     idempotency_key: str | None,
     actor: Actor,
     dates: DatePolicy | None = None,
+    audit_extra: Mapping[str, Any] | None = None,
 ) -> AppendResult:
     """Record one event (a correction names the event it ``supersedes``).
+
+    ``audit_extra`` is kept with the audit entry (a correction's reason, an override of the
+    safety check with its reason and the findings overridden).
 
     Raises :class:`ConflictError` when ``expected_version`` is stale, :class:`InputError` (a
     :class:`DocumentError`) when the course with the event would be invalid or its date is
@@ -243,6 +247,7 @@ def append_event(
         idempotency_key=idempotency_key,
         actor=actor,
         dates=dates,
+        audit_extra=audit_extra,
     )[0]
 
 
@@ -255,8 +260,10 @@ def append_events(
     idempotency_key: str | None,
     actor: Actor,
     dates: DatePolicy | None = None,
+    audit_extra: Mapping[str, Any] | None = None,
 ) -> list[AppendResult]:
-    """Record several events at once (a lab panel): all are stored, or none."""
+    """Record several events at once (a lab panel): all are stored, or none. ``audit_extra``
+    is kept with each event's audit entry (see :func:`append_event`)."""
     if not events:
         raise InputError("events", [], "give at least one event")
     objs: list[Mapping[str, Any]] = []
@@ -274,6 +281,7 @@ def append_events(
         idempotency_key=idempotency_key,
         actor=actor,
         validate=_dated(dates, len(objs)),
+        **({"audit_extra": dict(_object(audit_extra, "audit"))} if audit_extra else {}),
     )
 
 

@@ -104,6 +104,10 @@ class CourseRepository(Protocol):
         self, actor: str, action: str, entity_id: str, since: dt.datetime
     ) -> bool: ...
 
+    def update_patient(
+        self, patient_id: str, patient: Mapping[str, Any], actor: Actor, validate: Validator
+    ) -> dict[str, Any]: ...
+
     # courses
     def create_course(
         self,
@@ -132,6 +136,7 @@ class CourseRepository(Protocol):
         idempotency_key: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> AppendResult: ...
 
     def append_events(
@@ -143,6 +148,7 @@ class CourseRepository(Protocol):
         idempotency_key: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> list[AppendResult]: ...
 
     # accounts
@@ -159,6 +165,8 @@ class CourseRepository(Protocol):
     def list_users(self) -> list[dict[str, Any]]: ...
 
     def set_user_disabled(self, username: str, disabled: bool, actor: Actor) -> dict[str, Any]: ...
+
+    def set_user_role(self, username: str, role: Role, actor: Actor) -> dict[str, Any]: ...
 
     def add_token(
         self,
@@ -182,6 +190,7 @@ class CourseRepository(Protocol):
         entity_id: str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        course_id: str | None = None,
     ) -> dict[str, Any]: ...
 
     def verify_audit(self) -> dict[str, Any]: ...

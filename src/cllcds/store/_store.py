@@ -334,6 +334,42 @@ class Store:
             ).first()
             return found is not None
 
+    def update_patient(
+        self, patient_id: str, patient: Mapping[str, Any], actor: Actor, validate: Validator
+    ) -> dict[str, Any]:
+        """Replace a patient's record; every course of the patient gets the new record in its
+        header (a new course version, each would-be course validated), all audited."""
+        data = dict(patient)
+        with self._write() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+            before = dict(row.data)
+            courses = list(s.scalars(select(CourseRow).where(CourseRow.patient_id == patient_id)))
+            for course in courses:
+                payloads = list(
+                    s.scalars(
+                        select(EventRow.payload)
+                        .where(EventRow.course_id == course.id)
+                        .order_by(EventRow.seq)
+                    )
+                )
+                validate({**course.header, "patient": data, "events": payloads})
+            row.data = data
+            for course in courses:
+                old = dict(course.header)
+                course.header = {**old, "patient": data}
+                course.version = course.version + 1
+                self._audit(
+                    s, actor, "course.patient_update", "course", course.id,
+                    {"patient": old.get("patient")}, {"patient": data, "version": course.version},
+                    course_id=course.id,
+                )  # fmt: skip
+            self._audit(s, actor, "patient.update", "patient", patient_id, before, data)
+        return {"id": patient_id, "patient": data}
+
+    # ------------------------------------------------------------------------------- courses
+
     # ------------------------------------------------------------------------------- courses
 
     def create_course(
@@ -566,6 +602,7 @@ class Store:
         idempotency_key: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         return self.append_events(
             course_id,
@@ -574,6 +611,7 @@ class Store:
             idempotency_key=idempotency_key,
             actor=actor,
             validate=validate,
+            audit_extra=audit_extra,
         )[0]
 
     def append_events(
@@ -585,6 +623,7 @@ class Store:
         idempotency_key: str | None,
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> list[AppendResult]:
         """Record several events in one transaction: all of them or none. With a key, the
         events get ``key`` (one event) or ``key-0``, ``key-1``, ... (several)."""
@@ -601,7 +640,7 @@ class Store:
         for attempt in range(RACE_RETRIES):
             try:
                 return self._append_once(
-                    course_id, events, expected_version, keys, hashes, actor, validate
+                    course_id, events, expected_version, keys, hashes, actor, validate, audit_extra
                 )
             except IntegrityError:
                 # A concurrent request with the same idempotency key won; the retry replays it.
@@ -618,6 +657,7 @@ class Store:
         hashes: list[str | None],
         actor: Actor,
         validate: Validator,
+        audit_extra: Mapping[str, Any] | None = None,
     ) -> list[AppendResult]:
         with self._write() as s:
             course = self._course_row(s, course_id, lock=True)
@@ -689,7 +729,7 @@ class Store:
                     "event",
                     f"{course_id}/{payload['id']}",
                     {"version": version - 1},
-                    {"version": version, "seq": seq, "event": payload},
+                    {"version": version, "seq": seq, "event": payload, **(audit_extra or {})},
                     course_id=course_id,
                 )
                 s.flush()
@@ -781,6 +821,18 @@ class Store:
             )
             return after
 
+    def set_user_role(self, username: str, role: Role, actor: Actor) -> dict[str, Any]:
+        with self._write() as s:
+            row = s.get(UserRow, username)
+            if row is None:
+                raise NotFoundError("username", username, "give an existing username")
+            before = _user_record(row)
+            row.role = role.value
+            s.flush()
+            after = _user_record(row)
+            self._audit(s, actor, "user.role", "user", username, before, after)
+            return after
+
     def add_token(
         self,
         token_hash: str,
@@ -832,10 +884,11 @@ class Store:
         entity_id: str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        course_id: str | None = None,
     ) -> dict[str, Any]:
         """Record a sign-off that changes no other table (e.g. a pharmacist's plan check)."""
         with self._write() as s:
-            self._audit(s, actor, action, entity, entity_id, before, after)
+            self._audit(s, actor, action, entity, entity_id, before, after, course_id=course_id)
             s.flush()
         return {"actor": actor.username, "action": action, "entity": entity, "entity_id": entity_id}
 

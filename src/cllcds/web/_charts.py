@@ -35,8 +35,8 @@ GREY = "#595959"
 BAND_FILLS = {1: "#fdf3d7", 2: "#fbe2b0", 3: "#f6c48a", 4: "#eea26a", 5: "#e07f4f"}
 
 WIDTH = 560
-HEIGHT = 220
-PAD_L, PAD_R, PAD_T, PAD_B = 52, 70, 14, 30
+HEIGHT = 230
+PAD_L, PAD_R, PAD_T, PAD_B = 52, 70, 24, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,15 @@ class Chart:
     rules: tuple[Rule, ...] = ()
     log: bool = False
     markers: tuple[tuple[dt.date, str], ...] = ()  # (date, label): vertical ticks (doses)
+    not_detected: tuple[dt.date, ...] = ()  # tests with no measurable value ("not detected")
+
+
+def num(v: float) -> str:
+    """A number as a person writes it: no float artefacts (11.600000000000001 → 11.6)."""
+    text = f"{v:.6g}"
+    if "e" in text:  # very small or large: plain digits still
+        text = f"{v:.10f}".rstrip("0").rstrip(".") if abs(v) < 1 else f"{v:.0f}"
+    return text
 
 
 def lab_bands(lab: LabCode, scale: str = "ctcae-5") -> tuple[Band, ...]:
@@ -138,7 +147,7 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
         b for band in chart.bands for b in (band.low, band.high) if b is not None
     ]
     if chart.log:
-        pos = [v for v in values if v > 0] or [100.0]
+        pos = [v for v in [*values, *refs] if v > 0] or [100.0]
         lo = 10 ** math.floor(math.log10(min(pos)))
         hi = 10 ** math.ceil(math.log10(max(pos) * 1.01))
         if hi <= lo:
@@ -150,7 +159,10 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
                 math.log10(hi) - math.log10(lo)
             )
 
-        ticks = [10.0**k for k in range(round(math.log10(lo)), round(math.log10(hi)) + 1)]
+        decades = [10.0**k for k in range(round(math.log10(lo)), round(math.log10(hi)) + 1)]
+        ticks = decades
+        if len(decades) <= 3:  # few decades: 1-2-5 ticks so that values can be read
+            ticks = sorted({t * m for t in decades for m in (1, 2, 5) if lo <= t * m <= hi})
     else:
         lo = 0.0
         top = max([*values, *refs, 0.0]) if values else max([*refs, 1.0])
@@ -205,12 +217,18 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
             f'<line class="grid" x1="{x0}" y1="{y:.1f}" x2="{x1}" y2="{y:.1f}"/>'
             f'<text class="tick" x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>'
         )
+    scale_note = " log scale" if chart.log else ""
+    out.append(
+        f'<text class="unit-label" x="{x0 - 6}" y="{y1 - 12}" text-anchor="end">'
+        f"{escape(chart.unit)}</text>"
+        f'<text class="unit-label" x="{x0 + 4}" y="{y1 + 10}">{escape(scale_note.strip())}</text>'
+    )
     for d in _date_ticks(start, end):
         x = xmap(d)
         out.append(
             f'<line class="grid" x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y1}"/>'
             f'<text class="tick" x="{x:.1f}" y="{y0 + 16}" text-anchor="middle">'
-            f"{d.strftime('%d %b')}</text>"
+            f"{d.isoformat()}</text>"
         )
     for d, label in chart.markers:
         if start <= d <= end:
@@ -242,6 +260,19 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
             f'<path class="series" d="{path}" fill="none" stroke="{BLUE}" stroke-width="2"/>'
         )
         for d, v in pts:
+            if not chart.log and v > hi:
+                # Off the scale: a marker at the top edge that says the value.
+                x = xmap(d)
+                out.append(
+                    f'<path class="point point-offscale" d="M{x - 6:.1f},{y1 + 10:.1f} '
+                    f'L{x:.1f},{y1:.1f} L{x + 6:.1f},{y1 + 10:.1f} Z" fill="{BLUE}" '
+                    f'stroke="#000" data-date="{d.isoformat()}" data-value="{num(v)}">'
+                    f"<title>{d.isoformat()}: {num(v)} {escape(chart.unit)} (above the axis)"
+                    f"</title></path>"
+                    f'<text class="offscale-label" x="{x + 8:.1f}" y="{y1 + 10:.1f}">'
+                    f"{num(v)}</text>"
+                )
+                continue
             below = any(r.kind == "hold" and v < r.value for r in chart.rules)
             cls = "point point-hold" if below else "point"
             shape = (
@@ -252,11 +283,21 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
                 f'stroke="#fff" stroke-width="1"'
             )
             out.append(
-                f'{shape} class="{cls}" data-date="{d.isoformat()}" data-value="{v}">'
-                f"<title>{d.isoformat()}: {_fmt(v)} {escape(chart.unit)}</title>"
+                f'{shape} class="{cls}" data-date="{d.isoformat()}" data-value="{num(v)}">'
+                f"<title>{d.isoformat()}: {num(v)} {escape(chart.unit)}</title>"
                 f"{'</rect>' if below else '</circle>'}"
             )
-    else:
+    for d in chart.not_detected:
+        if start <= d <= end:
+            x = xmap(d)
+            out.append(
+                f'<circle class="point point-nd" cx="{x:.1f}" cy="{y0 - 6:.1f}" r="4" '
+                f'fill="#fff" stroke="{BLUE}" stroke-width="2" data-date="{d.isoformat()}" '
+                f'data-value="not detected"><title>{d.isoformat()}: not detected</title></circle>'
+                f'<text class="nd-label" x="{x:.1f}" y="{y0 - 13:.1f}" text-anchor="middle">'
+                "ND</text>"
+            )
+    if not pts and not chart.not_detected:
         out.append(
             f'<text x="{(x0 + x1) / 2}" y="{(y0 + y1) / 2}" text-anchor="middle" class="empty">'
             "no results yet</text>"
@@ -268,9 +309,13 @@ def render(chart: Chart, start: dt.date, end: dt.date) -> str:
 def _describe(chart: Chart) -> str:
     n = len(chart.points)
     parts = [f"{n} result{'s' if n != 1 else ''}"]
+    if chart.not_detected:
+        parts.append(f"{len(chart.not_detected)} not detected")
+    if chart.log:
+        parts.append("logarithmic scale")
     if chart.points:
         d, v = max(chart.points)
-        parts.append(f"latest {_fmt(v)} {chart.unit} on {d.isoformat()}")
+        parts.append(f"latest {num(v)} {chart.unit} on {d.isoformat()}")
     parts += [r.label for r in chart.rules]
     return "; ".join(parts) + "."
 

@@ -42,6 +42,7 @@ from cllcds.services import (
     discrepancies,
     forest,
     make_plan,
+    plan_document,
     plan_html,
     plan_ics,
     plan_items,
@@ -52,7 +53,7 @@ from cllcds.services import (
     review_table_meta,
 )
 
-from . import _forms, _views
+from . import _forms, _patient_form, _views
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "/app"
@@ -64,6 +65,8 @@ SignIn = Callable[[Request, Any, str, str, str], Awaitable[tuple[dict[str, Any] 
 READERS = (Role.CLINICIAN, Role.PHARMACIST, Role.VIEWER, Role.ADMIN)
 AUDITORS = (Role.ADMIN, Role.CLINICIAN, Role.PHARMACIST)
 MAX_LIST = 5000
+AUDIT_SCAN = 5000
+PLAN_INPUTS = ("regimen", "start", "height_cm", "weight_kg")
 STATE_CACHE_SIZE = 4096
 VIEWS_CACHE_SIZE = 64  # timeline and charts of the most recently viewed courses
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
@@ -129,7 +132,8 @@ def make_router(
     forest_cache: dict[tuple[Any, ...], bytes] = {}
     cache_lock = threading.Lock()
     views_cache: dict[
-        tuple[int, str, int, str], tuple[list[_views.TimelineDay], list[_views.ChartView]]
+        tuple[int, str, int, str],
+        tuple[list[_views.TimelineDay], list[_views.ChartView], list[_views.LabRow]],
     ] = {}
 
     # ----------------------------------------------------------------------------- helpers
@@ -186,12 +190,19 @@ def make_router(
 
     def views_of(
         store: Any, course: Mapping[str, Any], state: Mapping[str, Any], today: dt.date
-    ) -> tuple[list[_views.TimelineDay], list[_views.ChartView]]:
+    ) -> tuple[list[_views.TimelineDay], list[_views.ChartView], list[_views.LabRow]]:
         key = (id(store), str(course["id"]), int(course["version"]), today.isoformat())
         hit = views_cache.get(key)
         if hit is None:
             doc = course["document"]
-            hit = (_views.timeline(doc), _views.charts(doc, state, today))
+            audit = cs.audit_log(store, str(course["id"]), None, AUDIT_SCAN, 0).items
+            notes = _views.audit_notes(audit)
+            graded = cs.lab_grades(doc)
+            hit = (
+                _views.timeline(doc, notes=notes),
+                _views.charts(doc, state, today, graded),
+                _views.lab_rows(doc, state, graded),
+            )
             with cache_lock:
                 if len(views_cache) >= VIEWS_CACHE_SIZE:
                     views_cache.pop(next(iter(views_cache)), None)
@@ -319,18 +330,19 @@ def make_router(
 
     @router.get(f"{PREFIX}/")
     def patients(
-        request: Request, q: str = "", status: str = "", store: Any = store_dep
+        request: Request, q: str = "", status: str = "", due: str = "", store: Any = store_dep
     ) -> Response:
         user = page_user(request, store)
         if user is None:
             return to_login(request)
         rows = patient_rows(store, _today(), cs.visible_teams(store, user.username, user.role))
-        needle = q.strip().lower()
+        needles = q.strip().lower().split()
         shown = [
             r
             for r in rows
-            if (not needle or needle in r["search"])
+            if all(n in r["search"] for n in needles)
             and (not status or status in {b[1] for b in r["badges"]})
+            and (not due or r["due"] or r["overdue"])
         ]
         return render(
             "patients.html",
@@ -339,8 +351,9 @@ def make_router(
             total=len(rows),
             q=q,
             status_filter=status,
+            due_filter=due,
             today=_today(),
-            due_count=sum(1 for r in rows if r["due"]),
+            due_count=sum(1 for r in rows if r["due"] or r["overdue"]),
         )
 
     def patient_rows(
@@ -350,32 +363,57 @@ def make_router(
         listed = cs.list_patients(store, limit=MAX_LIST, teams=teams).items
         people = {p["id"]: p["patient"] for p in listed}
         rows = []
+        with_course = set()
         for c in courses:
+            with_course.add(c["patient_id"])
             try:
                 state = state_of(store, c["id"], c["version"], today)
             except InputError as exc:  # a stored course the rules cannot read: say so
                 state = {"status": "cannot_assess", "alerts": [], "error": str(exc)}
             patient = people.get(c["patient_id"], {})
             start = dt.date.fromisoformat(str(c["start_date"])[:10])
-            rows.append(
-                {
-                    "course_id": c["id"],
-                    "patient_id": c["patient_id"],
-                    "patient": patient,
-                    "age": _age(patient.get("birth_date"), today),
-                    "regimen": c["regimen"],
-                    "start": start,
-                    "day": (today - start).days + 1,
-                    "badges": _views.badges(state),
-                    "due": _views.due_today(state, today),
-                    "alerts": state.get("alerts") or [],
-                    "search": " ".join(
-                        [c["patient_id"], c["regimen"], str(state.get("status"))]
-                    ).lower(),
-                }
-            )
-        rows.sort(key=lambda r: (not r["due"], r["patient_id"]))
+            rows.append(row_of(c["patient_id"], patient, today, c, state, start))
+        for pid, patient in people.items():
+            if pid not in with_course:
+                rows.append(row_of(pid, patient, today, None, {"status": "registered"}, None))
+        rows.sort(key=lambda r: (not (r["due"] or r["overdue"]), r["patient_id"]))
         return rows
+
+    def row_of(
+        pid: str,
+        patient: Mapping[str, Any],
+        today: dt.date,
+        course: Mapping[str, Any] | None,
+        state: Mapping[str, Any],
+        start: dt.date | None,
+    ) -> dict[str, Any]:
+        badges = _views.badges(state)
+        due = _views.due_today(state, today) if course else []
+        overdue = _views.overdue(state, today) if course else []
+        words = [
+            pid,
+            str(patient.get("name", "")),
+            str(patient.get("birth_date", ""))[:4],
+            course["regimen"] if course else "",
+            str(state.get("status")),
+            *(b[0] for b in badges),
+            *due,
+            *overdue,
+        ]
+        return {
+            "course_id": course["id"] if course else None,
+            "patient_id": pid,
+            "patient": patient,
+            "age": _age(patient.get("birth_date"), today),
+            "regimen": course["regimen"] if course else "",
+            "start": start,
+            "day": (today - start).days + 1 if start else None,
+            "badges": badges,
+            "due": due,
+            "overdue": overdue,
+            "alerts": state.get("alerts") or [],
+            "search": " ".join(words).lower(),
+        }
 
     # -------------------------------------------------------------------------- course page
 
@@ -390,6 +428,8 @@ def make_router(
         errors: Mapping[str, str] | None = None,
         status: int = 200,
         flash: str = "",
+        flash_error: str = "",
+        verdict: Any = None,
     ) -> HTMLResponse:
         today = _today()
         try:
@@ -417,7 +457,7 @@ def make_router(
                 response = {"category": "not_evaluable", "criteria": criteria}
         views = views_of(store, course, state, today)
         decisions = state.get("decisions") or []
-        alerts = [(a, _views.decision_for(a, decisions)) for a in state.get("alerts") or []]
+        alerts = [(a, _views.decision_for(a, decisions)) for a in _views.group_alerts(state)]
         actions = [(a, _views.decision_for(a, decisions)) for a in state.get("next_actions") or []]
         return render(
             "course.html",
@@ -442,6 +482,13 @@ def make_router(
             chosen_criteria=chosen,
             response=response,
             flash=flash,
+            flash_error=flash_error,
+            verdict=verdict,
+            groups=_forms.grouped(),
+            labs=views[2],
+            overdue=_views.overdue(state, today),
+            plan=cs.course_plan(store, course_id),
+            tz_note=_views.local_zone(),
         )
 
     @router.get(f"{PREFIX}/courses/{{course_id}}")
@@ -458,31 +505,78 @@ def make_router(
         flash = ""
         if recorded in _forms.FORMS_BY_KIND:
             flash = f"{_forms.FORMS_BY_KIND[recorded].title} recorded."
+        elif recorded in {"correction", "retraction", "course"}:
+            flash = {
+                "correction": "Correction recorded; the corrected entry stays in the timeline.",
+                "retraction": "Entry retracted; it stays in the timeline, struck through.",
+                "course": "Course started from the verified plan.",
+            }[recorded]
         return course_page(user, store, course_id, criteria=criteria, flash=flash)
+
+    async def posted(
+        request: Request, store: Any, *roles: Role
+    ) -> tuple[WebUser, dict[str, str]] | Response:
+        """The signed-in user and the form's values of a POST, or the page that refuses it."""
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        form = await request.form()
+        if not csrf_ok(user, str(form.get("csrf_token", ""))):
+            return forbidden(
+                user, "The form's security token is missing or stale: reload the page."
+            )
+        if roles and user.role not in roles:
+            return forbidden(user, f"The {user.role.value} role may not do this.")
+        return user, {k: str(v) for k, v in form.items() if k != "csrf_token"}
+
+    def actor_of(request: Request, user: WebUser) -> Actor:
+        return Actor(user.username, getattr(request.state, "request_id", ""))
+
+    def safety(
+        doc: Mapping[str, Any], kind: str, parsed: _forms.Parsed, values: dict[str, str]
+    ) -> tuple[cs.Verdict | None, dict[str, Any] | None]:
+        """The safety check of an entry before it is saved: ``(verdict, None)`` when it must be
+        shown (not yet overridden, or the override is incomplete), ``(None, audit)`` when the
+        entry may be saved (``audit`` holds the override, if any)."""
+        form = _forms.FORMS_BY_KIND[kind]
+        verdict = cs.judge_events(doc, parsed.events, _today(), orders=form.order)
+        if not verdict.blocking:
+            return None, None
+        codes = {f.code for f in verdict.findings}
+        shown = set(filter(None, values.get("override_codes", "").split(",")))
+        if values.get("override") and codes <= shown:
+            reason = values.get("override_reason", "").strip()
+            if reason:
+                return None, {"override": {"reason": reason, "findings": verdict.as_audit()}}
+            parsed.errors["override_reason"] = "give the reason for overriding the check"
+        values["override_codes"] = ",".join(sorted(codes))
+        return verdict, None
 
     @router.post(f"{PREFIX}/courses/{{course_id}}/record/{{kind}}")
     async def record(
         request: Request, course_id: str, kind: str, store: Any = store_dep
     ) -> Response:
-        form = await request.form()
-        # Validation and the course replay are CPU work: off the event loop.
-        return await run_in_threadpool(record_form, request, course_id, kind, store, form)
+        got = await posted(request, store)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        # Validation, the safety check and the course replay are CPU work: off the event loop.
+        return await run_in_threadpool(
+            record_checked, request, course_id, kind, store, user, values
+        )
 
-    def record_form(
-        request: Request, course_id: str, kind: str, store: Any, form: Mapping[str, Any]
+    def record_checked(
+        request: Request,
+        course_id: str,
+        kind: str,
+        store: Any,
+        user: WebUser,
+        values: dict[str, str],
     ) -> Response:
-        user = page_user(request, store)
-        if user is None:
-            return to_login(request)
-        if not csrf_ok(user, str(form.get("csrf_token", ""))):
-            return forbidden(
-                user, "The form's security token is missing or stale: reload the page."
-            )
         if not user.can_record:
             return forbidden(user, f"The {user.role.value} role may not record events.")
         if kind not in _forms.FORMS_BY_KIND:
             return not_found(user, NotFoundError("form", kind, "use one of the course's forms"))
-        values = {k: str(v) for k, v in form.items() if k not in {"csrf_token"}}
         try:
             course = cs.get_course(store, course_id)
         except NotFoundError as exc:
@@ -491,7 +585,8 @@ def make_router(
         if refused is not None:
             return refused
         parsed = _forms.parse(kind, values)
-        if values.get("version", "") != str(course["version"]):
+        stale = values.get("version", "") != str(course["version"])
+        if stale:
             # Optimistic concurrency: the form was made from an older version of the course
             # (someone recorded meanwhile, or this is a second click). Nothing is stored.
             parsed.errors.setdefault(
@@ -502,15 +597,18 @@ def make_router(
             values["version"] = str(course["version"])
             values["nonce"] = secrets.token_urlsafe(12)
         elif not parsed.errors:
-            _forms.validate(course["document"], parsed)
-        if parsed.errors:
+            _forms.validate(course["document"], parsed, kind)
+        verdict, audit = (None, None)
+        if not parsed.errors:
+            verdict, audit = safety(course["document"], kind, parsed, values)
+        if parsed.errors or verdict is not None:
+            code = 409 if verdict is not None and not parsed.errors else 422
             return course_page(
                 user, store, course_id, open_form=kind, values=values, errors=parsed.errors,
-                status=422,
+                status=code, verdict=verdict,
             )  # fmt: skip
         version: int | None = course["version"]
         nonce = values.get("nonce", "")[:60] or secrets.token_urlsafe(12)
-        actor = Actor(user.username, getattr(request.state, "request_id", ""))
         try:
             # A panel of labs is one write: all of its events are stored, or none.
             cs.append_events(
@@ -519,7 +617,8 @@ def make_router(
                 parsed.events,
                 expected_version=version,
                 idempotency_key=f"web-{nonce}",
-                actor=actor,
+                actor=actor_of(request, user),
+                audit_extra=audit,
             )
         except ConflictError:
             values["version"] = str(cs.get_course(store, course_id)["version"])
@@ -536,13 +635,234 @@ def make_router(
             f"{PREFIX}/courses/{course_id}?recorded={kind}#alerts", status_code=303
         )
 
-    # ----------------------------------------------------------------------- patient record
+    # -------------------------------------------------------------- correct or retract entries
 
-    @router.get(f"{PREFIX}/patients/{{patient_id}}")
-    def patient_view(request: Request, patient_id: str, store: Any = store_dep) -> Response:
+    def find_event(doc: Mapping[str, Any], event_id: str) -> dict[str, Any] | None:
+        return next(
+            (dict(e) for e in doc.get("events") or [] if str(e.get("id")) == event_id), None
+        )
+
+    def correct_page(
+        user: WebUser,
+        course: Mapping[str, Any],
+        original: Mapping[str, Any],
+        kind: str,
+        values: Mapping[str, str],
+        errors: Mapping[str, str],
+        status: int = 200,
+        verdict: Any = None,
+    ) -> HTMLResponse:
+        doc = course["document"]
+        return render(
+            "correct.html",
+            status,
+            user=user,
+            course=course,
+            patient=doc.get("patient") or {},
+            original=original,
+            original_text=_views.event_text(original),
+            form=_forms.FORMS_BY_KIND[kind],
+            values=values,
+            errors=errors,
+            open_form=kind,
+            verdict=verdict,
+            today=_today(),
+        )
+
+    @router.get(f"{PREFIX}/courses/{{course_id}}/events/{{event_id}}/correct")
+    def correct_form(
+        request: Request, course_id: str, event_id: str, store: Any = store_dep
+    ) -> Response:
         user = page_user(request, store)
         if user is None:
             return to_login(request)
+        if not user.can_record:
+            return forbidden(user, f"The {user.role.value} role may not record events.")
+        try:
+            course = cs.get_course(store, course_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        original = find_event(course["document"], event_id)
+        if original is None:
+            return not_found(user, NotFoundError("event", event_id, "choose an entry to correct"))
+        kind, values = _forms.values_of(original)
+        values["version"] = str(course["version"])
+        values["nonce"] = secrets.token_urlsafe(12)
+        return correct_page(user, course, original, kind, values, {})
+
+    @router.post(f"{PREFIX}/courses/{{course_id}}/events/{{event_id}}/correct")
+    async def correct(
+        request: Request, course_id: str, event_id: str, store: Any = store_dep
+    ) -> Response:
+        got = await posted(request, store, Role.CLINICIAN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        try:
+            course = cs.get_course(store, course_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        original = find_event(course["document"], event_id)
+        kind = values.get("kind", "")
+        if original is None or kind not in _forms.FORMS_BY_KIND:
+            return not_found(user, NotFoundError("event", event_id, "choose an entry to correct"))
+        parsed = _forms.parse(kind, values)
+        reason = values.get("reason_for_change", "").strip()
+        if not reason:
+            parsed.errors["reason_for_change"] = "say why the entry is corrected"
+        if not parsed.errors and len(parsed.events) != 1:
+            parsed.errors[""] = "a correction replaces one entry: give exactly one result"
+        if values.get("version", "") != str(course["version"]):
+            parsed.errors.setdefault("", "The course changed since this page was opened.")
+            values["version"] = str(course["version"])
+        if not parsed.errors:
+            parsed.events[0]["supersedes"] = event_id
+            _forms.validate(course["document"], parsed, kind)
+        verdict, audit = (None, None)
+        if not parsed.errors:
+            verdict, audit = safety(course["document"], kind, parsed, values)
+        if parsed.errors or verdict is not None:
+            code = 409 if verdict is not None and not parsed.errors else 422
+            return correct_page(user, course, original, kind, values, parsed.errors, code, verdict)
+        extra = {"reason": reason, **(audit or {})}
+        try:
+            cs.append_event(
+                store, course_id, parsed.events[0], expected_version=course["version"],
+                idempotency_key=f"web-{values.get('nonce', '')[:60]}-c",
+                actor=actor_of(request, user),
+                audit_extra=extra,
+            )  # fmt: skip
+        except (ConflictError, InputError) as exc:
+            return correct_page(user, course, original, kind, values, {"": str(exc)}, 409, None)
+        return RedirectResponse(
+            f"{PREFIX}/courses/{course_id}?recorded=correction#timeline", status_code=303
+        )
+
+    @router.post(f"{PREFIX}/courses/{{course_id}}/events/{{event_id}}/retract")
+    async def retract(
+        request: Request, course_id: str, event_id: str, store: Any = store_dep
+    ) -> Response:
+        got = await posted(request, store, Role.CLINICIAN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        try:
+            course = cs.get_course(store, course_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        original = find_event(course["document"], event_id)
+        if original is None:
+            return not_found(user, NotFoundError("event", event_id, "choose an entry to retract"))
+        reason = values.get("reason_for_change", "").strip()
+        if not reason:
+            return course_page(
+                user, store, course_id, status=422,
+                flash_error=f"Not retracted: say why entry {event_id} is retracted.",
+            )  # fmt: skip
+        note = {
+            "date": _today().isoformat(),
+            "type": "note",
+            "text": f"Retracted {event_id} ({original.get('type')}): {reason}",
+            "supersedes": event_id,
+        }
+        try:
+            cs.append_event(
+                store, course_id, note, expected_version=None, idempotency_key=None,
+                actor=actor_of(request, user), audit_extra={"reason": reason, "retracted": True},
+            )  # fmt: skip
+        except InputError as exc:
+            return course_page(user, store, course_id, status=422, flash_error=str(exc))
+        return RedirectResponse(
+            f"{PREFIX}/courses/{course_id}?recorded=retraction#timeline", status_code=303
+        )
+
+    # ----------------------------------------------------------------------- course summary
+
+    @router.get(f"{PREFIX}/courses/{{course_id}}/summary")
+    def course_summary(request: Request, course_id: str, store: Any = store_dep) -> Response:
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        today = _today()
+        try:
+            course = cs.get_course(store, course_id)
+            state = state_of(store, course_id, course["version"], today)
+        except InputError as exc:
+            return not_found(user, exc)
+        doc = course["document"]
+        return render(
+            "summary.html",
+            user=user,
+            course=course,
+            doc=doc,
+            patient=doc.get("patient") or {},
+            state=state,
+            badges=_views.badges(state),
+            labs=_views.lab_rows(doc, state),
+            overdue=_views.overdue(state, today),
+            plan=cs.course_plan(store, course_id),
+            today=today,
+            printed_at=_views.local_now(),
+        )
+
+    # ----------------------------------------------------------------------- patient record
+
+    def record_form(
+        user: WebUser,
+        values: Mapping[str, str],
+        errors: Mapping[str, str],
+        *,
+        editing: str = "",
+        status: int = 200,
+    ) -> HTMLResponse:
+        return render(
+            "patient_form.html",
+            status,
+            user=user,
+            values=values,
+            errors=errors,
+            editing=editing,
+            pf=_patient_form,
+        )
+
+    @router.get(f"{PREFIX}/patients/new")
+    def register_form(request: Request, store: Any = store_dep) -> Response:
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        if not user.can_record:
+            return forbidden(user, "Only a clinician registers patients.")
+        return record_form(user, {"diagnosis": "B-CLL"}, {})
+
+    @router.post(f"{PREFIX}/patients/new")
+    async def register(request: Request, store: Any = store_dep) -> Response:
+        got = await posted(request, store, Role.CLINICIAN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        patient, errors = _patient_form.parse_patient(values)
+        if not errors:
+            try:
+                cs.create_patient(store, patient, actor_of(request, user))
+            except InputError as exc:
+                errors = _patient_form.place_errors(exc)
+                if isinstance(exc, cs.DuplicateError):
+                    errors = {"id": f"{exc.value}: {exc.fix}"}
+        if errors:
+            return record_form(user, values, errors, status=422)
+        pid = urllib.parse.quote(str(patient["id"]), safe="")
+        return RedirectResponse(f"{PREFIX}/patients/{pid}?done=registered", status_code=303)
+
+    def patient_page(
+        user: WebUser,
+        store: Any,
+        patient_id: str,
+        *,
+        plan_values: Mapping[str, str] | None = None,
+        plan_errors: Mapping[str, str] | None = None,
+        status: int = 200,
+        flash: str = "",
+    ) -> HTMLResponse:
         try:
             patient = cs.get_patient(store, patient_id)
             courses = cs.list_courses(store, patient_id, limit=MAX_LIST).items
@@ -553,10 +873,174 @@ def make_router(
             return refused
         today = _today()
         rows = [(c, state_of(store, c["id"], c["version"], today)) for c in courses]
+        record = patient["patient"]
+        defaults = {
+            "regimen": "alemtuzumab-iv-label",
+            "start": (today + dt.timedelta(days=7)).isoformat(),
+            "height_cm": str(record.get("height_cm", "")),
+            "weight_kg": str(record.get("weight_kg", "")),
+        }
         return render(
-            "patient.html", user=user, patient=patient["patient"], pid=patient_id, courses=rows,
+            "patient.html",
+            status,
+            user=user,
+            patient=record,
+            pid=patient_id,
+            courses=rows,
             badges=_views.badges,
-        )  # fmt: skip
+            plans=cs.patient_plans(store, patient_id),
+            history=cs.patient_history(store, patient_id),
+            regimens=regimen_list(),
+            plan_values=plan_values or defaults,
+            plan_errors=plan_errors or {},
+            flash=flash,
+            fields=_patient_form,
+        )
+
+    @router.get(f"{PREFIX}/patients/{{patient_id}}")
+    def patient_view(
+        request: Request, patient_id: str, done: str = "", store: Any = store_dep
+    ) -> Response:
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        flash = {
+            "registered": "Patient registered.",
+            "updated": "Patient record updated; the change is in the history below.",
+            "proposed": "Plan saved; a pharmacist verifies it before the course can start.",
+            "verified": "Plan verified.",
+        }.get(done, "")
+        return patient_page(user, store, patient_id, flash=flash)
+
+    @router.get(f"{PREFIX}/patients/{{patient_id}}/edit")
+    def edit_form(request: Request, patient_id: str, store: Any = store_dep) -> Response:
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        if not user.can_record:
+            return forbidden(user, "Only a clinician edits a patient record.")
+        try:
+            patient = cs.get_patient(store, patient_id)["patient"]
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        return record_form(user, _patient_form.values_of_patient(patient), {}, editing=patient_id)
+
+    @router.post(f"{PREFIX}/patients/{{patient_id}}/edit")
+    async def edit(request: Request, patient_id: str, store: Any = store_dep) -> Response:
+        got = await posted(request, store, Role.CLINICIAN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        values["id"] = patient_id
+        patient, errors = _patient_form.parse_patient(values)
+        if not errors:
+            try:
+                cs.update_patient(store, patient_id, patient, actor_of(request, user))
+            except InputError as exc:
+                errors = _patient_form.place_errors(exc)
+        if errors:
+            return record_form(user, values, errors, editing=patient_id, status=422)
+        pid = urllib.parse.quote(patient_id, safe="")
+        return RedirectResponse(f"{PREFIX}/patients/{pid}?done=updated", status_code=303)
+
+    # -------------------------------------------------------------------------------- plans
+
+    @router.post(f"{PREFIX}/patients/{{patient_id}}/plans")
+    async def propose(request: Request, patient_id: str, store: Any = store_dep) -> Response:
+        got = await posted(request, store, Role.CLINICIAN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        try:
+            cs.propose_plan(store, patient_id, values, actor_of(request, user))
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        except InputError as exc:
+            name = exc.field.lstrip("-").replace("-", "_")
+            field = name if name in PLAN_INPUTS else ""
+            return patient_page(
+                user, store, patient_id, plan_values=values,
+                plan_errors={field: f"{exc.value}: {exc.fix}"}, status=422,
+            )  # fmt: skip
+        pid = urllib.parse.quote(patient_id, safe="")
+        return RedirectResponse(f"{PREFIX}/patients/{pid}?done=proposed#plans", status_code=303)
+
+    @router.post(f"{PREFIX}/plans/{{plan_id}}/verify")
+    async def verify(request: Request, plan_id: str, store: Any = store_dep) -> Response:
+        got = await posted(request, store)
+        if isinstance(got, Response):
+            return got
+        user, _values = got
+        if user.role is not Role.PHARMACIST:
+            return forbidden(user, "Only a pharmacist verifies a plan.")
+        try:
+            plan = cs.get_plan(store, plan_id)
+            cs.verify_proposed_plan(store, plan_id, actor_of(request, user))
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        except InputError as exc:
+            return render("error.html", 422, user=user, title="Not verified", detail=str(exc))
+        pid = urllib.parse.quote(plan.patient_id, safe="")
+        return RedirectResponse(f"{PREFIX}/patients/{pid}?done=verified#plans", status_code=303)
+
+    def start_page(
+        user: WebUser,
+        plan: cs.PlanRecord,
+        values: Mapping[str, str],
+        errors: Mapping[str, str],
+        status: int = 200,
+    ) -> HTMLResponse:
+        return render(
+            "start.html",
+            status,
+            user=user,
+            plan=plan,
+            labs=_forms.FORMS_BY_KIND["labs"],
+            assessment=_forms.FORMS_BY_KIND["assessment"],
+            values=values,
+            errors=errors,
+            today=_today(),
+        )
+
+    @router.get(f"{PREFIX}/plans/{{plan_id}}/start")
+    def start_form(request: Request, plan_id: str, store: Any = store_dep) -> Response:
+        user = page_user(request, store)
+        if user is None:
+            return to_login(request)
+        if not user.can_record:
+            return forbidden(user, "Only a clinician starts a course.")
+        try:
+            plan = cs.get_plan(store, plan_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        return start_page(user, plan, {"date": _today().isoformat()}, {})
+
+    @router.post(f"{PREFIX}/plans/{{plan_id}}/start")
+    async def start(request: Request, plan_id: str, store: Any = store_dep) -> Response:
+        got = await posted(request, store, Role.CLINICIAN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        try:
+            plan = cs.get_plan(store, plan_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        if not plan.verified:
+            detail = "A pharmacist must verify the plan before the course starts."
+            return render("error.html", 422, user=user, title="Not started", detail=detail)
+        baseline, errors = _forms.baseline_of(values)
+        if errors:
+            return start_page(user, plan, values, errors, 422)
+        try:
+            course = cs.start_course_from_plan(
+                store, plan_id, actor_of(request, user), baseline=baseline
+            )
+        except InputError as exc:
+            placed = _forms.place_baseline(exc, baseline)
+            if placed:
+                return start_page(user, plan, values, placed, 422)
+            return render("error.html", 422, user=user, title="Not started", detail=str(exc))
+        return RedirectResponse(f"{PREFIX}/courses/{course['id']}?recorded=course", status_code=303)
 
     # ------------------------------------------------------------------------------- audit
 
@@ -575,14 +1059,83 @@ def make_router(
             return not_found(user, exc)
         return render("audit.html", user=user, page=page, course_id=course_id, offset=offset)
 
+    def users_page(
+        user: WebUser, store: Any, *, errors: Mapping[str, str] | None = None,
+        values: Mapping[str, str] | None = None, flash: str = "", status: int = 200,
+    ) -> HTMLResponse:  # fmt: skip
+        return render(
+            "users.html",
+            status,
+            user=user,
+            users=cs.list_users(store),
+            roles=[r.value for r in Role],
+            errors=errors or {},
+            values=values or {},
+            flash=flash,
+        )
+
     @router.get(f"{PREFIX}/users")
-    def users(request: Request, store: Any = store_dep) -> Response:
+    def users(request: Request, done: str = "", store: Any = store_dep) -> Response:
         user = page_user(request, store)
         if user is None:
             return to_login(request)
         if user.role is not Role.ADMIN:
             return forbidden(user, "Only an admin may manage accounts.")
-        return render("users.html", user=user, users=cs.list_users(store))
+        return users_page(user, store, flash=urllib.parse.unquote(done)[:200])
+
+    @router.post(f"{PREFIX}/users")
+    async def user_create(request: Request, store: Any = store_dep) -> Response:
+        got = await posted(request, store, Role.ADMIN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        try:
+            cs.add_user(
+                store, values.get("username", ""), values.get("password", ""),
+                values.get("role", ""), actor_of(request, user),
+            )  # fmt: skip
+        except InputError as exc:
+            values.pop("password", None)
+            return users_page(
+                user, store, errors={exc.field: f"{exc.value}: {exc.fix}"}, values=values,
+                status=422,
+            )  # fmt: skip
+        done = urllib.parse.quote(f"Account {values.get('username', '').strip()} created.")
+        return RedirectResponse(f"{PREFIX}/users?done={done}", status_code=303)
+
+    @router.post(f"{PREFIX}/users/{{username}}/{{action}}")
+    async def user_change(
+        request: Request, username: str, action: str, store: Any = store_dep
+    ) -> Response:
+        got = await posted(request, store, Role.ADMIN)
+        if isinstance(got, Response):
+            return got
+        user, values = got
+        actor = actor_of(request, user)
+        try:
+            if action == "role":
+                if username == user.username and values.get("role") != Role.ADMIN.value:
+                    raise InputError("role", values.get("role"), "an admin cannot demote themself")
+                cs.set_user_role(store, username, values.get("role", ""), actor)
+                message = f"{username} is now {values.get('role')}."
+            elif action in {"disable", "enable"}:
+                if username == user.username:
+                    raise InputError("username", username, "an admin cannot disable themself")
+                cs.set_user_disabled(store, username, action == "disable", actor)
+                message = f"{username} {action}d."
+            elif action == "password":
+                cs.reset_password(store, username, values.get("password", ""), actor)
+                message = f"Password of {username} reset; give it to them in person."
+            else:
+                raise NotFoundError("action", action, "use role, disable, enable or password")
+        except InputError as exc:
+            return users_page(
+                user, store, errors={f"{username}:{exc.field}": f"{exc.value}: {exc.fix}"},
+                status=422,
+            )  # fmt: skip
+        return RedirectResponse(
+            f"{PREFIX}/users?done={urllib.parse.quote(message)}", status_code=303
+        )
 
     # -------------------------------------------------------------------------------- plan
 
@@ -609,7 +1162,8 @@ def make_router(
         if values["regimen"]:
             try:
                 plan = plan_from(values)
-                items = list(plan_items(plan))
+                tiw = plan_document(plan)["options"].get("tiw_weekdays") or []
+                items = _views.plan_gaps(list(plan_items(plan)), tiw)
             except InputError as exc:
                 name = exc.field.lstrip("-").replace("-", "_")
                 errors[name if name in plan_fields else ""] = f"{exc.value}: {exc.fix}"

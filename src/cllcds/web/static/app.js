@@ -19,6 +19,10 @@
         }
       });
     }
+    // The printable summary's Print button.
+    document.querySelectorAll("[data-print]").forEach(function (btn) {
+      btn.addEventListener("click", function () { window.print(); });
+    });
     // Disable a record button while its form is being sent (no double entries).
     document.querySelectorAll(".record-form form").forEach(function (form) {
       form.addEventListener("submit", function () {

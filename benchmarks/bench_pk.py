@@ -25,8 +25,8 @@ Compared side by side in one run:
   are missing).
 
 Both wall-clock and CPU time (all threads) are reported: the per-patient solvers use one core,
-the compiled kernel both. For R the CPU column repeats the integration's elapsed time (the
-script's own timer, file input/output excluded).
+the compiled kernel both; R's times are the script's own (integration only, file input/output
+excluded).
 
 Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k]`` (about 5 minutes
 on 2 cores; quick: a smaller sample and 2,000/10,000 patients). Prints a Markdown table for
@@ -112,7 +112,7 @@ def _solve_ivp(ind, rtol: float, atol: float) -> tuple[np.ndarray, np.ndarray, f
     return c, w, (time.perf_counter() - t0) / ind.n, (time.process_time() - c0) / ind.n
 
 
-def _desolve(ind, rtol: float, atol: float) -> tuple[np.ndarray, np.ndarray, float] | None:
+def _desolve(ind, rtol: float, atol: float) -> tuple[np.ndarray, np.ndarray, float, float] | None:
     rscript = shutil.which("Rscript")
     if rscript is None:
         return None
@@ -135,8 +135,9 @@ def _desolve(ind, rtol: float, atol: float) -> tuple[np.ndarray, np.ndarray, flo
         if proc.returncode != 0:
             return None
         elapsed = float(proc.stdout.split("elapsed_s=")[1].split()[0])
+        cpu = float(proc.stdout.split("cpu_s=")[1].split()[0])
         c, w = read_desolve_output(out, ind.n, GRID)
-    return c, w, elapsed / ind.n
+    return c, w, elapsed / ind.n, cpu / ind.n
 
 
 def _ladder(name, run, ref) -> tuple[str, float, float, float | None, list[str]] | None:
@@ -217,7 +218,7 @@ def main() -> None:
     ]
     if rde is not None:
         comparators.append(
-            (f"R deSolve lsoda per patient, {rde[0]} (equal accuracy)", (rde[2], rde[2]), "r")
+            (f"R deSolve lsoda per patient, {rde[0]} (equal accuracy)", (rde[2], rde[3]), "r")
         )
     for label, (per_wall, per_cpu), _ in comparators:
         for n, v in by_n.items():

@@ -153,3 +153,63 @@ def test_services_export_table_matches_all():
     assert sorted(services._WHERE) == sorted(services.__all__)
     for name in services.__all__:
         assert getattr(services, name) is not None
+
+
+BLOCKER = """
+import importlib.abc, sys
+
+class Uninstalled(importlib.abc.MetaPathFinder):
+    '''As if only the base dependencies were installed: no extra.'''
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, Uninstalled())
+sys.argv = ["cllcds", *{args!r}]
+from cllcds.cli import main
+main()
+"""
+
+
+def run_base_only(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``cllcds ARGS`` as it runs where no extra is installed."""
+    from cllcds.cli import EXTRAS
+
+    code = BLOCKER.format(blocked=sorted(EXTRAS), args=list(args))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def test_base_install_runs_the_course_engine_and_pk():
+    proc = run_base_only("course", "assess", str(EXAMPLE), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "on_hold"
+    proc = run_base_only(
+        "pk", "simulate", "--regimen", "label-iv", "--t-end", "100", "--format", "json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["cmax"]["value"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (("serve", "--demo"), "server"),
+        (("users", "list"), "server"),
+        (("pk", "simulate", "--regimen", "label-iv", "--plot", "x.svg"), "plot"),
+        (("pk", "simulate", "--regimen", "label-iv", "--backend", "compiled"), "pk"),
+    ],
+)
+def test_a_missing_extra_is_named_with_the_install_command(args, extra, tmp_path):
+    proc = run_base_only(*args, cwd=tmp_path)
+    assert proc.returncode in {1, 2}
+    assert f"pip install 'cllcds[{extra}]'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -52,6 +52,29 @@ _GROUPS = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 _SINGLE = frozenset({"plan", "serve", "audit"})
 """Top-level commands that are commands, not groups of sub-commands."""
 _COMPLETE_VAR = "_CLLCDS_COMPLETE"
+EXTRAS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "sqlalchemy",
+            "alembic",
+            "psycopg",
+            "fastapi",
+            "starlette",
+            "multipart",
+            "python_multipart",
+            "uvicorn",
+            "argon2",
+            "platformdirs",
+            "fhir",
+            "pydantic",
+        ),
+        "server",
+    ),
+    "matplotlib": "plot",
+    "numba": "pk",
+    **dict.fromkeys(("lifelines", "dask", "distributed", "pandas"), "cohort"),
+}
+"""Top-level package → the extra of ``pyproject.toml`` that installs it."""
 
 
 def _show_version(value: bool) -> None:
@@ -129,11 +152,30 @@ def _listed() -> None:  # pragma: no cover - never runs: a named command loads i
     raise typer.Exit(2)
 
 
+def _missing_extra(exc: ImportError) -> str | None:
+    """The one-line error for a package of an uninstalled extra (None: not such a case)."""
+    package = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(package)
+    if extra is not None:
+        return (
+            f"this command needs {package}, from the '{extra}' extra: pip install 'cllcds[{extra}]'"
+        )
+    if "cllcds[" in str(exc):
+        return str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cllcds`` console script."""
-    app = _build(argv)
     try:
+        app = _build(argv)
         app(args=argv, prog_name="cllcds", standalone_mode=True)
+    except ImportError as exc:
+        message = _missing_extra(exc)
+        if message is None:
+            raise
+        sys.stderr.write(f"error: {message}\n")
+        raise SystemExit(1) from None
     except Exception as exc:
         # The domain's errors can only occur once a command has imported the domain.
         domain = sys.modules.get("cllcds.domain")

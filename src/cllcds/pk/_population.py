@@ -43,8 +43,12 @@ Backend = Literal["auto", "compiled", "numpy"]
 BACKENDS: tuple[str, ...] = ("auto", "compiled", "numpy")
 """How :func:`simulate` integrates: ``compiled`` runs the numba kernel
 (:mod:`cllcds.pk._kernel`, the ``pk`` extra: ``pip install 'cllcds[pk]'``), ``numpy`` the
-vectorised NumPy integrator; ``auto`` (default) the compiled kernel when numba is installed.
-Both give the same results to round-off."""
+vectorised NumPy integrator; ``auto`` (default) the compiled kernel when numba is installed and
+there are at least :data:`AUTO_COMPILED_MIN_PATIENTS` patients. Both give the same results to
+round-off."""
+AUTO_COMPILED_MIN_PATIENTS = 32
+"""Below this many patients ``auto`` runs NumPy: importing numba and loading the cached kernel
+(about 0.5-1 s of CPU) costs more than it saves (docs/performance.md, PK)."""
 
 
 def compiled_available() -> bool:
@@ -55,13 +59,14 @@ def compiled_available() -> bool:
         return False
 
 
-def resolve_backend(backend: str) -> str:
-    """``compiled`` or ``numpy`` for a requested backend; fails closed on an unknown name or a
-    compiled request without numba."""
+def resolve_backend(backend: str, n: int = AUTO_COMPILED_MIN_PATIENTS) -> str:
+    """``compiled`` or ``numpy`` for a requested backend and ``n`` patients; fails closed on an
+    unknown name or a compiled request without numba."""
     if backend not in BACKENDS:
         raise InputError("backend", backend, f"use one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        return "compiled" if compiled_available() else "numpy"
+        big = n >= AUTO_COMPILED_MIN_PATIENTS
+        return "compiled" if big and compiled_available() else "numpy"
     if backend == "compiled" and not compiled_available():
         raise InputError(
             "backend",
@@ -242,8 +247,9 @@ def simulate(
     individuals_override
         Use these patients instead of drawing them (tests, benchmarks).
     backend
-        ``auto`` (the compiled kernel when numba is installed, else NumPy), ``compiled`` or
-        ``numpy`` (:data:`BACKENDS`); the results are the same to round-off.
+        ``auto`` (the compiled kernel when numba is installed and there are at least
+        :data:`AUTO_COMPILED_MIN_PATIENTS` patients, else NumPy), ``compiled`` or ``numpy``
+        (:data:`BACKENDS`); the results are the same to round-off.
 
     Examples
     --------
@@ -253,7 +259,8 @@ def simulate(
     2.68
     """
     params = params or PkParameters()
-    engine = resolve_backend(backend)
+    size = individuals_override.n if individuals_override is not None else n
+    engine = resolve_backend(backend, size)
     if typical is None:
         typical = n == 1 and seed is None and individuals_override is None
     if not 1 <= n <= MAX_PATIENTS:

@@ -213,3 +213,24 @@ def test_a_missing_extra_is_named_with_the_install_command(args, extra, tmp_path
     assert proc.returncode in {1, 2}
     assert f"pip install 'cllcds[{extra}]'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_every_format_option_names_its_formats():
+    """No '--format' help is a bare 'Output format.': each names the formats it takes."""
+    root: Any = typer.main.get_command(_build(everything=True))
+    seen = 0
+
+    def walk(command: Any, path: str) -> None:
+        nonlocal seen
+        for param in command.params:
+            if "--format" in getattr(param, "opts", ()):
+                choices = list(getattr(param.type, "choices", ()))
+                named = [c for c in choices if c in (param.help or "")]
+                assert len(named) >= 2, (path, param.help, choices)
+                seen += 1
+        ctx = command.context_class(command)
+        for name in getattr(command, "list_commands", lambda _: [])(ctx):
+            walk(command.get_command(ctx, name), f"{path} {name}")
+
+    walk(root, "cllcds")
+    assert seen >= 10

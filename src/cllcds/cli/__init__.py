@@ -157,6 +157,7 @@ def _missing_extra(exc: ImportError) -> str | None:
     package = (exc.name or "").split(".")[0]
     extra = EXTRAS.get(package)
     if extra is not None:
+        package = "fhir.resources" if package == "fhir" else package
         return (
             f"this command needs {package}, from the '{extra}' extra: pip install 'cllcds[{extra}]'"
         )

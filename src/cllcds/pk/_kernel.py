@@ -29,6 +29,7 @@ compiled path is used (``backend="compiled"``, or ``"auto"`` with numba installe
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,11 @@ from ._summaries import _BISECT, Summariser
 CHUNK_VALUES = 4_000_000
 """Largest number of (patient, segment) pairs whose event values are held at once (3 arrays
 of float64: concentration, WBC, interval AUC; 96 MB)."""
+
+_LAUNCH = threading.Lock()
+"""One parallel kernel at a time per process: numba's ``workqueue`` threading layer (used when
+neither OpenMP nor TBB is available) aborts on concurrent launches, e.g. from the API's thread
+pool; the kernel uses every core anyway."""
 
 _OK = 0
 _UNDERFLOW = 1
@@ -557,38 +563,39 @@ def integrate_compiled(
         out_w = np.empty((m, n))
         out_ivl = np.empty((m, n))
         attempts = np.zeros((m, n))
-        _run(
-            par,
-            ind.wbc_exponent,
-            f_sc,
-            y,
-            hv,
-            seg_t0[lo:hi],
-            seg_t1[lo:hi],
-            seg_rate[lo:hi],
-            seg_sc[lo:hi],
-            seg_restart[lo:hi],
-            reset[lo:hi],
-            rtol,
-            atol_v,
-            h_max,
-            thresholds,
-            targets,
-            out_c,
-            out_w,
-            out_ivl,
-            attempts,
-            ivl,
-            summ.auc,
-            summ.cmax,
-            summ.tmax,
-            summ.wbc_nadir,
-            summ.t_nadir,
-            time_above,
-            time_to,
-            counts,
-            status,
-        )
+        with _LAUNCH:
+            _run(
+                par,
+                ind.wbc_exponent,
+                f_sc,
+                y,
+                hv,
+                seg_t0[lo:hi],
+                seg_t1[lo:hi],
+                seg_rate[lo:hi],
+                seg_sc[lo:hi],
+                seg_restart[lo:hi],
+                reset[lo:hi],
+                rtol,
+                atol_v,
+                h_max,
+                thresholds,
+                targets,
+                out_c,
+                out_w,
+                out_ivl,
+                attempts,
+                ivl,
+                summ.auc,
+                summ.cmax,
+                summ.tmax,
+                summ.wbc_nadir,
+                summ.t_nadir,
+                time_above,
+                time_to,
+                counts,
+                status,
+            )
         if np.any(status == _UNDERFLOW):
             raise RuntimeError("pk integration step size underflow")
         if np.any(status == _ITERATIONS):

@@ -150,7 +150,7 @@ def test_bash_completion_completes_commands_and_options(typed, expected, absent)
 
 def test_services_export_table_matches_all():
     """Every public name of cllcds.services resolves through its lazy table."""
-    assert sorted(services._WHERE) == sorted(services.__all__)
+    assert sorted([*services._WHERE, "preload"]) == sorted(services.__all__)
     for name in services.__all__:
         assert getattr(services, name) is not None
 

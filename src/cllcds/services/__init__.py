@@ -223,6 +223,13 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def preload() -> None:
+    """Import every use case now: a server calls this when it starts, so that no request pays
+    for an import."""
+    for module in _EXPORTS:
+        importlib.import_module(module, __name__)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
@@ -294,6 +301,7 @@ __all__ = [
     "plan_json",
     "plan_pdf",
     "pool_analysis",
+    "preload",
     "read_course_file",
     "read_pool_csv",
     "regimen_detail",

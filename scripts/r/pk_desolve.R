@@ -14,7 +14,8 @@
 # DOSES.csv:  time_h,dose_mg,route,duration_h (route iv or sc)
 # TIMES.csv:  one column time_h (output times)
 # OUT.csv:    patient,time_h,conc_mg_per_l,wbc  (the value just before an event at that time)
-# Prints "elapsed_s=<seconds>" (integration only, excluding file input/output).
+# Prints "elapsed_s=<seconds>" and "cpu_s=<seconds>" (integration only, excluding file
+# input/output).
 
 suppressPackageStartupMessages(library(deSolve))
 
@@ -81,14 +82,18 @@ solve_patient <- function(p) {
 n <- nrow(params)
 res_c <- matrix(NA_real_, n, length(times))
 res_w <- matrix(NA_real_, n, length(times))
-started <- proc.time()[["elapsed"]]
+started <- proc.time()
+started_cpu <- started[["user.self"]] + started[["sys.self"]]
+started <- started[["elapsed"]]
 for (i in seq_len(n)) {
   p <- as.list(params[i, ])
   r <- solve_patient(p)
   res_c[i, ] <- r$c
   res_w[i, ] <- r$w
 }
-elapsed <- proc.time()[["elapsed"]] - started
+finished <- proc.time()
+elapsed <- finished[["elapsed"]] - started
+cpu <- finished[["user.self"]] + finished[["sys.self"]] - started_cpu
 
 out <- data.frame(
   patient = rep(seq_len(n) - 1, each = length(times)),
@@ -98,4 +103,5 @@ out <- data.frame(
 )
 write.csv(out, args[4], row.names = FALSE)
 cat(sprintf("elapsed_s=%.4f\n", elapsed))
+cat(sprintf("cpu_s=%.4f\n", cpu))
 cat(sprintf("deSolve=%s R=%s\n", as.character(packageVersion("deSolve")), R.version.string))

@@ -48,7 +48,7 @@ def render(
     try:
         from matplotlib import rc_context  # noqa: PLC0415 - matplotlib costs time to import
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plots need matplotlib: pip install matplotlib") from exc
+        raise ImportError("plots need matplotlib: pip install 'cllcds[plot]'") from exc
     with rc_context(
         {
             "svg.hashsalt": salt,  # deterministic ids in the SVG

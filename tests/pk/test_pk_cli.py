@@ -110,3 +110,26 @@ def test_parameters_table():
     assert names["vmax_mg_per_h"]["value"] == 1.02
     assert names["ka_per_h"]["source"] == "pk-model"
     assert "APPROXIMATION" in names["f_sc"]["note"]
+
+
+def test_backend_option_gives_the_same_document_and_refuses_unknown_names():
+    """``--backend compiled`` (numba) and ``--backend numpy`` answer the same document."""
+    import pytest
+
+    pytest.importorskip("numba")
+    args = ("pk", "simulate", "--regimen", "label-iv", "--n", "40", "--seed", "2")
+    args += ("--t-end", "400", "--format", "json")
+    compiled = json.loads(run(*args, "--backend", "compiled").stdout)
+    numpy = json.loads(run(*args, "--backend", "numpy").stdout)
+    assert compiled["summary"]["cmax"]["p50"] > 0
+    assert compiled["summary"].keys() == numpy["summary"].keys()
+    for key, stats in numpy["summary"].items():
+        for name, want in stats.items():
+            got = compiled["summary"][key][name]
+            if isinstance(want, float):  # numbers (NaN is written as null)
+                assert got == pytest.approx(want, rel=1e-12), (key, name)
+            else:
+                assert got == want, (key, name)
+    bad = run(*args, "--backend", "fortran", ok=False)
+    assert bad.returncode == 2
+    assert "fortran" in bad.stderr

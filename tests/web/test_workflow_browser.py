@@ -29,8 +29,14 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 TODAY = dt.date.today()
 
 
-def _sign_in(browser: Any, live: Live, username: str, width: int = 1280) -> Any:
-    ctx = browser.new_context(viewport={"width": width, "height": 900}, base_url=live.base_url)
+def _sign_in(
+    browser: Any, live: Live, username: str, width: int = 1280, *, bypass_csp: bool = False
+) -> Any:
+    # ``bypass_csp`` only for the accessibility check: axe-core is injected as an inline script,
+    # which the app's Content-Security-Policy (script-src 'self') rightly refuses.
+    ctx = browser.new_context(
+        viewport={"width": width, "height": 900}, base_url=live.base_url, bypass_csp=bypass_csp
+    )
     page = ctx.new_page()
     page.goto("/app/login")
     page.fill("#username", username)
@@ -189,7 +195,7 @@ def _axe(page: Any) -> list[dict[str, Any]]:
 def test_accessibility_phone_width_and_tab_stops(browser: Any, live: Live) -> None:
     if not AXE.is_file():
         pytest.fail(f"axe-core is missing at {AXE}: npm install axe-core@4 and copy axe.min.js")
-    page = _sign_in(browser, live, "demo")
+    page = _sign_in(browser, live, "demo", bypass_csp=True)
     page.click("a.patient-link:text-is('demo-neutropenia-hold')")
     course = page.url.split("?")[0]
     doc_pages = (*PAGES, course, course + "/summary", "/app/patients/demo-neutropenia-hold")
@@ -206,7 +212,7 @@ def test_accessibility_phone_width_and_tab_stops(browser: Any, live: Live) -> No
     page.wait_for_selector("#dose-verdict")
     if bad := _axe(page):
         problems["safety check"] = bad
-    admin = _sign_in(browser, live, "admin")
+    admin = _sign_in(browser, live, "admin", bypass_csp=True)
     admin.goto("/app/users")
     if bad := _axe(admin):
         problems["/app/users"] = bad

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
 
-from cllcds import __version__
+from cllcds import __version__, services
 from cllcds.services._limits import BODY_BYTES, FUTURE_HORIZON_DAYS, REQUEST_ID_CHARS
 from cllcds.store import Store
 
@@ -78,6 +78,7 @@ class Settings:
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """The cllcds REST API (OpenAPI 3 at ``/openapi.json``, docs at ``/docs``)."""
     cfg = settings or Settings()
+    services.preload()  # the use cases are imported lazily; a server loads them all up front
     the_store = store or Store.open(cfg.database_url, migrate=cfg.migrate)
 
     @asynccontextmanager

@@ -102,9 +102,13 @@ def register(app: typer.Typer) -> None:
 
     @grp.command("examples")
     def examples_cmd(
-        fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.TABLE,
+        fmt: Annotated[
+            Format, typer.Option("--format", "-f", help="table or json.")
+        ] = Format.TABLE,
     ) -> None:
         """The built-in example scenarios."""
+        if fmt is Format.CSV:
+            raise InputError("--format", "csv", "use table or json")
         rows = services.cohort_examples()
         if fmt is Format.JSON:
             emit_json(rows)

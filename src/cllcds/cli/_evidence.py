@@ -14,7 +14,12 @@ from cllcds.services import Grouping
 
 from ._output import Format, emit_csv, emit_json, emit_table, fail
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format", "-f", help="Output format: table, json or csv (report and pool: table or json)."
+    ),
+]
 
 
 def _num(x: float | None) -> str:

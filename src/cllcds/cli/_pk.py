@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,19 @@ from cllcds.domain import InputError
 
 from ._output import Format, emit_csv, emit_json, emit_table
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output format: table, json or csv.")
+]
+
+
+class Backend(StrEnum):
+    """The PK integrator (cllcds.pk BACKENDS)."""
+
+    AUTO = "auto"
+    COMPILED = "compiled"
+    NUMPY = "numpy"
+
+
 _STATS = ("p5", "p25", "p50", "p75", "p95")
 
 
@@ -103,6 +116,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         plot: Annotated[Path | None, typer.Option(help="Write a plot (.svg or .png).")] = None,
         fmt: FormatOpt = Format.TABLE,
+        backend: Annotated[
+            Backend,
+            typer.Option(
+                help="Integrator: auto (compiled when numba is installed), compiled (numba, "
+                "the 'pk' extra) or numpy; the results are the same."
+            ),
+        ] = Backend.AUTO,
     ) -> None:
         """Concentration and WBC over time, Cmax, AUC, troughs, time above thresholds, nadir."""
         if typical and (n is not None or seed is not None):
@@ -123,6 +143,7 @@ def register(app: typer.Typer) -> None:
             residual_error=residual_error,
             plot=plot,
             overrides=_overrides(param),
+            backend=backend.value,
         )
         if fmt is Format.JSON:
             emit_json(doc)

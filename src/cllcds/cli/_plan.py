@@ -127,9 +127,12 @@ def register(app: typer.Typer) -> None:
                 "--rule-set", help="label=us-2007 (default), label=us-2001 or label=eu-smpc."
             ),
         ] = None,
-        fmt: Annotated[PlanFormat, typer.Option("--format", "-f", help="Output format.")] = (
-            PlanFormat.TABLE
-        ),
+        fmt: Annotated[
+            PlanFormat,
+            typer.Option(
+                "--format", "-f", help="Output format: table, json, csv, ics, html or pdf."
+            ),
+        ] = (PlanFormat.TABLE),
         out: Annotated[
             Path | None, typer.Option("--out", "-o", help="Write to this file, not stdout.")
         ] = None,

@@ -10,7 +10,9 @@ from cllcds import services
 
 from ._output import Format, emit_csv, emit_json, emit_table
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output format: table, json or csv.")
+]
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,9 @@ whose Vmax rises with the white-cell count, and an indirect-response model of th
 infusions, continuous infusion and an SC depot (APPROXIMATION, labelled in every output). All
 virtual patients are integrated together with a vectorised, event-aware Rosenbrock method
 (:mod:`cllcds.pk._simulate`), verified against per-patient LSODA/Radau solutions to well
-within 1 % and against the typical-patient checkpoints of the reference.
+within 1 % and against the typical-patient checkpoints of the reference. With numba installed
+(the ``pk`` extra) the same method runs patient by patient in a compiled, parallel kernel
+(:mod:`cllcds.pk._kernel`; ``simulate(backend=...)``), with the same results to round-off.
 
 Example
 -------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,6 +38,43 @@ MAX_GRID = 20_000
 DEFAULT_GRID_POINTS = 240
 _NICE_STEPS = (0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0)
 MAX_PATIENTS = 2_000_000
+
+Backend = Literal["auto", "compiled", "numpy"]
+BACKENDS: tuple[str, ...] = ("auto", "compiled", "numpy")
+"""How :func:`simulate` integrates: ``compiled`` runs the numba kernel
+(:mod:`cllcds.pk._kernel`, the ``pk`` extra: ``pip install 'cllcds[pk]'``), ``numpy`` the
+vectorised NumPy integrator; ``auto`` (default) the compiled kernel when numba is installed and
+there are at least :data:`AUTO_COMPILED_MIN_PATIENTS` patients. Both give the same results to
+round-off."""
+AUTO_COMPILED_MIN_PATIENTS = 32
+"""Below this many patients ``auto`` runs NumPy: importing numba and loading the cached kernel
+(about 0.5-1 s of CPU) costs more than it saves (docs/performance.md, PK)."""
+
+
+def compiled_available() -> bool:
+    """Whether numba is installed, so the compiled kernel can run."""
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_backend(backend: str, n: int = AUTO_COMPILED_MIN_PATIENTS) -> str:
+    """``compiled`` or ``numpy`` for a requested backend and ``n`` patients; fails closed on an
+    unknown name or a compiled request without numba."""
+    if backend not in BACKENDS:
+        raise InputError("backend", backend, f"use one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        big = n >= AUTO_COMPILED_MIN_PATIENTS
+        return "compiled" if big and compiled_available() else "numpy"
+    if backend == "compiled" and not compiled_available():
+        raise InputError(
+            "backend",
+            backend,
+            "the compiled PK kernel needs numba: pip install 'cllcds[pk]' (or use numpy)",
+        )
+    return backend
+
 
 SUMMARY_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("cmax", "ug/mL", "highest concentration"),
@@ -172,6 +210,7 @@ def simulate(
     rtol: float = DEFAULT_RTOL_SIM,
     atol: Sequence[float] = DEFAULT_ATOL_SIM,
     individuals_override: Individuals | None = None,
+    backend: Backend | str = "auto",
 ) -> PkResult:
     """Simulate the typical patient or ``n`` virtual patients on one dose table.
 
@@ -207,6 +246,10 @@ def simulate(
         Local tolerances of the integrator (atol per state: A1, A2 mg; W 10⁹/L; depot mg).
     individuals_override
         Use these patients instead of drawing them (tests, benchmarks).
+    backend
+        ``auto`` (the compiled kernel when numba is installed and there are at least
+        :data:`AUTO_COMPILED_MIN_PATIENTS` patients, else NumPy), ``compiled`` or ``numpy``
+        (:data:`BACKENDS`); the results are the same to round-off.
 
     Examples
     --------
@@ -216,6 +259,8 @@ def simulate(
     2.68
     """
     params = params or PkParameters()
+    size = individuals_override.n if individuals_override is not None else n
+    engine = resolve_backend(backend, size)
     if typical is None:
         typical = n == 1 and seed is None and individuals_override is None
     if not 1 <= n <= MAX_PATIENTS:
@@ -266,7 +311,14 @@ def simulate(
     # Output times are step ends of every patient: exact values, no interpolation of the
     # (possibly stiff) WBC inside a step.
     sync = grid
-    _, stats = integrate(ind, doses, t_end_h, summ, rtol=rtol, atol=atol, sync=tuple(sync))
+    if engine == "compiled":
+        from ._kernel import integrate_compiled  # noqa: PLC0415 (numba only when used)
+
+        _, stats = integrate_compiled(
+            ind, doses, t_end_h, summ, rtol=rtol, atol=atol, sync=tuple(sync)
+        )
+    else:
+        _, stats = integrate(ind, doses, t_end_h, summ, rtol=rtol, atol=atol, sync=tuple(sync))
     summ.finish()
     per: dict[str, FloatArray] = {
         "cmax": summ.cmax,

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from ._doses import DoseTable
 from ._model import WBC_REFERENCE, FloatArray, Individuals
@@ -35,6 +34,8 @@ def reference_profiles(
     Returns two arrays of shape ``(n, len(times_h))``. A time that falls exactly on an event
     gets the value just before the event (the dose has not yet acted).
     """
+    from scipy.integrate import solve_ivp  # noqa: PLC0415 - only the reference needs SciPy
+
     times = np.asarray(times_h, dtype=np.float64)
     t_end = float(times.max()) if times.size else 0.0
     segs = _segments(doses, max(t_end, 1e-9))

@@ -1,126 +1,303 @@
-"""Use cases: the one API the adapters (CLI, REST, web) call."""
+"""Use cases: the one API the adapters (CLI, REST, web) call.
 
-from ._cds import (
-    ORDER_SIGN_ID,
-    PATIENT_VIEW_ID,
-    SOURCE_LABEL,
-    cds_discovery,
-    cds_order_sign,
-    cds_patient_view,
-)
-from ._clinical_store import (
-    add_user,
-    append_event,
-    append_events,
-    assess_stored_document,
-    audit_log,
-    authenticate,
-    break_glass,
-    create_course,
-    create_patient,
-    get_course,
-    get_patient,
-    issue_token,
-    list_courses,
-    list_events,
-    list_patients,
-    list_users,
-    parse_role,
-    patient_access,
-    record_auth_event,
-    resolve_token,
-    revoke_token,
-    set_patient_team,
-    set_team_member,
-    set_user_disabled,
-    stored_course_response,
-    stored_course_state,
-    token_digest,
-    validate_patient,
-    verify_audit,
-    verify_plan,
-    visible_teams,
-)
-from ._cohort import cohort_examples, cohort_scenario, cohort_simulate
-from ._course import (
-    assess_course,
-    assess_response_document,
-    course_schema_document,
-    course_state,
-    default_rule_sets,
-    load_course,
-    read_course_file,
-)
-from ._evidence import (
-    Grouping,
-    PoolOptions,
-    PoolRequest,
-    bibliography_rows,
-    discrepancies,
-    evidence_report,
-    evidence_studies,
-    forest,
-    leave_one_out_analysis,
-    pool_analysis,
-    read_pool_csv,
-    review_table,
-    review_table_meta,
-    study_detail,
-    study_summary,
-    verify_quotes,
-)
-from ._grades import lab_grades
-from ._limits import DatePolicy
-from ._pk import pk_doses, pk_parameters, pk_result_document, pk_simulate
-from ._plan_export import (
-    PLAN_FORMAT,
-    PlanItem,
-    plan_csv,
-    plan_document,
-    plan_html,
-    plan_ics,
-    plan_items,
-    plan_json,
-    plan_pdf,
-)
-from ._planning import (
-    make_plan,
-    parse_date,
-    parse_overrides,
-    parse_rule_sets,
-    parse_tiw_weekdays,
-    regimen_detail,
-    regimen_list,
-    regimen_summary,
-)
-from ._repository import (
-    Actor,
-    AppendResult,
-    ConflictError,
-    CourseRepository,
-    DuplicateError,
-    Page,
-    Role,
-    Validator,
-)
-from ._workflow import (
-    LATE_ENTRY_DAYS,
-    Finding,
-    PlanRecord,
-    Verdict,
-    bootstrap_admin,
-    course_plan,
-    get_plan,
-    judge_events,
-    patient_history,
-    patient_plans,
-    propose_plan,
-    reset_password,
-    set_user_role,
-    start_course_from_plan,
-    update_patient,
-    verify_proposed_plan,
-)
+Names are imported on first use (PEP 562 ``__getattr__``): a caller that needs the course
+engine does not pay for the store, the cohorts or SciPy (``cllcds course assess`` and
+``cllcds --help`` start in a fraction of a second). A new export goes into :data:`_EXPORTS`
+and the ``TYPE_CHECKING`` imports (for the type checker) and ``__all__``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._cds import (
+        ORDER_SIGN_ID,
+        PATIENT_VIEW_ID,
+        SOURCE_LABEL,
+        cds_discovery,
+        cds_order_sign,
+        cds_patient_view,
+    )
+    from ._clinical_store import (
+        add_user,
+        append_event,
+        append_events,
+        assess_stored_document,
+        audit_log,
+        authenticate,
+        break_glass,
+        create_course,
+        create_patient,
+        get_course,
+        get_patient,
+        issue_token,
+        list_courses,
+        list_events,
+        list_patients,
+        list_users,
+        parse_role,
+        patient_access,
+        record_auth_event,
+        resolve_token,
+        revoke_token,
+        set_patient_team,
+        set_team_member,
+        set_user_disabled,
+        stored_course_response,
+        stored_course_state,
+        token_digest,
+        validate_patient,
+        verify_audit,
+        verify_plan,
+        visible_teams,
+    )
+    from ._cohort import (
+        cohort_examples,
+        cohort_scenario,
+        cohort_simulate,
+    )
+    from ._course import (
+        assess_course,
+        assess_response_document,
+        course_schema_document,
+        course_state,
+        default_rule_sets,
+        load_course,
+        read_course_file,
+    )
+    from ._evidence import (
+        Grouping,
+        PoolOptions,
+        PoolRequest,
+        bibliography_rows,
+        discrepancies,
+        evidence_report,
+        evidence_studies,
+        forest,
+        leave_one_out_analysis,
+        pool_analysis,
+        read_pool_csv,
+        review_table,
+        review_table_meta,
+        study_detail,
+        study_summary,
+        verify_quotes,
+    )
+    from ._grades import lab_grades
+    from ._limits import DatePolicy
+    from ._pk import (
+        pk_doses,
+        pk_parameters,
+        pk_result_document,
+        pk_simulate,
+    )
+    from ._plan_export import (
+        PLAN_FORMAT,
+        PlanItem,
+        plan_csv,
+        plan_document,
+        plan_html,
+        plan_ics,
+        plan_items,
+        plan_json,
+        plan_pdf,
+    )
+    from ._planning import (
+        make_plan,
+        parse_date,
+        parse_overrides,
+        parse_rule_sets,
+        parse_tiw_weekdays,
+        regimen_detail,
+        regimen_list,
+        regimen_summary,
+    )
+    from ._repository import (
+        Actor,
+        AppendResult,
+        ConflictError,
+        CourseRepository,
+        DuplicateError,
+        Page,
+        Role,
+        Validator,
+    )
+    from ._workflow import (
+        LATE_ENTRY_DAYS,
+        Finding,
+        PlanRecord,
+        Verdict,
+        bootstrap_admin,
+        course_plan,
+        get_plan,
+        judge_events,
+        patient_history,
+        patient_plans,
+        propose_plan,
+        reset_password,
+        set_user_role,
+        start_course_from_plan,
+        update_patient,
+        verify_proposed_plan,
+    )
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "._cds": (
+        "ORDER_SIGN_ID",
+        "PATIENT_VIEW_ID",
+        "SOURCE_LABEL",
+        "cds_discovery",
+        "cds_order_sign",
+        "cds_patient_view",
+    ),
+    "._clinical_store": (
+        "add_user",
+        "append_event",
+        "append_events",
+        "assess_stored_document",
+        "audit_log",
+        "authenticate",
+        "break_glass",
+        "create_course",
+        "create_patient",
+        "get_course",
+        "get_patient",
+        "issue_token",
+        "list_courses",
+        "list_events",
+        "list_patients",
+        "list_users",
+        "parse_role",
+        "patient_access",
+        "record_auth_event",
+        "resolve_token",
+        "revoke_token",
+        "set_patient_team",
+        "set_team_member",
+        "set_user_disabled",
+        "stored_course_response",
+        "stored_course_state",
+        "token_digest",
+        "validate_patient",
+        "verify_audit",
+        "verify_plan",
+        "visible_teams",
+    ),
+    "._cohort": (
+        "cohort_examples",
+        "cohort_scenario",
+        "cohort_simulate",
+    ),
+    "._course": (
+        "assess_course",
+        "assess_response_document",
+        "course_schema_document",
+        "course_state",
+        "default_rule_sets",
+        "load_course",
+        "read_course_file",
+    ),
+    "._evidence": (
+        "Grouping",
+        "PoolOptions",
+        "PoolRequest",
+        "bibliography_rows",
+        "discrepancies",
+        "evidence_report",
+        "evidence_studies",
+        "forest",
+        "leave_one_out_analysis",
+        "pool_analysis",
+        "read_pool_csv",
+        "review_table",
+        "review_table_meta",
+        "study_detail",
+        "study_summary",
+        "verify_quotes",
+    ),
+    "._grades": ("lab_grades",),
+    "._limits": ("DatePolicy",),
+    "._pk": (
+        "pk_doses",
+        "pk_parameters",
+        "pk_result_document",
+        "pk_simulate",
+    ),
+    "._plan_export": (
+        "PLAN_FORMAT",
+        "PlanItem",
+        "plan_csv",
+        "plan_document",
+        "plan_html",
+        "plan_ics",
+        "plan_items",
+        "plan_json",
+        "plan_pdf",
+    ),
+    "._planning": (
+        "make_plan",
+        "parse_date",
+        "parse_overrides",
+        "parse_rule_sets",
+        "parse_tiw_weekdays",
+        "regimen_detail",
+        "regimen_list",
+        "regimen_summary",
+    ),
+    "._repository": (
+        "Actor",
+        "AppendResult",
+        "ConflictError",
+        "CourseRepository",
+        "DuplicateError",
+        "Page",
+        "Role",
+        "Validator",
+    ),
+    "._workflow": (
+        "LATE_ENTRY_DAYS",
+        "Finding",
+        "PlanRecord",
+        "Verdict",
+        "bootstrap_admin",
+        "course_plan",
+        "get_plan",
+        "judge_events",
+        "patient_history",
+        "patient_plans",
+        "propose_plan",
+        "reset_password",
+        "set_user_role",
+        "start_course_from_plan",
+        "update_patient",
+        "verify_proposed_plan",
+    ),
+}
+"""Submodule → the public names it defines."""
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups do not come here
+    return value
+
+
+def preload() -> None:
+    """Import every use case now: a server calls this when it starts, so that no request pays
+    for an import."""
+    for module in _EXPORTS:
+        importlib.import_module(module, __name__)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "LATE_ENTRY_DAYS",
@@ -204,6 +381,7 @@ __all__ = [
     "plan_json",
     "plan_pdf",
     "pool_analysis",
+    "preload",
     "propose_plan",
     "read_course_file",
     "read_pool_csv",

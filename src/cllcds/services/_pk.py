@@ -112,6 +112,7 @@ def pk_simulate(
     residual_error: bool = False,
     plot: Path | None = None,
     overrides: dict[str, float] | None = None,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Simulate a schedule for the typical patient or ``n`` virtual patients.
 
@@ -137,6 +138,8 @@ def pk_simulate(
         Write a plot (``.svg`` or ``.png``).
     overrides
         Parameter overrides (e.g. ``{"ka_per_h": 0.02, "vmax_scale": 0.3}``).
+    backend
+        ``auto``, ``compiled`` (numba) or ``numpy``: same results, different speed.
 
     Returns
     -------
@@ -166,6 +169,7 @@ def pk_simulate(
         t_end_h=t_end_h,
         targets_mg_per_l=(target_ug_per_ml,),
         residual_error=residual_error,
+        backend=backend,
     )
     out = pk_result_document(result)
     out["schedule"] = {**schedule, **out["schedule"]}

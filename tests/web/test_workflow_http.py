@@ -19,7 +19,7 @@ from cllcds.services import _clinical_store as cs
 from cllcds.services._repository import Actor
 from cllcds.web import demo_courses
 
-from .conftest import PASSWORDS, Live
+from .conftest import PASSWORDS, Live, web_login
 
 TODAY = dt.date.today()
 
@@ -27,7 +27,7 @@ TODAY = dt.date.today()
 @contextmanager
 def _client(live: Live, username: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.base_url, timeout=30) as c:
-        r = c.post("/app/login", data={"username": username, "password": PASSWORDS[username]})
+        r = web_login(c, username, PASSWORDS[username])
         assert r.status_code == 303
         yield c
 
@@ -298,14 +298,14 @@ def test_admin_manages_accounts(live: Live) -> None:
         assert live.store.get_user("admin")["role"] == "admin"
         a.post(f"/app/users/{name}/disable", data={"csrf_token": _csrf(a)})
         with httpx.Client(base_url=live.base_url) as u:
-            r = u.post("/app/login", data={"username": name, "password": "first-password"})
+            r = web_login(u, name, "first-password")
             assert r.status_code == 401
         a.post(f"/app/users/{name}/enable", data={"csrf_token": _csrf(a)})
         r = a.post(f"/app/users/{name}/password",
                    data={"csrf_token": _csrf(a), "password": "second-password"})  # fmt: skip
         assert r.status_code == 303
         with httpx.Client(base_url=live.base_url) as u:
-            r = u.post("/app/login", data={"username": name, "password": "second-password"})
+            r = web_login(u, name, "second-password")
             assert r.status_code == 303
         actions = [
             e["action"]

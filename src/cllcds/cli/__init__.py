@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Plan a regimen from a start date: every dose, premedication, prophylaxis, monitoring.",
     ),
     "serve": ("_service", "Run the REST API (uvicorn)."),
-    "audit": ("_service", "Every write to a course: who, when, what, before and after."),
+    "audit": ("_service", "The audit log: a course's writes (--course), or verify the hash chain."),
     "evidence": (
         "_evidence",
         "The review's evidence: studies, Tables 1-2, contradictions, pooled estimates.",

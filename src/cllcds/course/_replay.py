@@ -35,6 +35,7 @@ from cllcds.domain import (
     DEFAULT_CD4_INTERVAL_DAYS,
     DEFAULT_CMV_PCR_INTERVAL_DAYS,
     DEFAULT_TIW_WEEKDAYS,
+    DEFAULT_WEEKLY_CEILING,
     AdministrationRoute,
     AdverseEvent,
     Antiviral,
@@ -57,7 +58,6 @@ from cllcds.domain import (
     GrowthFactor,
     Infection,
     InfusionReaction,
-    InputError,
     LabCode,
     LabEvent,
     LabResult,
@@ -68,6 +68,11 @@ from cllcds.domain import (
     Resolved,
     ResponseCategory,
     Transfusion,
+    validate_weekly_ceiling,
+    week_bounds,
+)
+from cllcds.domain import (
+    weekly_window as _weekly_window,
 )
 from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
@@ -224,22 +229,14 @@ class EngineSettings:
     blood_count_interval_days: int = 7
     """Blood counts weekly during therapy (L9)."""
     prophylaxis_start_day: int | None = None
-    weekly_ceiling: str = "treatment-week"
+    weekly_ceiling: str = DEFAULT_WEEKLY_CEILING
     """How the label's "90 mg per week" is read: ``treatment-week`` (default; weeks counted from
     day 1 of the course, realigned at each restart after a gap) or ``rolling-7-days`` (any 7
     consecutive days, the stricter institutional reading)."""
 
     def __post_init__(self) -> None:
-        if self.weekly_ceiling not in WEEKLY_CEILING_READINGS:
-            raise InputError(
-                "weekly_ceiling",
-                self.weekly_ceiling,
-                "use one of: " + ", ".join(WEEKLY_CEILING_READINGS),
-            )
+        validate_weekly_ceiling(self.weekly_ceiling)
 
-
-WEEKLY_CEILING_READINGS = ("treatment-week", "rolling-7-days")
-"""The readings of the label's 90 mg weekly ceiling (``EngineSettings.weekly_ceiling``)."""
 
 DEFAULT_SETTINGS = EngineSettings()
 
@@ -646,7 +643,7 @@ class _Run:
 
     def week_bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
         """The first and last day of the treatment week (or rolling window) holding ``day``."""
-        return _bounds(self.week_anchor, day, self.settings)
+        return week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)
 
     def week_total(self, day: dt.date, *, before: bool = False) -> float:
         """Alemtuzumab given in the treatment week of ``day`` (up to ``day``; ``before``: only
@@ -1202,16 +1199,6 @@ def _slot(e: Event) -> tuple[int, dt.time]:
     return (2 if e.type in _AFTER_TIMED else 0), dt.time.min
 
 
-def _bounds(
-    anchor: dt.date | None, day: dt.date, settings: EngineSettings
-) -> tuple[dt.date, dt.date]:
-    if settings.weekly_ceiling == "rolling-7-days" or anchor is None:
-        return day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1), day
-    k = (day - anchor).days // ALEMTUZUMAB_WINDOW_DAYS
-    first = anchor + dt.timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
-    return first, first + dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-
-
 def weekly_window(
     dose_dates: Iterable[dt.date], day: dt.date, settings: EngineSettings = DEFAULT_SETTINGS
 ) -> tuple[dt.date, dt.date]:
@@ -1226,17 +1213,7 @@ def weekly_window(
     >>> weekly_window([mon, mon + dt.timedelta(days=1)], mon + dt.timedelta(days=7))
     (datetime.date(2007, 1, 15), datetime.date(2007, 1, 21))
     """
-    anchor: dt.date | None = None
-    prev: dt.date | None = None
-    for d in sorted(dose_dates):
-        if d > day:
-            break
-        if prev is None or (d - prev).days >= GAP_RESTART_DAYS:
-            anchor = d
-        prev = d
-    if prev is not None and (day - prev).days >= GAP_RESTART_DAYS:
-        anchor = day  # a dose after the gap restarts the count
-    return _bounds(anchor, day, settings)
+    return _weekly_window(dose_dates, day, settings.weekly_ceiling)
 
 
 def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:

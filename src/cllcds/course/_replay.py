@@ -61,6 +61,7 @@ from cllcds.domain import (
     LabCode,
     LabEvent,
     LabResult,
+    PlanOptions,
     Progression,
     ProgressionKind,
     ProphylaxisEvent,
@@ -79,6 +80,7 @@ from cllcds.rules import cytopenia, grading, supportive
 
 from ._context import patient_context
 from ._findings import cmv_findings, grades_for, prophylaxis_for, renal_for, response_for
+from ._plan import _layout  # the plan's own layout: one reading of a regimen's schedule
 from ._state import (
     Action,
     Alert,
@@ -357,6 +359,8 @@ class _Run:
     ladder: knowledge.DoseModificationRules
     baseline: cytopenia.Counts
     doses: list[tuple[dt.date, float, AdministrationRoute]] = field(default_factory=list)
+    schedule: tuple[_Slot, ...] | None = None
+    """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
     escalation_ceiling_mg: float = 0.0
     maintenance_mg: float = 0.0
@@ -1297,6 +1301,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         baseline=_baseline_counts(course),
         escalation_ceiling_mg=profile.target_mg,
         maintenance_mg=profile.target_mg,
+        schedule=cycle_schedule(regimen, course.start_date, settings),
     )
     if not profile.monotherapy:
         run.alert(
@@ -1377,6 +1382,45 @@ def _course_end(run: _Run) -> dt.date | None:
     return run.doses[0][0] + dt.timedelta(days=run.profile.length_days - 1)
 
 
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One alemtuzumab dose of the regimen's published cycle schedule, dated from day 1."""
+
+    date: dt.date
+    mg: float
+    route: AdministrationRoute
+    cycle: int
+    cycle_day: int
+    citation: Citation | None
+
+
+def cycle_schedule(
+    regimen: Regimen, start: dt.date, settings: EngineSettings = DEFAULT_SETTINGS
+) -> tuple[_Slot, ...] | None:
+    """The alemtuzumab days of a regimen given on set days of each cycle (FluCam days 1-3 of
+    each 28-day cycle, CFAR days 1, 3, 5, FCC, Faderl, Nabhan, Kennedy ...), dated from day 1
+    of the course as the plan lays them out (``course.plan``); ``None`` for a regimen whose
+    alemtuzumab runs three times a week (its doses follow the TIW weekdays)."""
+    rules = [r for r in (*regimen.run_in, *regimen.components) if r.drug is Drug.ALEMTUZUMAB]
+    if not rules or any(r.tiw is not None for r in rules):
+        return None
+    options = PlanOptions(
+        tiw_weekdays=settings.tiw_weekdays, weekly_ceiling=settings.weekly_ceiling
+    )
+    events, _ = _layout(regimen, start, options, regimen.cycles.count)
+    by_day: dict[dt.date, _Slot] = {}
+    for e in events:
+        if e.rule.drug is not Drug.ALEMTUZUMAB:
+            continue
+        day = start + dt.timedelta(days=e.day - 1)
+        slot = _Slot(day, e.amount, e.rule.route, e.cycle, e.cycle_day, e.rule.citation)
+        # Two rules on one day (FCC: 3 mg day 1 of cycle 1 and 20 mg days 1-3): the lower dose,
+        # the escalation step, is the dose of that day.
+        if day not in by_day or slot.mg < by_day[day].mg:
+            by_day[day] = slot
+    return tuple(by_day[d] for d in sorted(by_day))
+
+
 def _next_tiw(day: dt.date, weekdays: tuple[int, ...]) -> dt.date:
     while day.weekday() not in weekdays:
         day += dt.timedelta(days=1)
@@ -1395,13 +1439,36 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
     assert expected is not None
     mg, route, phase = expected
     day = earliest
-    if phase == "maintenance":
+    schedule = run.schedule
+    slot: _Slot | None = None
+    if schedule is not None:
+        # A regimen given on set days of each cycle: the next dose is the next day of its
+        # published schedule (missed days are not made up), never a TIW weekday.
+        slot = next((x for x in schedule if x.date >= earliest), None)
+        while (
+            slot is not None
+            and run.week_total(slot.date, before=True) + min(mg, slot.mg)
+            > ALEMTUZUMAB_MAX_WEEKLY_MG
+        ):
+            slot = next((x for x in schedule if x.date > slot.date), None)
+        if slot is None:
+            run.decide(
+                "dosing.next",
+                "none",
+                f"No dose of {run.regimen.id}'s published schedule is left after {earliest}.",
+                (schedule[-1].citation if schedule else None) or ESCALATION_CITATION,
+            )
+            return None
+        day = slot.date
+        if slot.mg <= mg:
+            mg, route = slot.mg, slot.route
+    elif phase == "maintenance":
         if run.doses:
             day = max(day, run.doses[-1][0] + dt.timedelta(days=MIN_DAYS_BETWEEN_MAINTENANCE_DOSES))
         day = _next_tiw(day, run.settings.tiw_weekdays)
     # Never more than 90 mg in a treatment week (or any 7 days, by setting): move the dose to
     # the next allowed day.
-    while run.week_total(day, before=True) + mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
+    while slot is None and run.week_total(day, before=True) + mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
         day += dt.timedelta(days=1)
         if phase == "maintenance":
             day = _next_tiw(day, run.settings.tiw_weekdays)
@@ -1426,7 +1493,14 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
     premed = None
     if reason is not None:
         premed = f"{', '.join(d.text() for d in rules.drugs)} {rules.timing} ({reason})"
-    if phase == "maintenance":
+    if slot is not None and phase != "re-escalation":
+        why = (
+            f"{run.regimen.id} published schedule: cycle {slot.cycle} day {slot.cycle_day} "
+            f"({day}), {slot.mg:g} mg {slot.route.value}"
+            + ("." if mg == slot.mg else f"; {mg:g} mg as the course stands (escalation/hold).")
+        )
+        cite = slot.citation or run.regimen.components[-1].citation
+    elif phase == "maintenance":
         why = f"Maintenance {mg:g} mg three times a week on alternate days."
         cite = run.regimen.components[-1].citation
     elif phase == "re-escalation":

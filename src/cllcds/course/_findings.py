@@ -221,7 +221,12 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     patient = run.course.patient
     cite = PREEMPTIVE_CITATION if policy is CmvPolicy.PREEMPTIVE else PROPHYLAXIS_CITATION
     actions: list[Action] = []
-    tests = sorted(run.cmv_tests, key=lambda t: t.date)
+    # By date and time; same-day results times cannot order put the detectable one last: the
+    # worse result decides, as for two same-day labs (docs/rules.md, same-day events).
+    tests = sorted(
+        run.cmv_tests,
+        key=lambda t: (t.date, t.time if t.time is not None else dt.time.min, t.detected),
+    )
     last = tests[-1] if tests else None
     # The current positive episode: detectable results since the last negative one.
     episode: list[CmvPcr | CmvAntigenemia] = []

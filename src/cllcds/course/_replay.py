@@ -68,6 +68,7 @@ from cllcds.domain import (
     Regimen,
     Resolved,
     ResponseCategory,
+    ToxicityScale,
     Transfusion,
     validate_weekly_ceiling,
     week_bounds,
@@ -181,6 +182,35 @@ HAEMATOLOGICAL_TERMS = (
 )
 """Adverse-event terms the cytopenia rules judge from the counts (not withheld as grade ≥ 3
 non-haematological events). Febrile neutropenia is not among them: it is a serious reaction."""
+
+HAEMATOLOGICAL_COUNTS: dict[str, tuple[LabCode, ...]] = {
+    "neutropenia": (LabCode.ANC,),
+    "neutrophil count decreased": (LabCode.ANC,),
+    "leukopenia": (LabCode.ANC,),
+    "leucopenia": (LabCode.ANC,),
+    "white blood cell decreased": (LabCode.ANC,),
+    "thrombocytopenia": (LabCode.PLT,),
+    "platelet count decreased": (LabCode.PLT,),
+    "anaemia": (LabCode.HGB,),
+    "anemia": (LabCode.HGB,),
+}
+"""The count a grade >= 3 haematological adverse event needs on or after its date before dosing
+goes on (cllcds default, fail closed: the cytopenia ladder judges counts, not terms). Lymphopenia
+and CD4 terms need none: no dose modification for lymphopenia (L3, E1)."""
+
+HAEM_AE_COUNT_GRADE = 3
+"""A haematological adverse event of this grade or more with no count on or after its date holds
+pending the count (cllcds default; docs/rules.md "Engine safety (issue 10, part C)")."""
+
+GRADE_5 = 5
+"""CTCAE grade 5: death related to the adverse event (C1): the course is discontinued."""
+
+GRADE_5_CITATION = Citation(
+    "C1",
+    "CTCAE v5.0: grades",
+    note="Grade 5: death related to AE. No further dose can be proposed: the course is "
+    "discontinued with the reason.",
+)
 
 NON_HAEM_WITHHOLD_GRADE = 3
 """Any grade ≥ 3 non-haematological adverse event withholds until resolved (L3, E1: 'other
@@ -396,6 +426,8 @@ class _Run:
     alerts: list[Alert] = field(default_factory=list)
     alert_hold: list[object | None] = field(default_factory=list)
     extra_actions: list[tuple[object, Action]] = field(default_factory=list)
+    count_waits: list[tuple[object, dt.date, tuple[LabCode, ...]]] = field(default_factory=list)
+    """Holds waiting for a count on or after a haematological adverse event's date."""
     """Due actions that last while the hold with that key does."""
     counts_pending: dt.date | None = None
     progressions: list[tuple[dt.date, str]] = field(default_factory=list)
@@ -572,13 +604,28 @@ class _Run:
             # Holds end only when their criteria are met or their resolution is recorded: a
             # dose given during a hold does not end it.
         if mg > ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:
+            # Above 30 mg is likely a typing error, or an overdose: either way no next dose
+            # can be trusted until the record is corrected or a clinician's review is recorded.
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"alemtuzumab {mg:g} mg recorded on {day}, above the "
+                f"{ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:g} mg single-dose ceiling",
+                "a correction of the dose (an event that supersedes this one) or a recorded "
+                "review (a 'resolved' event naming it)",
+                CEILING_CITATION,
+                indeterminate=True,
+            )
             self.alert(
                 Severity.CRITICAL,
                 "single-dose-ceiling",
                 f"Alemtuzumab {mg:g} mg on {day} exceeds the "
-                f"{ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:g} mg single-dose ceiling.",
+                f"{ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:g} mg single-dose ceiling: correct the "
+                "record if it is a typing error, otherwise review the patient (overdose); "
+                "alemtuzumab is withheld until then.",
                 CEILING_CITATION,
                 day,
+                hold=key,
             )
         expected = self.expected_dose(day)
         if self.doses:
@@ -709,7 +756,37 @@ class _Run:
         )
         return _Schedule(text, cite.source, cite.locator)
 
+    def grade_5(self, ev: Event, what: str) -> bool:
+        """A grade 5 event (CTCAE: death related to the AE) discontinues the course."""
+        if getattr(ev, "grade", 0) < GRADE_5:
+            return False
+        reason = f"grade 5 {what} on {ev.date} (CTCAE: death related to the adverse event)"
+        self.alert(
+            Severity.CRITICAL,
+            "grade-5-event",
+            f"{reason[0].upper()}{reason[1:]}: the course is discontinued.",
+            GRADE_5_CITATION,
+            ev.date,
+        )
+        self.discontinue(ev.date, reason, GRADE_5_CITATION)
+        return True
+
+    def count_disagrees(self, code: LabCode, day: dt.date, grade: int) -> bool:
+        """Whether the count recorded on ``day`` grades below 3 on CTCAE v5.0 (C1) while an
+        adverse event of that day reports grade ``grade`` >= 3 from it: the records disagree."""
+        seen, lab = self.lab_day.get(code), self.labs.get(code)
+        if seen is None or lab is None or seen[0] != day or code is LabCode.HGB:
+            return False
+        got = grading.grade(lab, ToxicityScale.CTCAE_5).grade
+        return got is not None and int(got) < HAEM_AE_COUNT_GRADE <= grade
+
+    def count_on_or_after(self, code: LabCode, day: dt.date) -> bool:
+        seen = self.lab_day.get(code)
+        return seen is not None and seen[0] >= day
+
     def on_reaction(self, ev: InfusionReaction) -> None:
+        if self.grade_5(ev, "infusion reaction"):
+            return
         if ev.grade >= INFUSION_REACTION_WITHHOLD_GRADE:
             self.last_dose_tolerated = False
             key = self.event_hold(
@@ -782,6 +859,13 @@ class _Run:
             self.labs[r.code] = r
             self.lab_day[r.code] = (ev.date, ev.time)
         self.lab_history.append(r)
+        waiting = []
+        for key, since, needs in self.count_waits:
+            if all(self.count_on_or_after(c, since) for c in needs):
+                self.release(key, ev.date)  # the count is in: the ladder judges it
+            else:
+                waiting.append((key, since, needs))
+        self.count_waits = waiting
         if r.code in (LabCode.ANC, LabCode.PLT):
             if self.counts_pending is None:
                 self.counts_untimed = False
@@ -897,6 +981,8 @@ class _Run:
             )
 
     def on_infection(self, ev: Infection) -> None:
+        if self.grade_5(ev, "infection"):
+            return
         if ev.is_serious:
             until = self.resolved_on(ev, ev.resolved)
             key = self.event_hold(
@@ -940,8 +1026,93 @@ class _Run:
 
     def on_adverse_event(self, ev: AdverseEvent) -> None:
         term = " ".join(ev.term.lower().split())
+        if self.grade_5(ev, f"adverse event ({ev.term})"):
+            return
         haematological = term in HAEMATOLOGICAL_TERMS
         serious = ev.serious is True or (ev.grade >= NON_HAEM_WITHHOLD_GRADE and not haematological)
+        needs = [
+            c for c in HAEMATOLOGICAL_COUNTS.get(term, ()) if not self.count_on_or_after(c, ev.date)
+        ]
+        disagree = [
+            c
+            for c in HAEMATOLOGICAL_COUNTS.get(term, ())
+            if self.count_disagrees(c, ev.date, ev.grade)
+        ]
+        if haematological and not serious and ev.grade >= HAEM_AE_COUNT_GRADE and disagree:
+            names = " and ".join(c.value for c in disagree)
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"{ev.term} grade {ev.grade} on {ev.date} while that day's {names} grades below 3",
+                f"the {names} the grade was based on (record it, or correct the event)",
+                REVIEW_CITATION,
+                indeterminate=True,
+            )
+            self.alert(
+                Severity.CRITICAL,
+                "haematological-event-disagrees-with-count",
+                f"{ev.term} grade {ev.grade} on {ev.date}, but that day's {names} is not grade "
+                "3 or more (CTCAE v5.0): withheld until the count behind the grade is "
+                "recorded or the event corrected.",
+                REVIEW_CITATION,
+                ev.date,
+                hold=key,
+            )
+            self.decide(
+                "adverse-event.hold",
+                None,
+                f"{ev.term} grade {ev.grade} and the recorded {names} disagree: withhold pending "
+                "review.",
+                REVIEW_CITATION,
+                status=DecisionStatus.INDETERMINATE,
+                missing=tuple(c.value for c in disagree),
+            )
+            return
+        if haematological and not serious and ev.grade >= HAEM_AE_COUNT_GRADE and needs:
+            # The ladder judges counts, not terms: without a count on or after the event the
+            # engine cannot tell whether the ladder withholds (fail closed).
+            names = " and ".join(c.value for c in needs)
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"{ev.term} grade {ev.grade} on {ev.date} with no {names} on or after it",
+                f"a {names} result on or after {ev.date} (the cytopenia ladder then judges it)",
+                REVIEW_CITATION,
+                indeterminate=True,
+                action=False,
+            )
+            self.count_waits.append((key, ev.date, tuple(needs)))
+            self.extra_actions.append(
+                (
+                    key,
+                    Action(
+                        self.as_of,
+                        "record-counts",
+                        f"Record {names} on or after {ev.date} ({ev.term} grade {ev.grade} was "
+                        "reported without the count the dose-modification ladder needs)",
+                        REVIEW_CITATION,
+                    ),
+                )
+            )
+            self.alert(
+                Severity.CRITICAL,
+                "haematological-event-without-count",
+                f"{ev.term} grade {ev.grade} on {ev.date} but no {names} on or after it: "
+                "alemtuzumab is withheld until the count is recorded.",
+                REVIEW_CITATION,
+                ev.date,
+                hold=key,
+            )
+            self.decide(
+                "adverse-event.hold",
+                None,
+                f"{ev.term} grade {ev.grade} on {ev.date}: the cytopenia ladder needs {names} on "
+                "or after the event; withhold pending the count.",
+                REVIEW_CITATION,
+                status=DecisionStatus.INDETERMINATE,
+                missing=tuple(c.value for c in needs),
+            )
+            return
         if not serious:
             why = (
                 "judged by the cytopenia rules from the counts"
@@ -1435,6 +1606,10 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
         earliest = max(earliest, day)
     if run.doses:
         earliest = max(earliest, run.doses[-1][0] + dt.timedelta(days=1))
+    for held in run.held_days:
+        # The clinician held the dose of that day: no dose is proposed for it (fail closed).
+        if held.date >= earliest:
+            earliest = held.date + dt.timedelta(days=1)
     expected = run.expected_dose(earliest)
     assert expected is not None
     mg, route, phase = expected

@@ -140,3 +140,20 @@ def test_an_unknown_resolution_id_is_a_document_error() -> None:
     with pytest.raises(DocumentError) as exc:
         replay(parse_course(d))
     assert "event_id" in str(exc.value)
+
+
+def test_cr_with_gcsf_before_the_count_is_not_cr() -> None:
+    """iwCLL 2008: neutrophils > 1500/uL "without need for exogenous growth factors" (named
+    default: a G-CSF/GM-CSF in the 28 days before the count, docs/rules.md). Filgrastim 10 days
+    before the assessment: the neutrophil criterion fails, so CR is not reached; without it the
+    same course is a CR."""
+    s = assess_course(doc("cr-with-gcsf"))
+    assert s["response"]["category"] != "CR"
+    decision = next(d for d in s["decisions"] if d["rule"] == "response.iwcll-2008")
+    assert "growth factors" in decision["rationale"]
+    d = doc("cr-with-gcsf")
+    d["events"] = [e for e in d["events"] if e["type"] != "growth_factor"]
+    s = assess_course(d)
+    assert s["response"]["category"] == "CR"
+    decision = next(d for d in s["decisions"] if d["rule"] == "response.iwcll-2008")
+    assert "without exogenous growth factors" in decision["rationale"]

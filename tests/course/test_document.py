@@ -217,6 +217,11 @@ def test_progression_kinds_are_listed_when_wrong():
         ("Autoimmune hemolytic anemia", "haemolytic anaemia"),
         ("ITP", "thrombocytopenia"),
         ("128091003", "thrombocytopenia"),
+        # BHFDSC/CCU035_01 SNOMED code list: "Immune thrombocytopenia", "Immune
+        # thrombocytopenic purpura", "Autoimmune thrombocytopenic purpura".
+        ("2897005", "thrombocytopenia"),
+        ("32273002", "thrombocytopenia"),
+        ("13172003", "thrombocytopenia"),
         ("95563006", "evans syndrome"),
         ("pure red cell aplasia", "pure red cell aplasia"),
         ("autoimmune neutropenia", "autoimmune neutropenia"),

@@ -489,10 +489,15 @@ def test_a_resolved_event_ends_an_infusion_reaction_hold():
 
 def test_a_grade_3_haematological_adverse_event_is_left_to_the_cytopenia_rules():
     """Only non-haematological grade ≥ 3 events withhold as serious reactions (L3, E1);
-    neutropenia is judged from the counts by the label's ladder."""
+    neutropenia is judged from the counts by the label's ladder: with the day's ANC (0.8, CTCAE
+    grade 3, above the ladder's 0.25) dosing goes on; without a count on or after the event the
+    engine holds for it (issue 10, part C: fail closed)."""
     ae = AdverseEvent(date=day(6), grade=3, term="Neutrophil count decreased")
-    s = replay(course(*ESCALATION, dose(5, 30), ae, as_of=day(7)))
+    s = replay(course(*ESCALATION, dose(5, 30), *counts(6, 0.8, 90), ae, as_of=day(7)))
     assert s.status is CourseStatus.ACTIVE
+    s = replay(course(*ESCALATION, dose(5, 30), ae, as_of=day(7)))
+    assert s.status is CourseStatus.ON_HOLD
+    assert s.next_dose is None
 
 
 def test_fever_duration_makes_a_sustained_fever_febrile_neutropenia():

@@ -1,8 +1,10 @@
 """The alemtuzumab ceilings hold whatever the regimen, body, start, options or override.
 
 US label (L1; boxed warning L4, L6; 2001 insert L7): single doses above 30 mg and cumulative
-doses above 90 mg per week increase the incidence of pancytopenia. cllcds applies the weekly
-limit to every 7 consecutive days and refuses, never caps, a plan that would pass either.
+doses above 90 mg per week increase the incidence of pancytopenia. cllcds reads the week as a
+treatment week (7 days from day 1, realigned at each restart after a gap of 7 days or more; the
+default, as the course engine) or, as an institutional setting, any 7 consecutive days; it
+refuses, never caps, a plan that would pass either ceiling.
 """
 
 from __future__ import annotations
@@ -53,15 +55,38 @@ def test_constants_quote_the_label() -> None:
     assert dosing.CEILING_CITATION.source == "L1"
 
 
+READINGS = ["treatment-week", "rolling-7-days"]
+
+
+def treatment_week_totals(alem: list[tuple[date, float]]) -> dict[date, float]:
+    """Independent oracle: alemtuzumab per treatment week, weeks of 7 days from the first dose,
+    counted again from the first dose after a gap of 7 days or more (L1/L4 restart)."""
+    totals: dict[date, float] = {}
+    anchor = prev = None
+    for d, mg in sorted(alem):
+        if prev is None or (d - prev).days >= 7:
+            anchor = d
+        prev = d
+        assert anchor is not None
+        week = anchor + timedelta(days=7 * ((d - anchor).days // 7))
+        totals[week] = totals.get(week, 0.0) + mg
+    return totals
+
+
 def assert_within_ceilings(p: Plan) -> None:
-    """Independent check: every dose, and the sum over every 7-day window starting on any day."""
+    """Independent check: every dose, and the sum over every treatment week (default) or, under
+    the rolling setting, every 7-day window starting on any day."""
     alem = [(a.date, a.dose_mg) for a in p.administrations if a.drug is Drug.ALEMTUZUMAB]
     assert all(mg <= 30 for _, mg in alem)
+    if p.options.weekly_ceiling == "treatment-week":
+        for week, total in treatment_week_totals(alem).items():
+            assert total <= 90 + 1e-9, (week, total)
+        return
     first, last = p.start, p.end
     day = first - timedelta(days=6)
     while day <= last:
         window = sum(mg for d, mg in alem if day <= d < day + timedelta(days=7))
-        assert window <= 90, (day, window)
+        assert window <= 90 + 1e-9, (day, window)
         day += timedelta(days=1)
 
 
@@ -96,10 +121,24 @@ def overrides_for(drugs: tuple[Drug, ...], n_cycles: int) -> st.SearchStrategy[l
     cycles=st.one_of(st.none(), st.integers(1, 6)),
     optional=st.booleans(),
     mode=st.sampled_from(list(RoundingMode)),
+    reading=st.sampled_from(READINGS),
     data=st.data(),
 )
 def test_no_plan_passes_a_ceiling(
-    *, regimen_id, height, weight, start, rule_set, formula, cap, tiw, cycles, optional, mode, data
+    *,
+    regimen_id,
+    height,
+    weight,
+    start,
+    rule_set,
+    formula,
+    cap,
+    tiw,
+    cycles,
+    optional,
+    mode,
+    reading,
+    data,
 ) -> None:
     reg = knowledge.regimen(regimen_id)
     cycles = None if cycles is None else min(cycles, reg.cycles.limit)
@@ -120,6 +159,7 @@ def test_no_plan_passes_a_ceiling(
                 include_optional=optional,
                 overrides=tuple(ovs),
                 rounding=RoundingPolicy(mode=mode),
+                weekly_ceiling=reading,
             ),
         )
     except InputError as exc:
@@ -143,14 +183,18 @@ def test_no_plan_passes_a_ceiling(
     weight=st.floats(min_value=35, max_value=200),
     start=st.dates(date(2000, 1, 1), date(2040, 12, 31)),
     tiw=st.sampled_from(TIW),
+    reading=st.sampled_from(READINGS),
 )
-def test_every_regimen_plans_without_refusal(*, regimen_id, height, weight, start, tiw) -> None:
-    """Without overrides, every regimen of the review plans for any adult and any start."""
+def test_every_regimen_plans_without_refusal(
+    *, regimen_id, height, weight, start, tiw, reading
+) -> None:
+    """Without overrides, every regimen of the review plans for any adult and any start, under
+    either reading of the weekly ceiling."""
     p = plan(
         BodyMeasures(height, weight),
         knowledge.regimen(regimen_id),
         start,
-        PlanOptions(tiw_weekdays=tiw),
+        PlanOptions(tiw_weekdays=tiw, weekly_ceiling=reading),
     )
     assert p.administrations[0].date == start
     assert_within_ceilings(p)
@@ -177,8 +221,23 @@ def test_explicit_days_over_90_mg_in_7_days_are_refused() -> None:
             "alemtuzumab-civ-sc-rituximab-faderl2006",
             options=PlanOptions(overrides=(DoseOverride(Drug.ALEMTUZUMAB, 20),)),
         )
-    assert "in any 7 days" in exc.value.fix
+    assert "in a treatment week" in exc.value.fix
     assert "mg" in str(exc.value.value)
+    with pytest.raises(CeilingError) as exc:
+        make(
+            "alemtuzumab-civ-sc-rituximab-faderl2006",
+            options=PlanOptions(
+                overrides=(DoseOverride(Drug.ALEMTUZUMAB, 20),), weekly_ceiling="rolling-7-days"
+            ),
+        )
+    assert "in any 7 days" in exc.value.fix
+
+
+def test_unknown_reading_of_the_weekly_ceiling_is_refused() -> None:
+    with pytest.raises(InputError) as exc:
+        PlanOptions(weekly_ceiling="calendar-week")
+    assert exc.value.field == "weekly_ceiling"
+    assert "treatment-week" in exc.value.fix
 
 
 def test_no_later_edit_can_pass_the_ceilings() -> None:

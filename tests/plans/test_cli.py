@@ -91,7 +91,9 @@ def test_plan_csv(capsysbinary) -> None:
     code, out, _ = run(capsysbinary, *PLAN, "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out.decode())))
-    assert sum(r["kind"] == "administration" for r in rows) == 36
+    assert (
+        sum(r["kind"] == "administration" for r in rows) == 37
+    )  # 12 weeks of the label schedule, none skipped (treatment-week ceiling)
 
 
 def test_plan_ics_to_stdout_keeps_crlf(capsysbinary) -> None:

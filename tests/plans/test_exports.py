@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cllcds import services
-from cllcds.domain import Drug, Plan
+from cllcds.domain import Drug, InputError, Plan, PlanOptions
 from cllcds.services._plan_export import ics_fold
 
 from .conftest import make
@@ -174,3 +174,30 @@ def test_every_regimen_exports_in_every_format() -> None:
         assert services.plan_pdf(p, STAMP).startswith(b"%PDF-")
         if any(a.drug is not Drug.ALEMTUZUMAB for a in p.administrations):
             assert "mg/m2 ×" in html
+
+
+def test_exports_state_the_reading_of_the_weekly_ceiling() -> None:
+    """The plan says which reading of the label's "90 mg per week" (L1) it follows: the
+    treatment week by default (the course engine's reading), rolling 7 days as a setting."""
+    default = make("alemtuzumab-iv-label")
+    doc = json.loads(services.plan_json(default))
+    assert doc["options"]["weekly_ceiling"] == "treatment-week"
+    assert doc["ceilings"]["weekly_ceiling_reading"] == "treatment-week"
+    assert doc["ceilings"]["alemtuzumab_max_mg_in_7_days_planned"] == 90
+    assert "90 mg a treatment week" in services.plan_html(default, STAMP)
+    rolling = make("alemtuzumab-iv-label", options=PlanOptions(weekly_ceiling="rolling-7-days"))
+    doc = json.loads(services.plan_json(rolling))
+    assert doc["options"]["weekly_ceiling"] == "rolling-7-days"
+    assert "any 7 consecutive days (rolling-7-days setting)" in services.plan_html(rolling, STAMP)
+
+
+def test_make_plan_takes_the_reading_and_refuses_an_unknown_one() -> None:
+    p = services.make_plan(
+        "alemtuzumab-iv-label", "2024-01-01", 170, 70, weekly_ceiling="rolling-7-days"
+    )
+    assert date(2024, 1, 8) not in {a.date for a in p.alemtuzumab()}
+    p = services.make_plan("alemtuzumab-iv-label", "2024-01-01", 170, 70)
+    assert date(2024, 1, 8) in {a.date for a in p.alemtuzumab()}
+    with pytest.raises(InputError) as exc:
+        services.make_plan("alemtuzumab-iv-label", "2024-01-01", 170, 70, weekly_ceiling="x")
+    assert exc.value.field == "weekly_ceiling"

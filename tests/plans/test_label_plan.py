@@ -3,9 +3,12 @@ the escalation, premedication, prophylaxis and monitoring dates.
 
 Hand-worked schedule for a Monday start, 1 January 2024 (US label L1 / EU SmPC E3):
   Mon 1 Jan 3 mg, Tue 2 Jan 10 mg, Wed 3 Jan 30 mg (escalation, each step assumed tolerated),
-  then 30 mg Mon-Wed-Fri: Fri 5 Jan; Mon 8 Jan would make 10 + 30 + 30 + 30 = 100 mg in the 7
-  days 2-8 Jan (ceiling 90 mg), so it is not given; Wed 10, Fri 12, Mon 15, Wed 17, Fri 19,
-  Mon 22 Jan, ... Day 84 (end of week 12) is Sun 24 Mar, so the last dose is Fri 22 Mar.
+  then 30 mg Mon-Wed-Fri: Fri 5 Jan (treatment week 1, 1-7 Jan: 3 + 10 + 30 + 30 = 73 mg);
+  Mon 8, Wed 10, Fri 12 Jan (week 2, 8-14 Jan: 90 mg), Mon 15 Jan, ... Day 84 (end of week
+  12) is Sun 24 Mar, so the last dose is Fri 22 Mar. The label's own schedule is never
+  shortened: the 90 mg ceiling is per treatment week (docs/rules.md, "Engine safety (issue
+  10)"). Under the institutional ``rolling-7-days`` setting Mon 8 Jan would make
+  10 + 30 + 30 + 30 = 100 mg in the 7 days 2-8 Jan, so that slot is skipped with a note.
 """
 
 from __future__ import annotations
@@ -26,23 +29,37 @@ def test_first_ten_and_last_administration_monday_start() -> None:
         (date(2024, 1, 2), 10.0),
         (date(2024, 1, 3), 30.0),
         (date(2024, 1, 5), 30.0),
+        (date(2024, 1, 8), 30.0),
         (date(2024, 1, 10), 30.0),
         (date(2024, 1, 12), 30.0),
         (date(2024, 1, 15), 30.0),
         (date(2024, 1, 17), 30.0),
         (date(2024, 1, 19), 30.0),
-        (date(2024, 1, 22), 30.0),
     ]
     assert p.administrations[-1].date == date(2024, 3, 22)
     assert p.administrations[-1].day == 82
+    assert len(p.administrations) == 37  # 3 escalation doses, Fri of week 1, 11 weeks of TIW
+    assert p.total_mg(Drug.ALEMTUZUMAB) == 3 + 10 + 35 * 30
+    assert p.max_window_mg() == 90
+    assert not any("not given" in n.text for n in p.notes)  # never flagged nor shortened
+
+
+def test_rolling_setting_skips_the_day_8_slot_with_a_note() -> None:
+    """The stricter institutional reading (any 7 consecutive days) skips Mon 8 Jan: 10 + 30 +
+    30 + 30 = 100 mg in 2-8 Jan."""
+    p = make(
+        "alemtuzumab-iv-label", start=MONDAY, options=PlanOptions(weekly_ceiling="rolling-7-days")
+    )
+    days = [a.date for a in p.administrations[:6]]
+    assert days == [date(2024, 1, d) for d in (1, 2, 3, 5, 10, 12)]
     assert len(p.administrations) == 36
-    assert p.total_mg(Drug.ALEMTUZUMAB) == 3 + 10 + 34 * 30
-    assert any("2024-01-08" in n.text for n in p.notes)  # the skipped slot is explained
+    assert any("2024-01-08" in n.text and "rolling" in n.text for n in p.notes)
 
 
 def test_thursday_start() -> None:
-    """Thu 4 Jan 3 mg, Fri 10 mg, Sat 30 mg; then Mon 8 Jan (2 days after Sat); Wed 10 Jan would
-    make 3 + 10 + 30 + 30 + 30 = 103 mg in 4-10 Jan, so Fri 12 next; day 84 = Wed 27 Mar."""
+    """Thu 4 Jan 3 mg, Fri 10 mg, Sat 30 mg; then Mon 8 Jan (2 days after Sat): week 1 (4-10
+    Jan) holds 73 mg, so Wed 10 Jan would make 103 mg and is not given; Fri 12 Jan opens week 2
+    (11-17 Jan) with Mon 15 and Wed 17; day 84 = Wed 27 Mar."""
     p = make("alemtuzumab-iv-label", start=date(2024, 1, 4))
     assert [a.date.day for a in p.administrations[:7]] == [4, 5, 6, 8, 12, 15, 17]
     assert p.end == date(2024, 3, 27)

@@ -87,8 +87,9 @@ def test_iv_16_week_trial_schedule(review: ReviewText) -> None:
     p = make("alemtuzumab-iv-16w")
     assert rows(p, A)[:3] == [(1, 3.0, "iv"), (2, 10.0, "iv"), (3, 30.0, "iv")]
     assert MONDAY + timedelta(weeks=15) < p.end <= MONDAY + timedelta(weeks=16, days=-1)
-    # 16 weeks of three doses, less the escalation week's and the one skipped for the ceiling.
-    assert len(rows(p, A)) == 3 + 1 + 15 * 3 - 1
+    # 3 escalation doses and Friday in week 1, then 15 treatment weeks of three doses: none
+    # skipped, the 90 mg ceiling is per treatment week (L1; docs/rules.md, issue 10).
+    assert len(rows(p, A)) == 3 + 1 + 15 * 3
 
 
 def test_cll2h_iv_escalation_then_sc(review: ReviewText) -> None:

@@ -70,6 +70,7 @@ BASE = Assessment(
     clonal_b_10e9_per_l=78.0,
     transfused=False,
     erythropoietin=False,
+    growth_factor=False,
 )
 
 # Meets every CR criterion of every rule set.
@@ -88,6 +89,7 @@ CR_NOW = Assessment(
     clonal_b_10e9_per_l=0.0,
     transfused=False,
     erythropoietin=False,
+    growth_factor=False,
 )
 
 # Nodes halved (SPD 35×11 + 28×10 = 665 mm², -50 %), lymphocytes cleared, spleen gone.
@@ -1032,3 +1034,18 @@ def test_marrow_mrd_decides_no_cll_cells_under_iwcll_2018() -> None:
     )
     blood = dataclasses.replace(no_count, mrd=Mrd(MrdSample.BLOOD, 1e-6))
     assert assess_response(BASE, blood, IW18).category is not CR
+
+
+@pytest.mark.parametrize("criteria", [ResponseCriteria.IWCLL_2008, ResponseCriteria.IWCLL_2008_PMC])
+def test_iwcll_2008_neutrophils_count_only_without_growth_factors(
+    criteria: ResponseCriteria,
+) -> None:
+    """iwCLL 2008 (named default, docs/rules.md): neutrophils > 1500/uL "without need for
+    exogenous growth factors": under G-CSF the CR neutrophil row fails, so CR is not reached;
+    growth factor not recorded at all is a missing input (fail closed), not a pass."""
+    assert assess_response(BASE, CR_NOW, criteria).category is CR
+    with_gcsf = dataclasses.replace(CR_NOW, growth_factor=True)
+    assert assess_response(BASE, with_gcsf, criteria).category is not CR
+    unknown = dataclasses.replace(CR_NOW, growth_factor=None)
+    result = assess_response(BASE, unknown, criteria)
+    assert result.category is not CR

@@ -128,6 +128,8 @@ class _Collector:
 
     def __init__(self) -> None:
         self.problems: list[InputError] = []
+        self.offsets: dict[dt.timedelta, tuple[str, str]] = {}
+        """UTC offsets seen in ISO datetimes: one document keeps one clock (see datetime)."""
 
     def add(self, field: str, value: object, fix: str) -> None:
         self.problems.append(InputError(field, value, fix))
@@ -167,7 +169,21 @@ class _Collector:
             try:
                 if "T" in raw:
                     stamp = dt.datetime.fromisoformat(raw)
-                    return stamp.date(), stamp.time()
+                    offset = stamp.utcoffset()
+                    if offset is not None:
+                        # Dates and times are the clinic's local ones; times with different UTC
+                        # offsets cannot be ordered on one local clock without guessing.
+                        self.offsets.setdefault(offset, (where, raw))
+                        if len(self.offsets) > 1:
+                            first_where, first_raw = next(iter(self.offsets.values()))
+                            self.add(
+                                where,
+                                raw,
+                                f"has a UTC offset other than {first_where} ({first_raw}): give "
+                                "every time in the clinic's local time, one offset per document",
+                            )
+                            return None, None
+                    return stamp.date(), stamp.time().replace(tzinfo=None)
                 if len(raw) == 10:
                     return dt.date.fromisoformat(raw), None
             except ValueError:
@@ -242,6 +258,22 @@ class _Collector:
             valid = ", ".join(repr(m.value) for m in enum)
             self.add(where, raw, f"use one of: {valid}")
             return default
+
+
+RESOLVABLE_TYPES = frozenset(
+    {
+        EventType.INFUSION_REACTION,
+        EventType.FEVER,
+        EventType.INFECTION,
+        EventType.ADVERSE_EVENT,
+        EventType.AUTOIMMUNE_CYTOPENIA,
+        EventType.PROGRESSION,
+        EventType.ASSESSMENT,
+        EventType.DOSE,
+    }
+)
+"""Event types a ``resolved`` event may name: those that can start a hold ended by a recorded
+resolution or review (a dose above the single-dose ceiling is reviewed this way)."""
 
 
 def _rule_sets(c: _Collector, raw: object) -> RuleSets:
@@ -818,6 +850,13 @@ def parse_course(doc: object) -> Course:
             )
         elif isinstance(target, Resolved):
             c.add(f"events[{ev.index}].event_id", ev.event_id, "a resolution cannot be resolved")
+        elif target.type not in RESOLVABLE_TYPES:
+            c.add(
+                f"events[{ev.index}].event_id",
+                ev.event_id,
+                f"names a {target.type.value} event, which nothing resolves: name one of "
+                + ", ".join(sorted(t.value for t in RESOLVABLE_TYPES)),
+            )
         elif ev.date < target.date:
             c.add(
                 f"events[{ev.index}].date",

@@ -221,7 +221,12 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     patient = run.course.patient
     cite = PREEMPTIVE_CITATION if policy is CmvPolicy.PREEMPTIVE else PROPHYLAXIS_CITATION
     actions: list[Action] = []
-    tests = sorted(run.cmv_tests, key=lambda t: t.date)
+    # By date and time; same-day results times cannot order put the detectable one last: the
+    # worse result decides, as for two same-day labs (docs/rules.md, same-day events).
+    tests = sorted(
+        run.cmv_tests,
+        key=lambda t: (t.date, t.time if t.time is not None else dt.time.min, t.detected),
+    )
     last = tests[-1] if tests else None
     # The current positive episode: detectable results since the last negative one.
     episode: list[CmvPcr | CmvAntigenemia] = []
@@ -817,6 +822,11 @@ say "untransfused and without erythropoietin" but give no window)."""
 ESA_DRUG_WORDS = ("epoetin", "erythropoietin", "darbepoetin", "esa", "aranesp", "eprex", "retacrit")
 """Names that make a ``growth_factor`` event an ESA (older documents recorded ESAs there)."""
 
+NEUTROPHIL_SUPPORT_WINDOW_DAYS = 28
+"""A myeloid growth factor (G-CSF, GM-CSF) given in the 28 days before a neutrophil count makes
+it "with exogenous growth factors" for the iwCLL 2008 CR/PR neutrophil rows (configurable
+default: the criterion says "without need for exogenous growth factors" but gives no window)."""
+
 RESPONSE_TIMING_MONTHS = 2
 """iwCLL: response is assessed at least 2 months after the end of therapy."""
 
@@ -839,6 +849,17 @@ def _hb_support(run: _Run, day: dt.date) -> tuple[bool, bool]:
         for g in run.growth_factor
     )
     return transfused, esa
+
+
+def _myeloid_support(run: _Run, day: dt.date) -> bool:
+    """A myeloid growth factor (not an ESA recorded as a growth factor) in the window before
+    ``day``: none recorded means none."""
+    window = dt.timedelta(days=NEUTROPHIL_SUPPORT_WINDOW_DAYS)
+    return any(
+        dt.timedelta(0) <= day - g.date <= window
+        and not any(w in g.drug.lower() for w in ESA_DRUG_WORDS)
+        for g in run.growth_factor
+    )
 
 
 def response_for(run: _Run) -> ResponseInfo:
@@ -893,6 +914,16 @@ def response_for(run: _Run) -> ResponseInfo:
             f"{HB_SUPPORT_WINDOW_DAYS} days before the Hb: taken as untransfused and without "
             "erythropoietin"
         )
+    if latest_a.anc_10e9_per_l is not None and criteria.value.startswith("iwcll-2008"):
+        notes.append(
+            f"Neutrophils {latest_a.anc_10e9_per_l:g} x10^9/L count only without exogenous "
+            "growth factors: a G-CSF/GM-CSF recorded in the "
+            f"{NEUTROPHIL_SUPPORT_WINDOW_DAYS} days before, so they do not count"
+            if latest_a.growth_factor
+            else "No myeloid growth factor recorded in the "
+            f"{NEUTROPHIL_SUPPORT_WINDOW_DAYS} days before the neutrophil count: taken as "
+            "without exogenous growth factors"
+        )
     provisional = result.provisional
     confirm_on = result.confirm_on_or_after
     timing = ""
@@ -921,6 +952,7 @@ def response_for(run: _Run) -> ResponseInfo:
                 **decision.inputs_used,
                 "transfused (28 days before)": bool(latest_a.transfused),
                 "erythropoietin (28 days before)": bool(latest_a.erythropoietin),
+                "growth factor (28 days before)": bool(latest_a.growth_factor),
             },
         )
     run.decisions.append(decision)
@@ -951,11 +983,13 @@ def _with_labs(run: _Run, ev: AssessmentEvent) -> Assessment:
         if near:
             labs.append(max(near, key=lambda r: r.date or ev.date))
     transfused, esa = _hb_support(run, ev.date)
+    gf = _myeloid_support(run, ev.date)
     a = ev.assessment.with_labs(labs)
-    # None recorded in the 4 weeks before means untransfused and without erythropoietin (not
-    # "unknown"); the decision says so.
+    # None recorded in the 4 weeks before means untransfused, without erythropoietin and
+    # without growth factors (not "unknown"); the decision says so.
     return dataclasses.replace(
         a,
         transfused=transfused or bool(a.transfused),
         erythropoietin=esa or bool(a.erythropoietin),
+        growth_factor=gf or bool(a.growth_factor),
     )

@@ -13,9 +13,13 @@ Planning semantics
   re-escalates on reactions and after any gap of 7 days or more. The plan says so in a note.
 * Three-times-weekly dosing falls on the plan's TIW weekdays (default Mon-Wed-Fri, the label's
   example), never on consecutive days; a schedule that opens with TIW dosing gives its first
-  dose on the start date, whatever the weekday. A TIW dose that would put more than 90 mg of
-  alemtuzumab in any 7 days (e.g. the first Monday after 3 + 10 + 30 + 30 mg) is not given:
-  that slot is skipped and dosing resumes at the next TIW day, with a note.
+  dose on the start date, whatever the weekday. The 90 mg weekly ceiling is read as the course
+  engine reads it (``PlanOptions.weekly_ceiling``, default ``treatment-week``: weeks of 7 days
+  from day 1, realigned at a restart after a gap of 7 days or more), so the label's schedule
+  (3/10/30 mg on days 1-3, then 30 mg three times a week) is laid out in full. Under the
+  institutional ``rolling-7-days`` setting a TIW dose that would put more than 90 mg in any 7
+  days (e.g. the first Monday after 3 + 10 + 30 + 30 mg) is not given: that slot is skipped and
+  dosing resumes at the next TIW day, with a note.
 * Explicit trial days are laid out as written; if they (or an override) would pass a ceiling,
   the plan is refused with the reason (:class:`~cllcds.domain.CeilingError`).
 """
@@ -51,6 +55,7 @@ from cllcds.domain import (
     RegimenStatus,
     check_single_dose,
     check_weekly_dose,
+    weekly_excess,
 )
 from cllcds.rules import dosing, supportive
 
@@ -104,15 +109,12 @@ def _check_overrides(regimen: Regimen, options: PlanOptions, n_cycles: int) -> N
             check_single_dose(ov.drug, ov.amount, field)
 
 
-def _window_ok(doses: dict[date, float], day: date, mg: float) -> bool:
-    """Whether adding ``mg`` on ``day`` keeps every 7-day window at or below 90 mg."""
-    span = ALEMTUZUMAB_WINDOW_DAYS - 1
-    for first in (day - timedelta(days=k) for k in range(ALEMTUZUMAB_WINDOW_DAYS)):
-        last = first + timedelta(days=span)
-        total = mg + sum(v for d, v in doses.items() if first <= d <= last)
-        if total > ALEMTUZUMAB_MAX_WEEKLY_MG + 1e-9:
-            return False
-    return True
+def _window_ok(doses: dict[date, float], day: date, mg: float, reading: str) -> bool:
+    """Whether adding ``mg`` on ``day`` keeps every week at or below 90 mg under ``reading``
+    (the domain's one reading of the weekly ceiling, :func:`~cllcds.domain.weekly_excess`)."""
+    trial = dict(doses)
+    trial[day] = trial.get(day, 0.0) + mg
+    return weekly_excess(trial.items(), reading) is None
 
 
 def _layout(
@@ -143,7 +145,7 @@ def _layout(
         if e.rule.drug is Drug.ALEMTUZUMAB:
             when = start + timedelta(days=e.day - 1)
             alem[when] = alem.get(when, 0.0) + e.amount
-    check_weekly_dose(alem.items())
+    check_weekly_dose(alem.items(), options.weekly_ceiling)
     for cycle, offset, rule in tiw_rules:
         assert rule.tiw is not None
         amount = _amount(rule, cycle, options.overrides)
@@ -157,7 +159,7 @@ def _layout(
             if rule.drug is Drug.ALEMTUZUMAB:
                 if any(abs((when - other).days) < 2 for other in alem):
                     continue  # alternate days: never on consecutive days
-                if not _window_ok(alem, when, amount):
+                if not _window_ok(alem, when, amount, options.weekly_ceiling):
                     skipped.append(when)
                     continue
                 alem[when] = amount
@@ -169,13 +171,19 @@ def _layout(
                     NoteLevel.INFO,
                     f"TIW {rule.drug.value} slot(s) not given on {dates}: another "
                     f"{amount:g} mg there would put more than {ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg "
-                    f"in {ALEMTUZUMAB_WINDOW_DAYS} days (with the escalation doses); dosing "
-                    "continues on the next TIW day.",
+                    f"in {_week_words(options.weekly_ceiling)} (with the escalation doses); "
+                    "dosing continues on the next TIW day.",
                     dosing.CEILING_CITATION,
                 )
             )
     events.sort(key=lambda e: (e.day, e.order))
     return events, notes
+
+
+def _week_words(reading: str) -> str:
+    if reading == "rolling-7-days":
+        return f"{ALEMTUZUMAB_WINDOW_DAYS} consecutive days (rolling-7-days setting)"
+    return "one treatment week"
 
 
 def _regimen_notes(regimen: Regimen, options: PlanOptions) -> list[PlanNote]:

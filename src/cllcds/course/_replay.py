@@ -35,6 +35,7 @@ from cllcds.domain import (
     DEFAULT_CD4_INTERVAL_DAYS,
     DEFAULT_CMV_PCR_INTERVAL_DAYS,
     DEFAULT_TIW_WEEKDAYS,
+    DEFAULT_WEEKLY_CEILING,
     AdministrationRoute,
     AdverseEvent,
     Antiviral,
@@ -57,23 +58,30 @@ from cllcds.domain import (
     GrowthFactor,
     Infection,
     InfusionReaction,
-    InputError,
     LabCode,
     LabEvent,
     LabResult,
+    PlanOptions,
     Progression,
     ProgressionKind,
     ProphylaxisEvent,
     Regimen,
     Resolved,
     ResponseCategory,
+    ToxicityScale,
     Transfusion,
+    validate_weekly_ceiling,
+    week_bounds,
+)
+from cllcds.domain import (
+    weekly_window as _weekly_window,
 )
 from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
 from ._context import patient_context
 from ._findings import cmv_findings, grades_for, prophylaxis_for, renal_for, response_for
+from ._plan import _layout  # the plan's own layout: one reading of a regimen's schedule
 from ._state import (
     Action,
     Alert,
@@ -175,6 +183,35 @@ HAEMATOLOGICAL_TERMS = (
 """Adverse-event terms the cytopenia rules judge from the counts (not withheld as grade ≥ 3
 non-haematological events). Febrile neutropenia is not among them: it is a serious reaction."""
 
+HAEMATOLOGICAL_COUNTS: dict[str, tuple[LabCode, ...]] = {
+    "neutropenia": (LabCode.ANC,),
+    "neutrophil count decreased": (LabCode.ANC,),
+    "leukopenia": (LabCode.ANC,),
+    "leucopenia": (LabCode.ANC,),
+    "white blood cell decreased": (LabCode.ANC,),
+    "thrombocytopenia": (LabCode.PLT,),
+    "platelet count decreased": (LabCode.PLT,),
+    "anaemia": (LabCode.HGB,),
+    "anemia": (LabCode.HGB,),
+}
+"""The count a grade >= 3 haematological adverse event needs on or after its date before dosing
+goes on (cllcds default, fail closed: the cytopenia ladder judges counts, not terms). Lymphopenia
+and CD4 terms need none: no dose modification for lymphopenia (L3, E1)."""
+
+HAEM_AE_COUNT_GRADE = 3
+"""A haematological adverse event of this grade or more with no count on or after its date holds
+pending the count (cllcds default; docs/rules.md "Engine safety (issue 10, part C)")."""
+
+GRADE_5 = 5
+"""CTCAE grade 5: death related to the adverse event (C1): the course is discontinued."""
+
+GRADE_5_CITATION = Citation(
+    "C1",
+    "CTCAE v5.0: grades",
+    note="Grade 5: death related to AE. No further dose can be proposed: the course is "
+    "discontinued with the reason.",
+)
+
 NON_HAEM_WITHHOLD_GRADE = 3
 """Any grade ≥ 3 non-haematological adverse event withholds until resolved (L3, E1: 'other
 serious adverse reaction'; the grade is the cllcds reading of 'serious')."""
@@ -224,22 +261,14 @@ class EngineSettings:
     blood_count_interval_days: int = 7
     """Blood counts weekly during therapy (L9)."""
     prophylaxis_start_day: int | None = None
-    weekly_ceiling: str = "treatment-week"
+    weekly_ceiling: str = DEFAULT_WEEKLY_CEILING
     """How the label's "90 mg per week" is read: ``treatment-week`` (default; weeks counted from
     day 1 of the course, realigned at each restart after a gap) or ``rolling-7-days`` (any 7
     consecutive days, the stricter institutional reading)."""
 
     def __post_init__(self) -> None:
-        if self.weekly_ceiling not in WEEKLY_CEILING_READINGS:
-            raise InputError(
-                "weekly_ceiling",
-                self.weekly_ceiling,
-                "use one of: " + ", ".join(WEEKLY_CEILING_READINGS),
-            )
+        validate_weekly_ceiling(self.weekly_ceiling)
 
-
-WEEKLY_CEILING_READINGS = ("treatment-week", "rolling-7-days")
-"""The readings of the label's 90 mg weekly ceiling (``EngineSettings.weekly_ceiling``)."""
 
 DEFAULT_SETTINGS = EngineSettings()
 
@@ -360,6 +389,8 @@ class _Run:
     ladder: knowledge.DoseModificationRules
     baseline: cytopenia.Counts
     doses: list[tuple[dt.date, float, AdministrationRoute]] = field(default_factory=list)
+    schedule: tuple[_Slot, ...] | None = None
+    """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
     escalation_ceiling_mg: float = 0.0
     maintenance_mg: float = 0.0
@@ -395,6 +426,8 @@ class _Run:
     alerts: list[Alert] = field(default_factory=list)
     alert_hold: list[object | None] = field(default_factory=list)
     extra_actions: list[tuple[object, Action]] = field(default_factory=list)
+    count_waits: list[tuple[object, dt.date, tuple[LabCode, ...]]] = field(default_factory=list)
+    """Holds waiting for a count on or after a haematological adverse event's date."""
     """Due actions that last while the hold with that key does."""
     counts_pending: dt.date | None = None
     progressions: list[tuple[dt.date, str]] = field(default_factory=list)
@@ -571,13 +604,28 @@ class _Run:
             # Holds end only when their criteria are met or their resolution is recorded: a
             # dose given during a hold does not end it.
         if mg > ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:
+            # Above 30 mg is likely a typing error, or an overdose: either way no next dose
+            # can be trusted until the record is corrected or a clinician's review is recorded.
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"alemtuzumab {mg:g} mg recorded on {day}, above the "
+                f"{ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:g} mg single-dose ceiling",
+                "a correction of the dose (an event that supersedes this one) or a recorded "
+                "review (a 'resolved' event naming it)",
+                CEILING_CITATION,
+                indeterminate=True,
+            )
             self.alert(
                 Severity.CRITICAL,
                 "single-dose-ceiling",
                 f"Alemtuzumab {mg:g} mg on {day} exceeds the "
-                f"{ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:g} mg single-dose ceiling.",
+                f"{ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:g} mg single-dose ceiling: correct the "
+                "record if it is a typing error, otherwise review the patient (overdose); "
+                "alemtuzumab is withheld until then.",
                 CEILING_CITATION,
                 day,
+                hold=key,
             )
         expected = self.expected_dose(day)
         if self.doses:
@@ -646,7 +694,7 @@ class _Run:
 
     def week_bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
         """The first and last day of the treatment week (or rolling window) holding ``day``."""
-        return _bounds(self.week_anchor, day, self.settings)
+        return week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)
 
     def week_total(self, day: dt.date, *, before: bool = False) -> float:
         """Alemtuzumab given in the treatment week of ``day`` (up to ``day``; ``before``: only
@@ -708,7 +756,37 @@ class _Run:
         )
         return _Schedule(text, cite.source, cite.locator)
 
+    def grade_5(self, ev: Event, what: str) -> bool:
+        """A grade 5 event (CTCAE: death related to the AE) discontinues the course."""
+        if getattr(ev, "grade", 0) < GRADE_5:
+            return False
+        reason = f"grade 5 {what} on {ev.date} (CTCAE: death related to the adverse event)"
+        self.alert(
+            Severity.CRITICAL,
+            "grade-5-event",
+            f"{reason[0].upper()}{reason[1:]}: the course is discontinued.",
+            GRADE_5_CITATION,
+            ev.date,
+        )
+        self.discontinue(ev.date, reason, GRADE_5_CITATION)
+        return True
+
+    def count_disagrees(self, code: LabCode, day: dt.date, grade: int) -> bool:
+        """Whether the count recorded on ``day`` grades below 3 on CTCAE v5.0 (C1) while an
+        adverse event of that day reports grade ``grade`` >= 3 from it: the records disagree."""
+        seen, lab = self.lab_day.get(code), self.labs.get(code)
+        if seen is None or lab is None or seen[0] != day or code is LabCode.HGB:
+            return False
+        got = grading.grade(lab, ToxicityScale.CTCAE_5).grade
+        return got is not None and int(got) < HAEM_AE_COUNT_GRADE <= grade
+
+    def count_on_or_after(self, code: LabCode, day: dt.date) -> bool:
+        seen = self.lab_day.get(code)
+        return seen is not None and seen[0] >= day
+
     def on_reaction(self, ev: InfusionReaction) -> None:
+        if self.grade_5(ev, "infusion reaction"):
+            return
         if ev.grade >= INFUSION_REACTION_WITHHOLD_GRADE:
             self.last_dose_tolerated = False
             key = self.event_hold(
@@ -781,6 +859,13 @@ class _Run:
             self.labs[r.code] = r
             self.lab_day[r.code] = (ev.date, ev.time)
         self.lab_history.append(r)
+        waiting = []
+        for key, since, needs in self.count_waits:
+            if all(self.count_on_or_after(c, since) for c in needs):
+                self.release(key, ev.date)  # the count is in: the ladder judges it
+            else:
+                waiting.append((key, since, needs))
+        self.count_waits = waiting
         if r.code in (LabCode.ANC, LabCode.PLT):
             if self.counts_pending is None:
                 self.counts_untimed = False
@@ -896,6 +981,8 @@ class _Run:
             )
 
     def on_infection(self, ev: Infection) -> None:
+        if self.grade_5(ev, "infection"):
+            return
         if ev.is_serious:
             until = self.resolved_on(ev, ev.resolved)
             key = self.event_hold(
@@ -939,8 +1026,93 @@ class _Run:
 
     def on_adverse_event(self, ev: AdverseEvent) -> None:
         term = " ".join(ev.term.lower().split())
+        if self.grade_5(ev, f"adverse event ({ev.term})"):
+            return
         haematological = term in HAEMATOLOGICAL_TERMS
         serious = ev.serious is True or (ev.grade >= NON_HAEM_WITHHOLD_GRADE and not haematological)
+        needs = [
+            c for c in HAEMATOLOGICAL_COUNTS.get(term, ()) if not self.count_on_or_after(c, ev.date)
+        ]
+        disagree = [
+            c
+            for c in HAEMATOLOGICAL_COUNTS.get(term, ())
+            if self.count_disagrees(c, ev.date, ev.grade)
+        ]
+        if haematological and not serious and ev.grade >= HAEM_AE_COUNT_GRADE and disagree:
+            names = " and ".join(c.value for c in disagree)
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"{ev.term} grade {ev.grade} on {ev.date} while that day's {names} grades below 3",
+                f"the {names} the grade was based on (record it, or correct the event)",
+                REVIEW_CITATION,
+                indeterminate=True,
+            )
+            self.alert(
+                Severity.CRITICAL,
+                "haematological-event-disagrees-with-count",
+                f"{ev.term} grade {ev.grade} on {ev.date}, but that day's {names} is not grade "
+                "3 or more (CTCAE v5.0): withheld until the count behind the grade is "
+                "recorded or the event corrected.",
+                REVIEW_CITATION,
+                ev.date,
+                hold=key,
+            )
+            self.decide(
+                "adverse-event.hold",
+                None,
+                f"{ev.term} grade {ev.grade} and the recorded {names} disagree: withhold pending "
+                "review.",
+                REVIEW_CITATION,
+                status=DecisionStatus.INDETERMINATE,
+                missing=tuple(c.value for c in disagree),
+            )
+            return
+        if haematological and not serious and ev.grade >= HAEM_AE_COUNT_GRADE and needs:
+            # The ladder judges counts, not terms: without a count on or after the event the
+            # engine cannot tell whether the ladder withholds (fail closed).
+            names = " and ".join(c.value for c in needs)
+            key = self.event_hold(
+                ev,
+                HoldKind.REVIEW,
+                f"{ev.term} grade {ev.grade} on {ev.date} with no {names} on or after it",
+                f"a {names} result on or after {ev.date} (the cytopenia ladder then judges it)",
+                REVIEW_CITATION,
+                indeterminate=True,
+                action=False,
+            )
+            self.count_waits.append((key, ev.date, tuple(needs)))
+            self.extra_actions.append(
+                (
+                    key,
+                    Action(
+                        self.as_of,
+                        "record-counts",
+                        f"Record {names} on or after {ev.date} ({ev.term} grade {ev.grade} was "
+                        "reported without the count the dose-modification ladder needs)",
+                        REVIEW_CITATION,
+                    ),
+                )
+            )
+            self.alert(
+                Severity.CRITICAL,
+                "haematological-event-without-count",
+                f"{ev.term} grade {ev.grade} on {ev.date} but no {names} on or after it: "
+                "alemtuzumab is withheld until the count is recorded.",
+                REVIEW_CITATION,
+                ev.date,
+                hold=key,
+            )
+            self.decide(
+                "adverse-event.hold",
+                None,
+                f"{ev.term} grade {ev.grade} on {ev.date}: the cytopenia ladder needs {names} on "
+                "or after the event; withhold pending the count.",
+                REVIEW_CITATION,
+                status=DecisionStatus.INDETERMINATE,
+                missing=tuple(c.value for c in needs),
+            )
+            return
         if not serious:
             why = (
                 "judged by the cytopenia rules from the counts"
@@ -1202,16 +1374,6 @@ def _slot(e: Event) -> tuple[int, dt.time]:
     return (2 if e.type in _AFTER_TIMED else 0), dt.time.min
 
 
-def _bounds(
-    anchor: dt.date | None, day: dt.date, settings: EngineSettings
-) -> tuple[dt.date, dt.date]:
-    if settings.weekly_ceiling == "rolling-7-days" or anchor is None:
-        return day - dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1), day
-    k = (day - anchor).days // ALEMTUZUMAB_WINDOW_DAYS
-    first = anchor + dt.timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
-    return first, first + dt.timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-
-
 def weekly_window(
     dose_dates: Iterable[dt.date], day: dt.date, settings: EngineSettings = DEFAULT_SETTINGS
 ) -> tuple[dt.date, dt.date]:
@@ -1226,17 +1388,7 @@ def weekly_window(
     >>> weekly_window([mon, mon + dt.timedelta(days=1)], mon + dt.timedelta(days=7))
     (datetime.date(2007, 1, 15), datetime.date(2007, 1, 21))
     """
-    anchor: dt.date | None = None
-    prev: dt.date | None = None
-    for d in sorted(dose_dates):
-        if d > day:
-            break
-        if prev is None or (d - prev).days >= GAP_RESTART_DAYS:
-            anchor = d
-        prev = d
-    if prev is not None and (day - prev).days >= GAP_RESTART_DAYS:
-        anchor = day  # a dose after the gap restarts the count
-    return _bounds(anchor, day, settings)
+    return _weekly_window(dose_dates, day, settings.weekly_ceiling)
 
 
 def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
@@ -1320,6 +1472,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         baseline=_baseline_counts(course),
         escalation_ceiling_mg=profile.target_mg,
         maintenance_mg=profile.target_mg,
+        schedule=cycle_schedule(regimen, course.start_date, settings),
     )
     if not profile.monotherapy:
         run.alert(
@@ -1400,6 +1553,45 @@ def _course_end(run: _Run) -> dt.date | None:
     return run.doses[0][0] + dt.timedelta(days=run.profile.length_days - 1)
 
 
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One alemtuzumab dose of the regimen's published cycle schedule, dated from day 1."""
+
+    date: dt.date
+    mg: float
+    route: AdministrationRoute
+    cycle: int
+    cycle_day: int
+    citation: Citation | None
+
+
+def cycle_schedule(
+    regimen: Regimen, start: dt.date, settings: EngineSettings = DEFAULT_SETTINGS
+) -> tuple[_Slot, ...] | None:
+    """The alemtuzumab days of a regimen given on set days of each cycle (FluCam days 1-3 of
+    each 28-day cycle, CFAR days 1, 3, 5, FCC, Faderl, Nabhan, Kennedy ...), dated from day 1
+    of the course as the plan lays them out (``course.plan``); ``None`` for a regimen whose
+    alemtuzumab runs three times a week (its doses follow the TIW weekdays)."""
+    rules = [r for r in (*regimen.run_in, *regimen.components) if r.drug is Drug.ALEMTUZUMAB]
+    if not rules or any(r.tiw is not None for r in rules):
+        return None
+    options = PlanOptions(
+        tiw_weekdays=settings.tiw_weekdays, weekly_ceiling=settings.weekly_ceiling
+    )
+    events, _ = _layout(regimen, start, options, regimen.cycles.count)
+    by_day: dict[dt.date, _Slot] = {}
+    for e in events:
+        if e.rule.drug is not Drug.ALEMTUZUMAB:
+            continue
+        day = start + dt.timedelta(days=e.day - 1)
+        slot = _Slot(day, e.amount, e.rule.route, e.cycle, e.cycle_day, e.rule.citation)
+        # Two rules on one day (FCC: 3 mg day 1 of cycle 1 and 20 mg days 1-3): the lower dose,
+        # the escalation step, is the dose of that day.
+        if day not in by_day or slot.mg < by_day[day].mg:
+            by_day[day] = slot
+    return tuple(by_day[d] for d in sorted(by_day))
+
+
 def _next_tiw(day: dt.date, weekdays: tuple[int, ...]) -> dt.date:
     while day.weekday() not in weekdays:
         day += dt.timedelta(days=1)
@@ -1414,17 +1606,44 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
         earliest = max(earliest, day)
     if run.doses:
         earliest = max(earliest, run.doses[-1][0] + dt.timedelta(days=1))
+    for held in run.held_days:
+        # The clinician held the dose of that day: no dose is proposed for it (fail closed).
+        if held.date >= earliest:
+            earliest = held.date + dt.timedelta(days=1)
     expected = run.expected_dose(earliest)
     assert expected is not None
     mg, route, phase = expected
     day = earliest
-    if phase == "maintenance":
+    schedule = run.schedule
+    slot: _Slot | None = None
+    if schedule is not None:
+        # A regimen given on set days of each cycle: the next dose is the next day of its
+        # published schedule (missed days are not made up), never a TIW weekday.
+        slot = next((x for x in schedule if x.date >= earliest), None)
+        while (
+            slot is not None
+            and run.week_total(slot.date, before=True) + min(mg, slot.mg)
+            > ALEMTUZUMAB_MAX_WEEKLY_MG
+        ):
+            slot = next((x for x in schedule if x.date > slot.date), None)
+        if slot is None:
+            run.decide(
+                "dosing.next",
+                "none",
+                f"No dose of {run.regimen.id}'s published schedule is left after {earliest}.",
+                (schedule[-1].citation if schedule else None) or ESCALATION_CITATION,
+            )
+            return None
+        day = slot.date
+        if slot.mg <= mg:
+            mg, route = slot.mg, slot.route
+    elif phase == "maintenance":
         if run.doses:
             day = max(day, run.doses[-1][0] + dt.timedelta(days=MIN_DAYS_BETWEEN_MAINTENANCE_DOSES))
         day = _next_tiw(day, run.settings.tiw_weekdays)
     # Never more than 90 mg in a treatment week (or any 7 days, by setting): move the dose to
     # the next allowed day.
-    while run.week_total(day, before=True) + mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
+    while slot is None and run.week_total(day, before=True) + mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
         day += dt.timedelta(days=1)
         if phase == "maintenance":
             day = _next_tiw(day, run.settings.tiw_weekdays)
@@ -1449,7 +1668,14 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
     premed = None
     if reason is not None:
         premed = f"{', '.join(d.text() for d in rules.drugs)} {rules.timing} ({reason})"
-    if phase == "maintenance":
+    if slot is not None and phase != "re-escalation":
+        why = (
+            f"{run.regimen.id} published schedule: cycle {slot.cycle} day {slot.cycle_day} "
+            f"({day}), {slot.mg:g} mg {slot.route.value}"
+            + ("." if mg == slot.mg else f"; {mg:g} mg as the course stands (escalation/hold).")
+        )
+        cite = slot.citation or run.regimen.components[-1].citation
+    elif phase == "maintenance":
         why = f"Maintenance {mg:g} mg three times a week on alternate days."
         cite = run.regimen.components[-1].citation
     elif phase == "re-escalation":

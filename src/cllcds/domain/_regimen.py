@@ -185,11 +185,112 @@ ALEMTUZUMAB_MAX_SINGLE_DOSE_MG = 30.0
 incidence of pancytopenia). US PLR label D&A and boxed warning (L1, L4, L6); US 2001 insert (L7)."""
 
 ALEMTUZUMAB_MAX_WEEKLY_MG = 90.0
-"""Highest cumulative alemtuzumab dose per week: 90 mg (L1, L4, L6; L7). cllcds applies it to
-every window of :data:`ALEMTUZUMAB_WINDOW_DAYS` consecutive days, the strictest reading."""
+"""Highest cumulative alemtuzumab dose per week: 90 mg (L1, L4, L6; L7). By default cllcds
+applies it per treatment week (:data:`DEFAULT_WEEKLY_CEILING`), optionally to every window of
+:data:`ALEMTUZUMAB_WINDOW_DAYS` consecutive days (``rolling-7-days``)."""
 
 ALEMTUZUMAB_WINDOW_DAYS = 7
-"""Length of the rolling window the weekly ceiling applies to."""
+"""Length of a treatment week (and of the rolling window) the weekly ceiling applies to."""
+
+ALEMTUZUMAB_RESTART_GAP_DAYS = 7
+"""A gap of this many days or more between alemtuzumab doses restarts the course (re-escalation
+from 3 mg, US label L1, L4 boxed warning; L7 "after interruption of therapy for 7 or more days");
+the treatment weeks of the weekly ceiling are realigned at the dose after it."""
+
+WEEKLY_CEILING_READINGS = ("treatment-week", "rolling-7-days")
+"""The readings of the label's 90 mg weekly ceiling: ``treatment-week`` (weeks of 7 days counted
+from day 1 of the course, realigned at the first dose after a gap of
+:data:`ALEMTUZUMAB_RESTART_GAP_DAYS` days or more; the label's own schedule 3/10/30 mg on days
+1-3 then 30 mg three times a week fits it) or ``rolling-7-days`` (any 7 consecutive days, a
+stricter institutional setting)."""
+
+DEFAULT_WEEKLY_CEILING = "treatment-week"
+"""The default reading of the weekly ceiling (docs/rules.md "Engine safety (issue 10)")."""
+
+
+def validate_weekly_ceiling(reading: str, field_name: str = "weekly_ceiling") -> None:
+    """Refuse a reading of the weekly ceiling that is not one of :data:`WEEKLY_CEILING_READINGS`."""
+    if reading not in WEEKLY_CEILING_READINGS:
+        raise InputError(field_name, reading, f"use one of {', '.join(WEEKLY_CEILING_READINGS)}")
+
+
+def week_bounds(anchor: date | None, day: date, reading: str) -> tuple[date, date]:
+    """The first and last day of the week holding ``day``: the treatment week counted from
+    ``anchor`` (day 1 or the last restart), or under ``rolling-7-days`` (or with no anchor) the
+    7 days ending ``day``."""
+    validate_weekly_ceiling(reading)
+    span = timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+    if reading == "rolling-7-days" or anchor is None:
+        return day - span, day
+    k = (day - anchor).days // ALEMTUZUMAB_WINDOW_DAYS
+    first = anchor + timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
+    return first, first + span
+
+
+def week_anchor(dose_dates: Iterable[date], day: date) -> date | None:
+    """Day 1 of the treatment weeks in force on ``day``: the first dose, or the first dose after
+    the last gap of :data:`ALEMTUZUMAB_RESTART_GAP_DAYS` days or more; a dose on ``day`` after
+    such a gap restarts the count (``None``: no dose on or before ``day``)."""
+    anchor: date | None = None
+    prev: date | None = None
+    for d in sorted(dose_dates):
+        if d > day:
+            break
+        if prev is None or (d - prev).days >= ALEMTUZUMAB_RESTART_GAP_DAYS:
+            anchor = d
+        prev = d
+    if prev is not None and (day - prev).days >= ALEMTUZUMAB_RESTART_GAP_DAYS:
+        anchor = day
+    return anchor
+
+
+def weekly_window(
+    dose_dates: Iterable[date], day: date, reading: str = DEFAULT_WEEKLY_CEILING
+) -> tuple[date, date]:
+    """The days whose alemtuzumab counts with a dose on ``day`` against the 90 mg weekly ceiling
+    under ``reading`` (see :data:`WEEKLY_CEILING_READINGS`)."""
+    dates = list(dose_dates)
+    return week_bounds(week_anchor([*dates, day], day), day, reading)
+
+
+def weekly_excess(
+    doses: Iterable[tuple[date, float]], reading: str = DEFAULT_WEEKLY_CEILING
+) -> tuple[date, date, float] | None:
+    """The first week (first day, last day, total mg) whose alemtuzumab passes 90 mg under
+    ``reading``, or ``None`` when every week keeps to the ceiling."""
+    validate_weekly_ceiling(reading)
+    by_day: dict[date, float] = {}
+    for day, mg in doses:
+        by_day[day] = by_day.get(day, 0.0) + mg
+    days = sorted(by_day)
+    for d in days:
+        if reading == "rolling-7-days":
+            first, last = d, d + timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+        else:
+            first, last = weekly_window(days, d, reading)
+        total = sum(v for x, v in by_day.items() if first <= x <= last)
+        if total > ALEMTUZUMAB_MAX_WEEKLY_MG + 1e-9:
+            return first, last, total
+    return None
+
+
+def max_weekly_mg(
+    doses: Iterable[tuple[date, float]], reading: str = DEFAULT_WEEKLY_CEILING
+) -> float:
+    """The largest alemtuzumab total in one week (treatment week or rolling 7 days)."""
+    by_day: dict[date, float] = {}
+    for day, mg in doses:
+        by_day[day] = by_day.get(day, 0.0) + mg
+    days = sorted(by_day)
+    best = 0.0
+    for d in days:
+        if reading == "rolling-7-days":
+            first, last = d, d + timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+        else:
+            first, last = weekly_window(days, d, reading)
+        best = max(best, sum(v for x, v in by_day.items() if first <= x <= last))
+    return best
+
 
 CEILING_CITATION = Citation(
     source="L1",
@@ -197,7 +298,8 @@ CEILING_CITATION = Citation(
     note=(
         "Single doses above 30 mg or cumulative doses above 90 mg/week increase the incidence "
         "of pancytopenia; same limits in the boxed warning (L4, L6) and the 2001 insert (L7). "
-        "Applied to every 7 consecutive days."
+        "Applied per treatment week (from day 1, realigned at each restart) by default; any 7 "
+        "consecutive days as an institutional setting."
     ),
 )
 """Where the alemtuzumab ceilings come from."""
@@ -225,38 +327,38 @@ def check_single_dose(drug: Drug, dose_mg: float, where: str = "alemtuzumab dose
         )
 
 
-def check_weekly_dose(doses: Iterable[tuple[date, float]]) -> None:
-    """Refuse alemtuzumab doses that sum above 90 mg in any 7 consecutive days.
+def check_weekly_dose(
+    doses: Iterable[tuple[date, float]], reading: str = DEFAULT_WEEKLY_CEILING
+) -> None:
+    """Refuse alemtuzumab doses that sum above 90 mg in a week under ``reading`` (default: the
+    treatment week; see :data:`WEEKLY_CEILING_READINGS`).
 
     Parameters
     ----------
     doses
         ``(date, dose_mg)`` of every alemtuzumab administration (any order).
+    reading
+        ``treatment-week`` or ``rolling-7-days``.
 
     Raises
     ------
     CeilingError
-        Naming the first offending window, its total and the ceiling with its source.
+        Naming the first offending week, its total and the ceiling with its source.
     """
-    by_day: dict[date, float] = {}
-    for day, mg in doses:
-        by_day[day] = by_day.get(day, 0.0) + mg
-    days = sorted(by_day)
-    for i, first in enumerate(days):
-        last = first + timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-        total = 0.0
-        for d in days[i:]:
-            if d > last:
-                break
-            total += by_day[d]
-        if total > ALEMTUZUMAB_MAX_WEEKLY_MG + 1e-9:
-            raise CeilingError(
-                f"alemtuzumab {first.isoformat()} to {last.isoformat()}",
-                f"{total:g} mg",
-                f"alemtuzumab is limited to {ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg in any "
-                f"{ALEMTUZUMAB_WINDOW_DAYS} days (label: {CEILING_CITATION.short()}); "
-                "space or reduce the doses",
-            )
+    excess = weekly_excess(doses, reading)
+    if excess is not None:
+        first, last, total = excess
+        week = (
+            f"any {ALEMTUZUMAB_WINDOW_DAYS} days"
+            if reading == "rolling-7-days"
+            else "a treatment week"
+        )
+        raise CeilingError(
+            f"alemtuzumab {first.isoformat()} to {last.isoformat()}",
+            f"{total:g} mg",
+            f"alemtuzumab is limited to {ALEMTUZUMAB_MAX_WEEKLY_MG:g} mg in {week} "
+            f"(label: {CEILING_CITATION.short()}); space or reduce the doses",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,9 +794,13 @@ class PlanOptions:
     monitoring_weekdays_only: bool = True
     """Move a test or visit that falls on a Saturday or Sunday to the Monday after (a
     configurable default; doses are never moved)."""
+    weekly_ceiling: str = DEFAULT_WEEKLY_CEILING
+    """Reading of the 90 mg weekly ceiling (:data:`WEEKLY_CEILING_READINGS`): the treatment week
+    (default, as the course engine) or the stricter rolling 7 days (an institutional setting)."""
 
     def __post_init__(self) -> None:
         validate_tiw_weekdays(self.tiw_weekdays)
+        validate_weekly_ceiling(self.weekly_ceiling)
         if self.bsa_cap_m2 is not None:
             lo, hi = BSA_CAP_RANGE_M2
             if not (isinstance(self.bsa_cap_m2, int | float) and lo <= self.bsa_cap_m2 <= hi):
@@ -922,7 +1028,8 @@ class Plan:
         for a in self.administrations:
             check_single_dose(a.drug, a.dose_mg, f"alemtuzumab dose on {a.date.isoformat()}")
         check_weekly_dose(
-            (a.date, a.dose_mg) for a in self.administrations if a.drug is Drug.ALEMTUZUMAB
+            ((a.date, a.dose_mg) for a in self.administrations if a.drug is Drug.ALEMTUZUMAB),
+            self.options.weekly_ceiling,
         )
 
     @property
@@ -944,13 +1051,12 @@ class Plan:
         return sum(a.dose_mg for a in self.administrations if a.drug is drug)
 
     def max_window_mg(self, drug: Drug = Drug.ALEMTUZUMAB) -> float:
-        """The largest total of ``drug`` in any 7 consecutive days."""
-        best = 0.0
-        adm = [a for a in self.administrations if a.drug is drug]
-        for a in adm:
-            last = a.date + timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
-            best = max(best, sum(b.dose_mg for b in adm if a.date <= b.date <= last))
-        return best
+        """The largest total of ``drug`` in one week under the plan's reading of the weekly
+        ceiling (treatment week by default, any 7 consecutive days under ``rolling-7-days``)."""
+        return max_weekly_mg(
+            ((a.date, a.dose_mg) for a in self.administrations if a.drug is drug),
+            self.options.weekly_ceiling,
+        )
 
     def sources(self) -> tuple[Citation, ...]:
         """Every citation the plan rests on, without repeats, in order of first use."""

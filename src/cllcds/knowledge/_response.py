@@ -57,6 +57,9 @@ class ResponseMeasure(Enum):
     CONSTITUTIONAL_SYMPTOMS = "constitutional_symptoms"
     TRANSFUSED = "transfused"
     ERYTHROPOIETIN = "erythropoietin"
+    GROWTH_FACTOR = "growth_factor"
+    """A myeloid growth factor (G-CSF, GM-CSF) given before the neutrophil count (iwCLL 2008:
+    neutrophils count "without need for exogenous growth factors")."""
     CYTOPENIA_DUE_TO_CLL = "cytopenia_due_to_cll"
     MARROW_MRD_NEGATIVE = "marrow_mrd_negative"
     """A marrow MRD level below the MRD threshold (< 10^-4, ``mrd.yaml``) is recorded; false
@@ -99,6 +102,7 @@ _BOOL_MEASURES = frozenset(
         ResponseMeasure.CONSTITUTIONAL_SYMPTOMS,
         ResponseMeasure.TRANSFUSED,
         ResponseMeasure.ERYTHROPOIETIN,
+        ResponseMeasure.GROWTH_FACTOR,
         ResponseMeasure.CYTOPENIA_DUE_TO_CLL,
         ResponseMeasure.MARROW_MRD_NEGATIVE,
         ResponseMeasure.MARROW_MRD_POSITIVE,

@@ -259,8 +259,12 @@ AUTOIMMUNE_KINDS: Mapping[AutoimmuneKind, AutoimmuneKindRule] = {
             True,
             "128091003",
             "Autoimmune thrombocytopenia (disorder), synonym 'Primary ITP (immune "
-            "thrombocytopenia)': tx-dev.fhir.org SNOMED CT browser; 2897005 'Immune "
-            "thrombocytopenia (disorder)' is accepted too",
+            "thrombocytopenia)': tx-dev.fhir.org SNOMED CT browser; confirmed by a second "
+            "source, the SNOMED rows of the BHF Data Science Centre CCU035_01 phenotype code list "
+            "(GitHub BHFDSC/CCU035_01, thrombocytopenia list: 128091003 'Autoimmune "
+            "thrombocytopenia', 2897005 'Immune thrombocytopenia', 32273002 'Immune "
+            "thrombocytopenic purpura', 13172003 'Autoimmune thrombocytopenic purpura'), all "
+            "accepted",
             (
                 "immune thrombocytopenia",
                 "autoimmune thrombocytopenia",
@@ -268,6 +272,8 @@ AUTOIMMUNE_KINDS: Mapping[AutoimmuneKind, AutoimmuneKindRule] = {
                 "idiopathic thrombocytopenic purpura",
                 "itp",
                 "2897005",
+                "32273002",
+                "13172003",
             ),
             AUTOIMMUNE_DISCONTINUE_CITATION,
         ),

@@ -356,6 +356,7 @@ _ATTRS: Mapping[ResponseMeasure, str] = {
     ResponseMeasure.CONSTITUTIONAL_SYMPTOMS: "constitutional_symptoms",
     ResponseMeasure.TRANSFUSED: "transfused",
     ResponseMeasure.ERYTHROPOIETIN: "erythropoietin",
+    ResponseMeasure.GROWTH_FACTOR: "growth_factor",
     ResponseMeasure.CYTOPENIA_DUE_TO_CLL: "cytopenia_due_to_cll",
 }
 

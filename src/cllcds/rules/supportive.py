@@ -28,6 +28,7 @@ from datetime import date, timedelta
 
 from cllcds import knowledge
 from cllcds.domain import (
+    ALEMTUZUMAB_RESTART_GAP_DAYS,
     DEFAULT_PROPHYLAXIS_START_DAY,
     AssessmentRule,
     DosePhase,
@@ -50,7 +51,7 @@ __all__ = [
     "supportive_rules",
 ]
 
-REESCALATION_GAP_DAYS = 7
+REESCALATION_GAP_DAYS = ALEMTUZUMAB_RESTART_GAP_DAYS
 """A gap of this many days or more between alemtuzumab doses restarts escalation at 3 mg (US
 label L1, L4 boxed warning; 2001 insert L7: "after interruption of therapy for 7 or more days")."""
 

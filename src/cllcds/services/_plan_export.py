@@ -58,6 +58,13 @@ _PROPHYLAXIS_NAMES = {
 }
 
 
+_WEEK_TEXT = {
+    "treatment-week": "a treatment week (weeks from day 1, realigned at each restart)",
+    "rolling-7-days": "any 7 consecutive days (rolling-7-days setting)",
+}
+"""How each reading of the weekly ceiling is printed (``PlanOptions.weekly_ceiling``)."""
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -180,6 +187,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "cd4_interval_days": o.cd4_interval_days,
             "include_optional": o.include_optional,
             "monitoring_weekdays_only": o.monitoring_weekdays_only,
+            "weekly_ceiling": o.weekly_ceiling,
             "overrides": [
                 {
                     "drug": ov.drug.value,
@@ -196,6 +204,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 (a.dose_mg for a in plan.alemtuzumab()), default=0.0
             ),
             "alemtuzumab_max_mg_in_7_days_planned": plan.max_window_mg(),
+            "weekly_ceiling_reading": plan.options.weekly_ceiling,
         },
         "totals_mg": {d.value: plan.total_mg(d) for d in plan.regimen.drugs},
         "administrations": [_administration(a) for a in plan.administrations],
@@ -526,9 +535,10 @@ def _sheet(plan: Plan, generated: datetime | None) -> dict[str, Any]:
         "totals": ", ".join(f"{k} {_num(v)} mg" for k, v in doc["totals_mg"].items()),
         "ceiling": (
             f"Alemtuzumab ceilings: ≤ {_num(ALEMTUZUMAB_MAX_SINGLE_DOSE_MG)} mg a dose and ≤ "
-            f"{_num(ALEMTUZUMAB_MAX_WEEKLY_MG)} mg in any 7 days (label L1). This plan: max "
+            f"{_num(ALEMTUZUMAB_MAX_WEEKLY_MG)} mg {_WEEK_TEXT[plan.options.weekly_ceiling]} "
+            "(label L1). This plan: max "
             f"{_num(doc['ceilings']['alemtuzumab_max_single_dose_planned_mg'])} mg a dose, "
-            f"{_num(plan.max_window_mg())} mg in 7 days."
+            f"{_num(plan.max_window_mg())} mg in a week."
         ),
         "prophylaxis": [
             {

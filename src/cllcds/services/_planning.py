@@ -22,6 +22,7 @@ from cllcds.domain import (
     DEFAULT_CMV_PCR_INTERVAL_DAYS,
     DEFAULT_LABEL_RULE_SET,
     DEFAULT_TIW_WEEKDAYS,
+    DEFAULT_WEEKLY_CEILING,
     AdministrationRule,
     BodyMeasures,
     BsaFormula,
@@ -248,6 +249,7 @@ def make_plan(
     cycles: int | None = None,
     include_optional: bool = False,
     overrides: Sequence[str] | None = None,
+    weekly_ceiling: str = DEFAULT_WEEKLY_CEILING,
     patient_name: str = "",
     patient_id: str = "",
     birth_date: str | date | None = None,
@@ -257,7 +259,9 @@ def make_plan(
     Parameters are what a user types; each is validated and a bad one raises
     :class:`~cllcds.domain.InputError` naming it (``regimen`` unknown, ``height_cm`` 1800,
     ``weight_kg`` 0, ``start`` not a date, ...). A plan that would pass an alemtuzumab ceiling
-    raises :class:`~cllcds.domain.CeilingError` with the reason.
+    raises :class:`~cllcds.domain.CeilingError` with the reason. ``weekly_ceiling`` reads the
+    label's 90 mg a week as the course engine does (``treatment-week``, the default) or per any
+    7 consecutive days (``rolling-7-days``, an institutional setting).
     """
     regimen = knowledge.regimen(regimen_id)
     day1 = parse_date(start, "start")
@@ -290,6 +294,7 @@ def make_plan(
         cycles=cycles,
         include_optional=include_optional,
         overrides=parse_overrides(overrides),
+        weekly_ceiling=weekly_ceiling,
     )
     patient = PatientDetails(
         name=patient_name.strip(),

@@ -63,13 +63,15 @@ from ._codes import (
     WEIGHT_UNITS_KG,
 )
 from ._mapping import (
+    AE_SERIOUSNESS,
     CONDITION_VERIFICATION,
     EXT_CTCAE_GRADE,
+    EXT_RESOLVED,
     LOINC_CMV_PCR_COPIES,
     MEDDRA,
     MEDDRA_INFUSION_REACTION,
     PLAN_DEFINITION_CANONICAL,
-    SNOMED_AUTOIMMUNE,
+    autoimmune_kind,
     differences,
     document_to_resources,
     full_url,
@@ -259,24 +261,45 @@ def _condition(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         r.diagnosis = str(text) if text else "B-CLL"
         return
     where = _label(i, res)
-    autoimmune = {code for code, _ in SNOMED_AUTOIMMUNE.values()} & set(_code_in(code, SNOMED))
-    if autoimmune:
+    kinds = [k for c in _code_in(code, SNOMED) if (k := autoimmune_kind(c)) is not None]
+    transformation = _transformation(code)
+    if kinds or transformation:
+        what = "autoimmune cytopenia" if kinds else f"{transformation} transformation"
         if res.get("verificationStatus") and "confirmed" not in _code_in(
             res["verificationStatus"], CONDITION_VERIFICATION
         ):
-            r.ignored.append(f"{where}: autoimmune cytopenia not confirmed; not imported")
+            r.ignored.append(f"{where}: {what} not confirmed; not imported")
             return
         day = _date_of(res.get("onsetDateTime")) or _date_of(res.get("recordedDate"))
         if day is None:
-            r.lost.append(f"{where}: autoimmune cytopenia without an onset date")
+            r.lost.append(f"{where}: {what} without an onset date")
             return
-        kind = next(k for k, (c, _) in SNOMED_AUTOIMMUNE.items() if c in autoimmune)
-        r.events.append((day, i, {"date": day, "type": "autoimmune_cytopenia", "kind": kind}))
+        if kinds:
+            ev = {"date": day, "type": "autoimmune_cytopenia", "kind": kinds[0].value}
+        else:
+            ev = {"date": day, "type": "progression", "kind": str(transformation)}
+        r.events.append((day, i, ev))
         return
     r.ignored.append(
         f"{_label(i, res)}: Condition not imported (not CLL by SNOMED CT "
         f"{'/'.join(sorted(SNOMED_CLL_CODES))} or ICD-10-CM C91.1x)"
     )
+
+
+def _transformation(code: object) -> str | None:
+    """``richter`` or ``prolymphocytic`` when an EHR Condition names a transformation of CLL
+    (by its text or a coding's display: no SNOMED CT code for either was confirmed here)."""
+    if not isinstance(code, Mapping):
+        return None
+    words = " ".join(
+        [str(code.get("text", ""))]
+        + [str(c.get("display", "")) for c in code.get("coding") or [] if isinstance(c, Mapping)]
+    ).lower()
+    if "richter" in words:
+        return "richter"
+    if "prolymphocytic" in words and "transform" in words:
+        return "prolymphocytic"
+    return None
 
 
 def _quantity(r: _Reader, where: str, res: Mapping[str, Any]) -> tuple[float, str] | None:
@@ -619,8 +642,27 @@ def _adverse_event(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         + [str(c.get("display", "")) for c in event.get("coding") or []]
     ).lower()
     infusion = MEDDRA_INFUSION_REACTION in _code_in(event, MEDDRA) or "infusion" in text
-    if infusion and isinstance(grade, int) and 1 <= grade <= 5 and day is not None:
-        r.events.append((day, i, {"date": day, "type": "infusion_reaction", "grade": grade}))
+    graded = isinstance(grade, int) and not isinstance(grade, bool) and 1 <= grade <= 5
+    displays = [str(c.get("display", "")) for c in event.get("coding") or [] if c.get("display")]
+    term = str(event.get("text") or (displays[0] if displays else "")).strip()
+    if graded and day is not None and (infusion or term):
+        ev: dict[str, Any] = {"date": day, "type": "infusion_reaction", "grade": grade}
+        if not infusion:
+            ev |= {"type": "adverse_event", "term": term}
+            serious = _code_in(res.get("seriousness"), AE_SERIOUSNESS)
+            if serious:
+                ev["serious"] = serious[0] == "serious"
+        resolved = next(
+            (
+                e.get("valueDate")
+                for e in res.get("extension") or []
+                if e.get("url") == EXT_RESOLVED
+            ),
+            None,
+        )
+        if resolved is not None:
+            ev["resolved"] = str(resolved)[:10]
+        r.events.append((day, i, ev))
         return
     r.lost.append(
         f"{where}: adverse event {event.get('text') or 'without a name'} "

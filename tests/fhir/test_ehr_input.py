@@ -540,3 +540,56 @@ def test_ehr_adverse_event_richter_condition_and_creatinine_import() -> None:
     assert cr["unit"] == "mg/dL"  # 88 µmol/L in the document's creatinine unit
     assert cr["value"] == pytest.approx(88 / CREATININE_UMOL_PER_MG_DL)
     assert services.assess_course(doc)["status"] == "discontinued"
+
+
+MCODE_STATUS = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-cancer-disease-status"
+
+
+def test_response_assessment_is_an_mcode_cancer_disease_status_observation() -> None:
+    doc = load("completed-partial-response.json")
+    state = services.assess_course(doc)
+    bundle = fhir.course_to_bundle(doc).bundle
+    (status,) = [
+        e["resource"]
+        for e in bundle["entry"]
+        if MCODE_STATUS in (e["resource"].get("meta") or {}).get("profile", [])
+    ]
+    assert status["status"] == "final"  # not provisional
+    assert status["code"]["coding"] == [
+        {"system": LOINC, "code": "97509-4", "display": "Cancer disease progression"}
+    ]
+    assert status["effectiveDateTime"] == state["response"]["date"]
+    cll = next(e["fullUrl"] for e in bundle["entry"] if e["resource"].get("id") == "cll")
+    assert status["focus"] == [{"reference": cll}]
+    trend, category = status["valueCodeableConcept"]["coding"]
+    assert trend == {
+        "system": SNOMED,
+        "code": "268910001",
+        "display": "Patient's condition improved (finding)",
+    }
+    assert category["code"] == state["response"]["category"] == "PR"
+    # derived: reading the bundle back recomputes it, it is not an input
+    back = fhir.bundle_to_course(bundle)
+    assert any("Observation/response-status" in w and "derived" in w for w in back.warnings)
+    assert differences(doc, back.course) == []
+
+
+def test_ehr_disease_status_worsened_is_a_progression_others_are_not_inputs() -> None:
+    def status(rid: str, snomed: str) -> dict[str, Any]:
+        return observation(
+            rid,
+            "97509-4",
+            "2024-03-20",
+            valueCodeableConcept={"coding": [{"system": SNOMED, "code": snomed}]},
+        )
+
+    result = fhir.bundle_to_course(
+        searchset(status("pd", "271299001"), status("ok", "268910001")),
+        regimen=REGIMEN,
+        start="2024-03-04",
+        allow_loss=True,
+    )
+    assert [e for e in result.course["events"] if e["type"] == "progression"] == [
+        {"date": "2024-03-20", "type": "progression", "kind": "progressive disease"}
+    ]
+    assert any("Observation/ok" in x and "other than worsened" in x for x in result.ignored)

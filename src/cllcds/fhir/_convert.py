@@ -31,6 +31,7 @@ from cllcds.domain import (
     LabCode,
     LabResult,
     LabUnit,
+    ResponseCategory,
     Sex,
 )
 
@@ -65,13 +66,20 @@ from ._codes import (
 from ._mapping import (
     AE_SERIOUSNESS,
     CONDITION_VERIFICATION,
+    CS,
     EXT_CTCAE_GRADE,
+    EXT_DERIVED,
     EXT_RESOLVED,
     LOINC_CMV_PCR_COPIES,
+    LOINC_DISEASE_STATUS,
+    LOINC_DISEASE_STATUS_DISPLAY,
     MEDDRA,
     MEDDRA_INFUSION_REACTION,
     PLAN_DEFINITION_CANONICAL,
+    PROFILE_MCODE_DISEASE_STATUS,
+    STATUS_TREND,
     autoimmune_kind,
+    course_tag,
     differences,
     document_to_resources,
     full_url,
@@ -103,6 +111,7 @@ STATUS_TO_CAREPLAN: Mapping[CourseStatus, str] = {
 }
 
 # Resources cllcds writes itself and recomputes on import (not an error to meet them).
+RESPONSE_SYSTEM = CS + "response-category"
 _DERIVED = frozenset({"CarePlan", "RequestGroup", "DetectedIssue", "MedicationRequest", "Task"})
 
 
@@ -340,6 +349,91 @@ def _not_detected(res: Mapping[str, Any]) -> bool | None:
     return any(w in text for w in ("not detected", "negative", "undetectable"))
 
 
+def _disease_status(
+    r: _Reader, where: str, i: int, res: Mapping[str, Any], date: str | None
+) -> None:
+    """An EHR's cancer disease status (mCODE CancerDiseaseStatus, LOINC 97509-4): "worsened" is
+    a clinician-judged progression; any other status is recomputed by cllcds, not imported."""
+    worsened = STATUS_TREND["worsened"][0] in _code_in(res.get("valueCodeableConcept"), SNOMED)
+    if not worsened:
+        r.ignored.append(
+            f"{where}: a cancer disease status other than worsened: cllcds assesses the "
+            "response itself"
+        )
+        return
+    if date is None:
+        r.lost.append(f"{where}: a disease progression without a date")
+        return
+    r.events.append((date, i, {"date": date, "type": "progression", "kind": "progressive disease"}))
+
+
+_RESPONSE_TREND = {
+    ResponseCategory.CR: "improved",
+    ResponseCategory.CRI: "improved",
+    ResponseCategory.NPR: "improved",
+    ResponseCategory.PR: "improved",
+    ResponseCategory.SD: "stable",
+    ResponseCategory.PD: "worsened",
+    ResponseCategory.NOT_EVALUABLE: "undetermined",
+}
+"""iwCLL / NCI-WG response category → mCODE Condition Status Trend (the category itself travels
+in a cllcds coding and the text: the remission codes differ between mCODE releases)."""
+
+
+def response_status(course: Course, state: CourseState) -> dict[str, Any] | None:
+    """The engine's response assessment as an mCODE CancerDiseaseStatus Observation (``None``
+    without an assessment date). Preliminary while the response is provisional."""
+    resp = state.response
+    if resp.date is None:
+        return None
+    pid = course.patient.id
+    trend = STATUS_TREND[_RESPONSE_TREND[resp.category]]
+    text = f"{resp.category.value} ({resp.criteria})"
+    if resp.provisional:
+        text += f", provisional: {resp.provisional_reason}" if resp.provisional_reason else ""
+    return {
+        "resourceType": "Observation",
+        "id": "response-status",
+        "meta": {"profile": [PROFILE_MCODE_DISEASE_STATUS]},
+        "extension": [{"url": EXT_DERIVED, "valueString": "course state response"}],
+        "status": "preliminary" if resp.provisional else "final",
+        "code": {
+            "coding": [
+                {
+                    "system": LOINC,
+                    "code": LOINC_DISEASE_STATUS,
+                    "display": LOINC_DISEASE_STATUS_DISPLAY,
+                }
+            ]
+        },
+        "subject": {"reference": full_url(pid, "Patient")},
+        "focus": [{"reference": full_url(pid, "Condition", "cll")}],
+        "effectiveDateTime": resp.date.isoformat(),
+        "valueCodeableConcept": {
+            "coding": [
+                {"system": SNOMED, "code": trend[0], "display": trend[1]},
+                {
+                    "system": RESPONSE_SYSTEM,
+                    "code": resp.category.value,
+                    "display": _RESPONSE_DISPLAY[resp.category],
+                },
+            ],
+            "text": text,
+        },
+    }
+
+
+_RESPONSE_DISPLAY = {
+    ResponseCategory.CR: "Complete response",
+    ResponseCategory.CRI: "Complete response with incomplete marrow recovery",
+    ResponseCategory.NPR: "Nodular partial response",
+    ResponseCategory.PR: "Partial response",
+    ResponseCategory.SD: "Stable disease",
+    ResponseCategory.PD: "Progressive disease",
+    ResponseCategory.NOT_EVALUABLE: "Not evaluable",
+}
+
+
 def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     where = _label(i, res)
     status = res.get("status")
@@ -356,6 +450,9 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         r.warnings.append(f"{where}: preliminary result used (it may still change)")
     date = _effective_date(res)
     loincs = _code_in(res.get("code"), LOINC)
+    if LOINC_DISEASE_STATUS in loincs:
+        _disease_status(r, where, i, res, date)
+        return
     if not loincs:
         r.ignored.append(f"{where}: Observation without a LOINC code not imported")
         return
@@ -780,7 +877,7 @@ def bundle_to_course(
     r = _Reader()
     entries = _entries(bundle)
     urls = _entry_urls(bundle, entries)
-    ours = [(urls[i], res) for i, res in entries if is_course_resource(res)]
+    ours = _latest_course(r, [(i, urls[i], res) for i, res in entries if is_course_resource(res)])
     exported = resources_to_document(ours) if ours else None
     for i, res in entries:
         if res["resourceType"] == "Medication":
@@ -795,6 +892,10 @@ def bundle_to_course(
             _patient(r, i, res)
         elif rtype == "Condition":
             _condition(r, i, res)
+        elif rtype == "Observation" and any(
+            e.get("url") == EXT_DERIVED for e in res.get("extension") or []
+        ):
+            r.warnings.append(f"{_label(i, res)}: derived by cllcds; recomputed, not imported")
         elif rtype == "Observation":
             _observation(r, i, res)
         elif rtype == "MedicationAdministration":
@@ -825,6 +926,32 @@ def bundle_to_course(
     return BundleImport(
         doc, tuple(r.warnings), tuple(r.assumptions), tuple(r.ignored), tuple(r.lost)
     )
+
+
+def _latest_course(
+    r: _Reader, ours: Sequence[tuple[int, str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The resources of one course: with resources of several stored courses (tagged by the
+    FHIR read endpoint), the most recent course (its CarePlan's start, then its position);
+    the others' resources are listed as not read."""
+    starts: dict[str, tuple[str, int]] = {}
+    for i, _, res in ours:
+        tag = course_tag(res)
+        if tag is not None and res.get("resourceType") == "CarePlan":
+            starts[tag] = (str((res.get("period") or {}).get("start", "")), i)
+    if len(starts) <= 1:
+        return [(url, res) for _, url, res in ours]
+    latest = max(starts, key=lambda t: starts[t])
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, url, res in ours:
+        tag = course_tag(res)
+        if tag is None or tag == latest:
+            out.append((url, res))
+        else:
+            r.warnings.append(
+                f"{_label(i, res)}: of course {tag}, not the most recent ({latest}): not read"
+            )
+    return out
 
 
 def _entry_urls(bundle: object, entries: Sequence[tuple[int, dict[str, Any]]]) -> dict[int, str]:
@@ -1199,6 +1326,9 @@ def _plan_entries(
         rg["action"] = actions
     careplan["activity"] = [{"reference": {"reference": rg_url}}]
     out.append({"fullUrl": rg_url, "resource": rg})
+    status_obs = response_status(course, state)
+    if status_obs is not None:
+        out.append({"fullUrl": full_url(pid, "Observation", "response"), "resource": status_obs})
     for k, alert in enumerate(state.alerts):
         out.append(
             {

@@ -125,9 +125,47 @@ PROFILE_VITAL: Mapping[str, str] = {
 }
 PROFILE_US_CORE_LAB = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"
 PROFILE_US_CORE_PATIENT = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+PROFILE_MCODE_DISEASE_STATUS = (
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-cancer-disease-status"
+)
+"""mCODE CancerDiseaseStatus: an Observation with code LOINC 97509-4, a subject, an effective
+date-time and a value from the Condition Status Trend value set (SNOMED CT 268910001 improved,
+359746009 stable, 271299001 worsened, 709137006 undetermined: the codes every mCODE release
+lists; the remission codes changed between releases and are not used). mCODE: every
+Observation with code 97509-4 SHALL conform to the profile."""
+LOINC_DISEASE_STATUS = "97509-4"
+"""Cancer disease progression (the mCODE CancerDiseaseStatus code)."""
+LOINC_DISEASE_STATUS_DISPLAY = "Cancer disease progression"
+STATUS_TREND: Mapping[str, tuple[str, str]] = {
+    "improved": ("268910001", "Patient's condition improved (finding)"),
+    "stable": ("359746009", "Patient's condition stable (finding)"),
+    "worsened": ("271299001", "Patient's condition worsened (finding)"),
+    "undetermined": ("709137006", "Patient condition undetermined (finding)"),
+}
+"""mCODE Condition Status Trend value set (SNOMED CT)."""
+EXT_DERIVED = SD + "derived"
+"""On a resource cllcds computes (not part of the course document): what it was derived from."""
 
 NAMESPACE = uuid.UUID("6f1c1f2e-4b7a-4c1d-9a53-2d0c3c1d9e10")
 """Namespace of the deterministic ``urn:uuid`` fullUrls of exported resources."""
+
+
+COURSE_TAG_SYSTEM = CS + "course"
+"""``meta.tag`` system naming the stored course a resource belongs to (the FHIR read endpoint
+serves all the patient's courses in one searchset)."""
+
+
+def course_scoped_url(course_id: str, url: str) -> str:
+    """A fullUrl made unique to one stored course (deterministic)."""
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{course_id}|{url}')}"
+
+
+def course_tag(resource: Mapping[str, Any]) -> str | None:
+    """The course a resource is tagged with (:data:`COURSE_TAG_SYSTEM`), if any."""
+    for tag in (resource.get("meta") or {}).get("tag") or []:
+        if isinstance(tag, Mapping) and tag.get("system") == COURSE_TAG_SYSTEM:
+            return str(tag.get("code"))
+    return None
 
 
 def full_url(*parts: object) -> str:
@@ -922,10 +960,6 @@ _PROGRESSION_DISPLAY: Mapping[str, str] = {
     "richter": "Richter transformation",
     "prolymphocytic": "Prolymphocytic transformation",
 }
-SNOMED_WORSENED = "271299001"
-"""Patient's condition worsened (finding): the mCODE CancerDiseaseStatus value for progression."""
-LOINC_DISEASE_STATUS = "97509-4"
-"""Cancer disease progression (mCODE CancerDiseaseStatus code)."""
 
 
 def _w_progression(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -941,8 +975,8 @@ def _w_progression(w: Writer, el: Element, ev: Mapping[str, Any], where: str) ->
             "coding": [
                 {
                     "system": SNOMED,
-                    "code": SNOMED_WORSENED,
-                    "display": "Patient's condition worsened (finding)",
+                    "code": STATUS_TREND["worsened"][0],
+                    "display": STATUS_TREND["worsened"][1],
                 },
                 coding,
             ]
@@ -952,8 +986,10 @@ def _w_progression(w: Writer, el: Element, ev: Mapping[str, Any], where: str) ->
         return {
             "resourceType": "Observation",
             "status": "final",
+            "meta": _meta(PROFILE_MCODE_DISEASE_STATUS),
             "category": [concept(OBSERVATION_CATEGORY, "exam", "Exam")],
-            "code": concept(LOINC, LOINC_DISEASE_STATUS, "Cancer disease progression"),
+            "code": concept(LOINC, LOINC_DISEASE_STATUS, LOINC_DISEASE_STATUS_DISPLAY),
+            "focus": [{"reference": full_url(w.pid, "Condition", "cll")}],
             "valueCodeableConcept": value,
         }
     code: dict[str, Any] = {"coding": [coding]}
@@ -1354,7 +1390,8 @@ EVENT_MAPS: Mapping[str, EventMap] = {
             "effectiveDateTime",
             {
                 "kind": "progressive disease: Observation LOINC 97509-4 with value SNOMED CT "
-                "271299001; richter / prolymphocytic: Condition (transformation); both with a "
+                "271299001 (mCODE CancerDiseaseStatus, focus the CLL Condition); richter / "
+                "prolymphocytic: Condition (transformation); both with a "
                 "cllcds progression-kind coding",
                 "description": "value / code text",
             },

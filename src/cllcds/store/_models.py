@@ -117,3 +117,12 @@ class AuditRow(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     request_id: Mapped[str] = mapped_column(String(64))
+
+
+class SeenJwtRow(Base):
+    """A CDS Hooks JWT already accepted (``iss|jti``), kept until it expires (replay check)."""
+
+    __tablename__ = "seen_jwt"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

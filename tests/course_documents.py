@@ -246,6 +246,13 @@ def courses(draw: st.DrawFn) -> dict[str, Any]:
         ids: list[str] = []
         for k, off in enumerate(offsets):
             ev = draw(event(off))
+            if ev["type"] == "resolved":
+                # resolve an earlier (or same-day) event with an id, giving one if needed
+                earlier = [e for e in events if e["type"] != "resolved"]
+                if earlier:
+                    target = draw(st.sampled_from(earlier))
+                    target.setdefault("id", f"r{k}")
+                    ev["event_id"] = target["id"]
             if draw(st.integers(0, 4)) == 0:
                 ev["id"] = f"e{k}"
                 if ids and draw(st.booleans()):

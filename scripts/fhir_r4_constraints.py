@@ -39,6 +39,7 @@ RESOURCES = (
     "AdverseEvent",
     "Procedure",
     "Communication",
+    "Basic",
     "CarePlan",
     "RequestGroup",
     "Task",

@@ -22,6 +22,7 @@ LABS = {
     "PLT": (st.floats(1.0, 900), ["10*9/L"]),
     "HGB": (st.floats(4.0, 18.0), ["g/dL"]),
     "CD4": (st.integers(100, 3000), ["/uL", "{cells}/uL"]),
+    "CREAT": (st.floats(0.5, 4.0), ["mg/dL"]),
 }
 
 
@@ -31,6 +32,16 @@ def day(offset: int, time: str | None = None) -> str:
 
 
 times = st.one_of(st.none(), st.sampled_from(["08:00", "13:45", "23:59:30"]))
+AUTOIMMUNE_KINDS = [
+    "haemolytic anaemia",
+    "ITP",
+    "thrombocytopenia",
+    "Evans syndrome",
+    "pure red cell aplasia",
+    "autoimmune neutropenia",
+    "other",
+    "13601005",
+]
 
 
 @st.composite
@@ -94,6 +105,9 @@ def assessment(draw: st.DrawFn) -> dict[str, Any]:
 def event(draw: st.DrawFn, offset: int) -> dict[str, Any]:
     t = draw(st.sampled_from(sorted(EVENT_MAPS)))
     ev: dict[str, Any] = {"date": day(offset, draw(times)), "type": t}
+    if "T" not in ev["date"]:
+        optional(draw, ev, "time", st.sampled_from(["07:30", "18:05:09"]))
+    later = st.builds(lambda k: day(offset + k), st.integers(0, 20))
     if t == "dose":
         ev |= {
             "drug": draw(st.sampled_from(["alemtuzumab", "rituximab", "Campath"])),
@@ -112,22 +126,54 @@ def event(draw: st.DrawFn, offset: int) -> dict[str, Any]:
             ev["unit"] = draw(st.sampled_from(["[IU]/mL", "{copies}/mL"]))
     elif t == "cmv_antigenemia":
         ev[draw(st.sampled_from(["value", "positive_cells"]))] = draw(st.integers(0, 50))
-    elif t in ("infusion_reaction", "infection"):
+    elif t in ("infusion_reaction", "infection", "adverse_event"):
         ev["grade"] = draw(st.integers(1, 5))
+        if t != "infection":
+            optional(draw, ev, "resolved", later)
+        if t == "adverse_event":
+            ev["term"] = draw(st.one_of(st.sampled_from(["diarrhoea", "rash"]), text))
+            optional(draw, ev, "serious", st.booleans())
         if t == "infection":
             optional(draw, ev, "description", text)
             optional(draw, ev, "serious", st.booleans())
             optional(draw, ev, "resolved", st.just(day(offset + draw(st.integers(0, 20)))))
     elif t == "fever":
         ev["temperature_c"] = draw(st.sampled_from([37.4, 38.0, 38.6, 40.1]))
+        optional(draw, ev, "duration_h", st.sampled_from([0, 2, 36.5]))
+        optional(draw, ev, "resolved", later)
     elif t == "autoimmune_cytopenia":
-        ev["kind"] = draw(st.one_of(st.sampled_from(["haemolytic anaemia", "ITP"]), text))
+        ev["kind"] = draw(st.one_of(st.sampled_from(AUTOIMMUNE_KINDS), text))
+    elif t == "resolved":
+        ev["event_id"] = draw(st.sampled_from(["e0", "e1", "e2"]))
+    elif t == "progression":
+        ev["kind"] = draw(st.sampled_from(["progressive disease", "richter", "prolymphocytic"]))
+        optional(draw, ev, "description", text)
+    elif t == "esa":
+        ev["drug"] = draw(st.sampled_from(["epoetin alfa", "darbepoetin alfa"]))
+        if draw(st.booleans()):
+            ev["dose"], ev["dose_unit"] = draw(
+                st.sampled_from([(40000, "[IU]"), (500, "ug"), (150, "ug")])
+            )
+        optional(draw, ev, "start", st.just(day(offset)))
+        if "start" in ev:
+            optional(draw, ev, "stop", later)
+    elif t == "prophylaxis":
+        ev["agent"], ev["drug"] = draw(
+            st.sampled_from(
+                [("pcp", "co-trimoxazole"), ("herpes", "aciclovir"), ("cmv", "valganciclovir")]
+            )
+        )
+        ev["action"] = draw(st.sampled_from(["start", "stop", "not_tolerated"]))
+        optional(draw, ev, "dose_mg", st.sampled_from([480, 400, 450]))
+        optional(draw, ev, "frequency", st.sampled_from(["twice daily", "three times a week"]))
     elif t == "antiviral":
         ev["drug"] = draw(st.sampled_from(["valganciclovir", "ganciclovir", "foscarnet"]))
         optional(draw, ev, "dose_mg", st.sampled_from([450, 900, 5]))
         optional(draw, ev, "start", st.just(day(offset)))
         if "start" in ev:
             optional(draw, ev, "stop", st.just(day(offset + draw(st.integers(0, 30)))))
+        optional(draw, ev, "intent", st.sampled_from(["prophylaxis", "preemptive", "treatment"]))
+        optional(draw, ev, "frequency", st.sampled_from(["twice daily", "once daily"]))
     elif t in ("growth_factor", "transfusion"):
         optional(draw, ev, "drug" if t == "growth_factor" else "product", text)
     elif t == "assessment":
@@ -200,6 +246,13 @@ def courses(draw: st.DrawFn) -> dict[str, Any]:
         ids: list[str] = []
         for k, off in enumerate(offsets):
             ev = draw(event(off))
+            if ev["type"] == "resolved":
+                # resolve an earlier (or same-day) event with an id, giving one if needed
+                earlier = [e for e in events if e["type"] != "resolved"]
+                if earlier:
+                    target = draw(st.sampled_from(earlier))
+                    target.setdefault("id", f"r{k}")
+                    ev["event_id"] = target["id"]
             if draw(st.integers(0, 4)) == 0:
                 ev["id"] = f"e{k}"
                 if ids and draw(st.booleans()):

@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,6 +26,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from cllcds import fhir
 from cllcds import services as cs
 from cllcds.api import Settings, create_app
 from cllcds.api._cds_auth import BASE_ENV, ISSUERS_ENV
@@ -392,3 +396,109 @@ def test_cors_preflight_and_headers(service: Service, monkeypatch: pytest.Monkey
     assert r.headers["access-control-allow-origin"] == "https://smart.hospital.test"
     r = httpx.get(f"{service.base}/cds-services", headers={"Origin": "https://evil.test"})
     assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.usefixtures("trusted")
+def test_a_replay_is_refused_by_another_worker_process_on_the_same_database(
+    service: Service, monkeypatch: pytest.MonkeyPatch, jwks_url: str, tmp_path: Path
+) -> None:
+    """Two app instances (this process and a `cllcds serve` process) on one database, behind
+    one public URL: a JWT used at either is refused at the other (the seen jti values are in
+    the database, not in a worker's memory)."""
+    public = "https://cds.hospital.test"
+    monkeypatch.setenv(BASE_ENV, public)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {
+        **os.environ,
+        "CLLCDS_DATABASE_URL": service.store.engine.url.render_as_string(hide_password=False),
+        ISSUERS_ENV: json.dumps({ISSUER: jwks_url}),
+        BASE_ENV: public,
+    }
+    env.pop(TOKEN_ENV, None)
+    log = tmp_path / "worker2.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("cllcds")), "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        other = Service(f"http://127.0.0.1:{port}", service.store, service.token, "", service.pid)
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{other.base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        aud = f"{public}/cds-services/cllcds-patient-view"
+        body = hook_body(service)  # the EHR data comes from the first instance's /fhir
+        first = signed(service, aud=aud)
+        assert call(service, first, body).status_code == 200
+        r = call(other, first, body)
+        assert r.status_code == 401
+        assert "replay" in r.json()["error"]
+        second = signed(service, aud=aud)
+        assert call(other, second, body).status_code == 200, log.read_text()
+        r = call(service, second, body)
+        assert r.status_code == 401
+        assert "replay" in r.json()["error"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_fhir_searches_cover_all_the_patients_courses(service: Service) -> None:
+    auth = {"Authorization": f"Bearer {service.token}"}
+    first = recent(json.loads((EXAMPLES / "escalating.json").read_text("utf-8")))
+    pid = f"p-{uuid.uuid4().hex[:8]}"
+    first["patient"]["id"] = pid
+    second = recent(json.loads((EXAMPLES / "infusion-reaction-grade-3.json").read_text("utf-8")))
+    second["patient"] = first["patient"]
+    ids = []
+    for doc in (first, second):
+        r = httpx.post(f"{service.base}/courses", json=doc, headers=auth)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    with httpx.Client(base_url=f"{service.base}/fhir", headers=auth) as c:
+        doses = c.get("/MedicationAdministration", params={"patient": pid}).json()["entry"]
+        everything = {
+            t: c.get(f"/{t}", params={"patient": pid}).json()["entry"]
+            for t in ("Observation", "Condition", "AdverseEvent", "CarePlan")
+        }
+    tags = [
+        next(t["code"] for t in e["resource"]["meta"]["tag"] if t["system"].endswith("/course"))
+        for e in doses
+    ]
+    given = [e for doc in (first, second) for e in doc["events"] if e["type"] == "dose"]
+    assert len(doses) == len(given)  # the doses of both courses
+    assert set(tags) == set(ids)
+    urls = [e["fullUrl"] for e in doses + [x for v in everything.values() for x in v]]
+    assert len(urls) == len(set(urls))  # no fullUrl is shared between the courses
+    # A reader rebuilding a course from the searchset reads the most recent one, and says so.
+    with httpx.Client(base_url=f"{service.base}/fhir", headers=auth) as c:
+        patient = c.get(f"/Patient/{pid}").json()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": patient}]
+        + list(doses)
+        + [e for v in everything.values() for e in v],
+    }
+    result = fhir.bundle_to_course(bundle)
+    # the most recent course is the one that started last
+    latest, other = sorted(
+        zip((first, second), ids, strict=True), key=lambda d: d[0]["start_date"]
+    )[::-1]
+    assert result.course["start_date"] == latest[0]["start_date"]
+    assert [(e["date"], e["dose_mg"]) for e in result.course["events"] if e["type"] == "dose"] == [
+        (e["date"], e["dose_mg"]) for e in latest[0]["events"] if e["type"] == "dose"
+    ]
+    assert any(f"of course {other[1]}" in w for w in result.warnings)

@@ -273,21 +273,22 @@ def test_a_new_event_type_or_field_surfaces_unmapped() -> None:
     """What the completeness test and the export do when the parser grows (after a merge)."""
     schema = copy.deepcopy(course_schema())
     alternatives = schema["properties"]["events"]["items"]["oneOf"]
-    alternatives[0]["properties"]["time"] = {"type": "string"}
+    alternatives[0]["properties"]["site"] = {"type": "string"}
     alternatives.append(
-        {"properties": {"type": {"const": "esa"}, "date": {}, "drug": {"type": "string"}}}
+        {"properties": {"type": {"const": "vaccine"}, "date": {}, "drug": {"type": "string"}}}
     )
     assert unmapped(schema) == [
-        "events[dose].time",
-        "events[esa].date",
-        "events[esa].drug",
-        "events[esa].type",
+        "events[dose].site",
+        "events[vaccine].date",
+        "events[vaccine].drug",
+        "events[vaccine].type",
     ]
     doc = load(EXAMPLES / "escalating.json")
-    doc["events"].append({"date": "2007-01-20", "type": "esa", "drug": "epoetin"})
-    doc["events"][0]["time"] = "08:30"
+    doc["events"].append({"date": "2007-01-20", "type": "vaccine", "drug": "influenza"})
+    doc["events"][0]["site"] = "left arm"
     losses = document_to_resources(doc).losses
     assert (
-        f"events[{len(doc['events']) - 1}]: event type 'esa' has no FHIR mapping; dropped" in losses
+        f"events[{len(doc['events']) - 1}]: event type 'vaccine' has no FHIR mapping; dropped"
+        in losses
     )
-    assert "events[0].time: no FHIR mapping for this key of 'dose'" in losses
+    assert "events[0].site: no FHIR mapping for this key of 'dose'" in losses

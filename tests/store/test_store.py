@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -37,7 +38,7 @@ def test_migrations_are_idempotent(database_url: str) -> None:
     Store.open(database_url).close()
     s = Store.open(database_url)
     with s.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     s.close()
 
 
@@ -237,3 +238,21 @@ def test_concurrent_courses_for_one_new_patient(store: Store, course_doc: dict[s
         t.join()
     assert len(set(ids)) == 4
     assert cs.list_courses(store, course_doc["patient"]["id"]).total == 4
+
+
+def test_a_jwt_is_remembered_across_store_instances(database_url: str) -> None:
+    """The CDS Hooks replay check: two stores (two worker processes) on one database."""
+    a, b = Store.open(database_url), Store.open(database_url)
+    try:
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        assert a.remember_jwt("https://ehr.test|jti-1", soon)
+        assert not b.remember_jwt("https://ehr.test|jti-1", soon)  # a replay at the other
+        assert not a.remember_jwt("https://ehr.test|jti-1", soon)
+        assert b.remember_jwt("https://ehr.test|jti-2", soon)
+        # expired entries are purged, so the same key may be recorded again after expiry
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+        assert a.remember_jwt("https://ehr.test|old", past)
+        assert b.remember_jwt("https://ehr.test|old", soon)
+    finally:
+        a.close()
+        b.close()

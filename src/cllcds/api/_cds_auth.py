@@ -15,18 +15,20 @@ only when
 - ``exp`` has not passed, ``iat`` is present, the lifetime is at most :data:`MAX_LIFETIME_S`;
 - ``jti`` has not been seen before (replay), remembered until the token expires.
 
-JWKS are fetched with PyJWT's ``PyJWKClient`` and cached for :data:`JWKS_CACHE_S`. The ``jti``
-memory is per process: a deployment with several worker processes should pin hook traffic to
-one process or accept that a replay reaching another process within the token lifetime passes.
+JWKS are fetched with PyJWT's ``PyJWKClient`` and cached for :data:`JWKS_CACHE_S`. The seen
+``jti`` values are kept in the service's database (``Store.remember_jwt``, table ``seen_jwt``)
+when the app has a store, so a replay is refused whichever worker process (or host on the same
+database) it reaches; only an app without a store falls back to this process's memory.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -94,8 +96,23 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=JWKS_CACHE_S, timeout=10)
 
 
-def verify(token: str, audience: str) -> dict[str, Any]:
-    """The claims of an EHR's JWT, or :class:`JwtRejectedError` with the reason."""
+Remember = Callable[[str, float], bool]
+"""``(iss|jti, exp)`` → ``False`` when that JWT was already used and has not expired."""
+
+
+def store_remember(store: Any) -> Remember:
+    """The replay check on a store's ``seen_jwt`` table (shared by all processes)."""
+
+    def remember(key: str, exp: float) -> bool:
+        expires = dt.datetime.fromtimestamp(exp, dt.UTC)
+        return bool(store.remember_jwt(key, expires, grace_s=LEEWAY_S))
+
+    return remember
+
+
+def verify(token: str, audience: str, remember: Remember | None = None) -> dict[str, Any]:
+    """The claims of an EHR's JWT, or :class:`JwtRejectedError` with the reason. ``remember``
+    records the ``jti`` (default: this process's memory)."""
     issuers = trusted_issuers()
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
@@ -129,7 +146,8 @@ def verify(token: str, audience: str) -> dict[str, Any]:
         raise JwtRejectedError(f"the JWT was refused: {exc}") from None
     if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME_S:
         raise JwtRejectedError("the JWT lives longer than 5 minutes")
-    if not _REPLAY.check_and_remember(f"{iss}|{claims['jti']}", float(claims["exp"])):
+    check = remember or _REPLAY.check_and_remember
+    if not check(f"{iss}|{claims['jti']}", float(claims["exp"])):
         raise JwtRejectedError("the JWT was already used (jti replay)")
     return claims
 

@@ -86,8 +86,10 @@ def _authorise(request: Request) -> str:
         raise _HookError(401, "a bearer token is required")
     if _cds_auth.looks_like_jwt(given) and _cds_auth.trusted_issuers():
         audience = _cds_auth.expected_audience(str(request.url), request.url.path)
+        store = getattr(request.app.state, "store", None)
+        remember = _cds_auth.store_remember(store) if store is not None else None
         try:
-            claims = _cds_auth.verify(given, audience)
+            claims = _cds_auth.verify(given, audience, remember)
         except _cds_auth.JwtRejectedError as exc:
             raise _HookError(401, str(exc)) from None
         return f"{claims['iss']}#{claims.get('sub', '')}"

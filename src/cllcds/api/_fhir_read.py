@@ -5,9 +5,15 @@ by patient of the resources a stored course exports (``Observation``, ``Conditio
 ``MedicationAdministration``, ``MedicationStatement``, ``AdverseEvent``, ``Procedure``,
 ``Communication``, ``CarePlan``, ``MedicationRequest``, ``RequestGroup``, ``Task``,
 ``DetectedIssue``: ``?patient=<id>`` or ``?subject=Patient/<id>``), ``PlanDefinition`` (read by
-regimen id, search by ``url``, or by ``patient``: the regimens of the patient's courses). The
-patient's most recent course is exported with :func:`cllcds.fhir.course_to_bundle` (the same
-mapping as the CLI), so an EHR or app reads exactly what the engine judges. The CDS Hooks
+regimen id, search by ``url``, or by ``patient``: the regimens of the patient's courses). Every
+course of the patient is exported with :func:`cllcds.fhir.course_to_bundle` (the same mapping
+as the CLI), so an EHR or app reads exactly what the engine judges. A search covers all the
+patient's courses: each resource carries its course in ``meta.tag`` (system
+:data:`cllcds.fhir.COURSE_TAG_SYSTEM`, code the course id), its id is prefixed with the course
+id and its ``urn:uuid`` fullUrl (and every reference to it) is made per course, so resources of
+two courses never collide; the Patient appears once. A reader that rebuilds a course
+(:func:`cllcds.fhir.bundle_to_course`, the CDS Hooks service) reads the most recent course of
+such a searchset and lists the others' resources as not read. The CDS Hooks
 service uses the same endpoint as its ``fhirServer`` in the tests. Reading needs a cllcds
 account (any role that reads).
 """
@@ -57,19 +63,48 @@ def _outcome(status: int, code: str, text: str) -> JSONResponse:
     )
 
 
+def _rereference(value: Any, urls: dict[str, str]) -> Any:
+    """``value`` with every ``{"reference": old}`` of ``urls`` replaced by its new URL."""
+    if isinstance(value, dict):
+        out = {k: _rereference(v, urls) for k, v in value.items()}
+        ref = out.get("reference")
+        if isinstance(ref, str) and ref in urls:
+            out["reference"] = urls[ref]
+        return out
+    if isinstance(value, list):
+        return [_rereference(v, urls) for v in value]
+    return value
+
+
 def _patient_entries(store: Any, patient_id: str) -> list[dict[str, Any]]:
-    """Every entry of the patient's most recent course (ids prefixed with the course id)."""
+    """Every entry of every course of the patient (oldest course first; the Patient once, from
+    the most recent course). Ids are prefixed with the course id; fullUrls are per course."""
     page = cs.list_courses(store, patient_id, MAX_COURSES, 0)
     out: list[dict[str, Any]] = []
-    for item in page.items[-1:]:
+    patient: dict[str, Any] | None = None
+    for item in page.items:
         course = cs.get_course(store, item["id"])
         exported = fhir.course_to_bundle(course["document"], allow_loss=True).bundle
+        urls = {
+            e["fullUrl"]: fhir.course_scoped_url(item["id"], e["fullUrl"])
+            for e in exported["entry"]
+            if e["resource"]["resourceType"] != "Patient"
+        }
         for e in exported["entry"]:
-            res = dict(e["resource"])
-            if res["resourceType"] != "Patient":
-                res["id"] = f"{item['id']}-{res['id']}"[:64]
-            out.append({"fullUrl": e["fullUrl"], "resource": res})
-    return out
+            res = _rereference(dict(e["resource"]), urls)
+            if res["resourceType"] == "Patient":
+                patient = {"fullUrl": e["fullUrl"], "resource": res}
+                continue
+            res["id"] = f"{item['id']}-{res['id']}"[:64]
+            meta = dict(res.get("meta") or {})
+            meta["tag"] = [
+                *meta.get("tag", []),
+                {"system": fhir.COURSE_TAG_SYSTEM, "code": item["id"], "display": "cllcds course"},
+            ]
+            res["meta"] = meta
+            res = {"resourceType": res["resourceType"], "id": res["id"], "meta": meta} | res
+            out.append({"fullUrl": urls[e["fullUrl"]], "resource": res})
+    return ([patient] if patient is not None else []) + out
 
 
 def _patient_of(query: Request) -> str | None:

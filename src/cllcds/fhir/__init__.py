@@ -26,11 +26,14 @@ from ._convert import (
     resources_of,
     with_dose,
 )
+from ._mapping import COURSE_TAG_SYSTEM, course_scoped_url
 
 __all__ = [
+    "COURSE_TAG_SYSTEM",
     "BundleExport",
     "BundleImport",
     "bundle_to_course",
+    "course_scoped_url",
     "course_to_bundle",
     "draft_order_proposals",
     "export_course",

@@ -31,6 +31,7 @@ from cllcds.domain import (
     LabCode,
     LabResult,
     LabUnit,
+    ResponseCategory,
     Sex,
 )
 
@@ -63,13 +64,22 @@ from ._codes import (
     WEIGHT_UNITS_KG,
 )
 from ._mapping import (
+    AE_SERIOUSNESS,
     CONDITION_VERIFICATION,
+    CS,
     EXT_CTCAE_GRADE,
+    EXT_DERIVED,
+    EXT_RESOLVED,
     LOINC_CMV_PCR_COPIES,
+    LOINC_DISEASE_STATUS,
+    LOINC_DISEASE_STATUS_DISPLAY,
     MEDDRA,
     MEDDRA_INFUSION_REACTION,
     PLAN_DEFINITION_CANONICAL,
-    SNOMED_AUTOIMMUNE,
+    PROFILE_MCODE_DISEASE_STATUS,
+    STATUS_TREND,
+    autoimmune_kind,
+    course_tag,
     differences,
     document_to_resources,
     full_url,
@@ -101,6 +111,7 @@ STATUS_TO_CAREPLAN: Mapping[CourseStatus, str] = {
 }
 
 # Resources cllcds writes itself and recomputes on import (not an error to meet them).
+RESPONSE_SYSTEM = CS + "response-category"
 _DERIVED = frozenset({"CarePlan", "RequestGroup", "DetectedIssue", "MedicationRequest", "Task"})
 
 
@@ -259,24 +270,45 @@ def _condition(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         r.diagnosis = str(text) if text else "B-CLL"
         return
     where = _label(i, res)
-    autoimmune = {code for code, _ in SNOMED_AUTOIMMUNE.values()} & set(_code_in(code, SNOMED))
-    if autoimmune:
+    kinds = [k for c in _code_in(code, SNOMED) if (k := autoimmune_kind(c)) is not None]
+    transformation = _transformation(code)
+    if kinds or transformation:
+        what = "autoimmune cytopenia" if kinds else f"{transformation} transformation"
         if res.get("verificationStatus") and "confirmed" not in _code_in(
             res["verificationStatus"], CONDITION_VERIFICATION
         ):
-            r.ignored.append(f"{where}: autoimmune cytopenia not confirmed; not imported")
+            r.ignored.append(f"{where}: {what} not confirmed; not imported")
             return
         day = _date_of(res.get("onsetDateTime")) or _date_of(res.get("recordedDate"))
         if day is None:
-            r.lost.append(f"{where}: autoimmune cytopenia without an onset date")
+            r.lost.append(f"{where}: {what} without an onset date")
             return
-        kind = next(k for k, (c, _) in SNOMED_AUTOIMMUNE.items() if c in autoimmune)
-        r.events.append((day, i, {"date": day, "type": "autoimmune_cytopenia", "kind": kind}))
+        if kinds:
+            ev = {"date": day, "type": "autoimmune_cytopenia", "kind": kinds[0].value}
+        else:
+            ev = {"date": day, "type": "progression", "kind": str(transformation)}
+        r.events.append((day, i, ev))
         return
     r.ignored.append(
         f"{_label(i, res)}: Condition not imported (not CLL by SNOMED CT "
         f"{'/'.join(sorted(SNOMED_CLL_CODES))} or ICD-10-CM C91.1x)"
     )
+
+
+def _transformation(code: object) -> str | None:
+    """``richter`` or ``prolymphocytic`` when an EHR Condition names a transformation of CLL
+    (by its text or a coding's display: no SNOMED CT code for either was confirmed here)."""
+    if not isinstance(code, Mapping):
+        return None
+    words = " ".join(
+        [str(code.get("text", ""))]
+        + [str(c.get("display", "")) for c in code.get("coding") or [] if isinstance(c, Mapping)]
+    ).lower()
+    if "richter" in words:
+        return "richter"
+    if "prolymphocytic" in words and "transform" in words:
+        return "prolymphocytic"
+    return None
 
 
 def _quantity(r: _Reader, where: str, res: Mapping[str, Any]) -> tuple[float, str] | None:
@@ -317,6 +349,91 @@ def _not_detected(res: Mapping[str, Any]) -> bool | None:
     return any(w in text for w in ("not detected", "negative", "undetectable"))
 
 
+def _disease_status(
+    r: _Reader, where: str, i: int, res: Mapping[str, Any], date: str | None
+) -> None:
+    """An EHR's cancer disease status (mCODE CancerDiseaseStatus, LOINC 97509-4): "worsened" is
+    a clinician-judged progression; any other status is recomputed by cllcds, not imported."""
+    worsened = STATUS_TREND["worsened"][0] in _code_in(res.get("valueCodeableConcept"), SNOMED)
+    if not worsened:
+        r.ignored.append(
+            f"{where}: a cancer disease status other than worsened: cllcds assesses the "
+            "response itself"
+        )
+        return
+    if date is None:
+        r.lost.append(f"{where}: a disease progression without a date")
+        return
+    r.events.append((date, i, {"date": date, "type": "progression", "kind": "progressive disease"}))
+
+
+_RESPONSE_TREND = {
+    ResponseCategory.CR: "improved",
+    ResponseCategory.CRI: "improved",
+    ResponseCategory.NPR: "improved",
+    ResponseCategory.PR: "improved",
+    ResponseCategory.SD: "stable",
+    ResponseCategory.PD: "worsened",
+    ResponseCategory.NOT_EVALUABLE: "undetermined",
+}
+"""iwCLL / NCI-WG response category → mCODE Condition Status Trend (the category itself travels
+in a cllcds coding and the text: the remission codes differ between mCODE releases)."""
+
+
+def response_status(course: Course, state: CourseState) -> dict[str, Any] | None:
+    """The engine's response assessment as an mCODE CancerDiseaseStatus Observation (``None``
+    without an assessment date). Preliminary while the response is provisional."""
+    resp = state.response
+    if resp.date is None:
+        return None
+    pid = course.patient.id
+    trend = STATUS_TREND[_RESPONSE_TREND[resp.category]]
+    text = f"{resp.category.value} ({resp.criteria})"
+    if resp.provisional:
+        text += f", provisional: {resp.provisional_reason}" if resp.provisional_reason else ""
+    return {
+        "resourceType": "Observation",
+        "id": "response-status",
+        "meta": {"profile": [PROFILE_MCODE_DISEASE_STATUS]},
+        "extension": [{"url": EXT_DERIVED, "valueString": "course state response"}],
+        "status": "preliminary" if resp.provisional else "final",
+        "code": {
+            "coding": [
+                {
+                    "system": LOINC,
+                    "code": LOINC_DISEASE_STATUS,
+                    "display": LOINC_DISEASE_STATUS_DISPLAY,
+                }
+            ]
+        },
+        "subject": {"reference": full_url(pid, "Patient")},
+        "focus": [{"reference": full_url(pid, "Condition", "cll")}],
+        "effectiveDateTime": resp.date.isoformat(),
+        "valueCodeableConcept": {
+            "coding": [
+                {"system": SNOMED, "code": trend[0], "display": trend[1]},
+                {
+                    "system": RESPONSE_SYSTEM,
+                    "code": resp.category.value,
+                    "display": _RESPONSE_DISPLAY[resp.category],
+                },
+            ],
+            "text": text,
+        },
+    }
+
+
+_RESPONSE_DISPLAY = {
+    ResponseCategory.CR: "Complete response",
+    ResponseCategory.CRI: "Complete response with incomplete marrow recovery",
+    ResponseCategory.NPR: "Nodular partial response",
+    ResponseCategory.PR: "Partial response",
+    ResponseCategory.SD: "Stable disease",
+    ResponseCategory.PD: "Progressive disease",
+    ResponseCategory.NOT_EVALUABLE: "Not evaluable",
+}
+
+
 def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
     where = _label(i, res)
     status = res.get("status")
@@ -333,6 +450,9 @@ def _observation(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         r.warnings.append(f"{where}: preliminary result used (it may still change)")
     date = _effective_date(res)
     loincs = _code_in(res.get("code"), LOINC)
+    if LOINC_DISEASE_STATUS in loincs:
+        _disease_status(r, where, i, res, date)
+        return
     if not loincs:
         r.ignored.append(f"{where}: Observation without a LOINC code not imported")
         return
@@ -619,8 +739,27 @@ def _adverse_event(r: _Reader, i: int, res: Mapping[str, Any]) -> None:
         + [str(c.get("display", "")) for c in event.get("coding") or []]
     ).lower()
     infusion = MEDDRA_INFUSION_REACTION in _code_in(event, MEDDRA) or "infusion" in text
-    if infusion and isinstance(grade, int) and 1 <= grade <= 5 and day is not None:
-        r.events.append((day, i, {"date": day, "type": "infusion_reaction", "grade": grade}))
+    graded = isinstance(grade, int) and not isinstance(grade, bool) and 1 <= grade <= 5
+    displays = [str(c.get("display", "")) for c in event.get("coding") or [] if c.get("display")]
+    term = str(event.get("text") or (displays[0] if displays else "")).strip()
+    if graded and day is not None and (infusion or term):
+        ev: dict[str, Any] = {"date": day, "type": "infusion_reaction", "grade": grade}
+        if not infusion:
+            ev |= {"type": "adverse_event", "term": term}
+            serious = _code_in(res.get("seriousness"), AE_SERIOUSNESS)
+            if serious:
+                ev["serious"] = serious[0] == "serious"
+        resolved = next(
+            (
+                e.get("valueDate")
+                for e in res.get("extension") or []
+                if e.get("url") == EXT_RESOLVED
+            ),
+            None,
+        )
+        if resolved is not None:
+            ev["resolved"] = str(resolved)[:10]
+        r.events.append((day, i, ev))
         return
     r.lost.append(
         f"{where}: adverse event {event.get('text') or 'without a name'} "
@@ -738,7 +877,7 @@ def bundle_to_course(
     r = _Reader()
     entries = _entries(bundle)
     urls = _entry_urls(bundle, entries)
-    ours = [(urls[i], res) for i, res in entries if is_course_resource(res)]
+    ours = _latest_course(r, [(i, urls[i], res) for i, res in entries if is_course_resource(res)])
     exported = resources_to_document(ours) if ours else None
     for i, res in entries:
         if res["resourceType"] == "Medication":
@@ -753,6 +892,10 @@ def bundle_to_course(
             _patient(r, i, res)
         elif rtype == "Condition":
             _condition(r, i, res)
+        elif rtype == "Observation" and any(
+            e.get("url") == EXT_DERIVED for e in res.get("extension") or []
+        ):
+            r.warnings.append(f"{_label(i, res)}: derived by cllcds; recomputed, not imported")
         elif rtype == "Observation":
             _observation(r, i, res)
         elif rtype == "MedicationAdministration":
@@ -783,6 +926,32 @@ def bundle_to_course(
     return BundleImport(
         doc, tuple(r.warnings), tuple(r.assumptions), tuple(r.ignored), tuple(r.lost)
     )
+
+
+def _latest_course(
+    r: _Reader, ours: Sequence[tuple[int, str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The resources of one course: with resources of several stored courses (tagged by the
+    FHIR read endpoint), the most recent course (its CarePlan's start, then its position);
+    the others' resources are listed as not read."""
+    starts: dict[str, tuple[str, int]] = {}
+    for i, _, res in ours:
+        tag = course_tag(res)
+        if tag is not None and res.get("resourceType") == "CarePlan":
+            starts[tag] = (str((res.get("period") or {}).get("start", "")), i)
+    if len(starts) <= 1:
+        return [(url, res) for _, url, res in ours]
+    latest = max(starts, key=lambda t: starts[t])
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, url, res in ours:
+        tag = course_tag(res)
+        if tag is None or tag == latest:
+            out.append((url, res))
+        else:
+            r.warnings.append(
+                f"{_label(i, res)}: of course {tag}, not the most recent ({latest}): not read"
+            )
+    return out
 
 
 def _entry_urls(bundle: object, entries: Sequence[tuple[int, dict[str, Any]]]) -> dict[int, str]:
@@ -1157,6 +1326,9 @@ def _plan_entries(
         rg["action"] = actions
     careplan["activity"] = [{"reference": {"reference": rg_url}}]
     out.append({"fullUrl": rg_url, "resource": rg})
+    status_obs = response_status(course, state)
+    if status_obs is not None:
+        out.append({"fullUrl": full_url(pid, "Observation", "response"), "resource": status_obs})
     for k, alert in enumerate(state.alerts):
         out.append(
             {

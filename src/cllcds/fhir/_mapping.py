@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cllcds.domain import InputError, LabCode
+from cllcds.domain import AutoimmuneKind, InputError, LabCode, LabUnit
+from cllcds.rules import cytopenia
 
 from ._codes import (
     LOINC,
@@ -59,6 +60,14 @@ EXT_ELEMENT = SD + "course-element"
 EXT_SETTINGS = SD + "course-settings"
 """The course's settings on its CarePlan: ``as_of``, ``rule_sets``, the baseline date."""
 EXT_CTCAE_GRADE = SD + "ctcae-grade"
+EXT_RESOLVED = SD + "resolved-date"
+"""The date an adverse event, reaction or fever resolved (R4 AdverseEvent and Observation have
+no element for it; ``outcome`` says *that* it resolved)."""
+EXT_RESOLVES = SD + "resolves-event"
+"""On a ``resolved`` event's Basic resource: the id of the event it resolves and, when that
+event is in the same bundle, a reference to its resource."""
+EXT_FEVER_DURATION = SD + "fever-duration"
+"""Hours at or above 38.0 °C (UCUM h)."""
 EXT_SERIOUS = SD + "serious"
 EXT_CMV_IGG = SD + "cmv-igg"
 EXT_PRIOR_CMV = SD + "prior-cmv-reactivation"
@@ -68,6 +77,10 @@ EXT_PRIOR_THERAPY = SD + "prior-therapy"
 LAB_SYSTEM = CS + "lab"
 COMPONENT_SYSTEM = CS + "assessment-component"
 EVENT_SYSTEM = CS + "course-event"
+AUTOIMMUNE_SYSTEM = CS + "autoimmune-cytopenia-kind"
+INTENT_SYSTEM = CS + "antiviral-intent"
+PROPHYLAXIS_SYSTEM = CS + "prophylaxis"
+PROGRESSION_SYSTEM = CS + "progression-kind"
 PLAN_DEFINITION_CANONICAL = BASE + "/PlanDefinition/"
 
 LOINC_CMV_PCR_COPIES = "30247-1"
@@ -80,14 +93,26 @@ MEDDRA_INFUSION_REACTION = "10051792"
 """MedDRA LLT "Infusion related reaction" (the CTCAE v5 term): UNVERIFIED."""
 SNOMED_INFECTION = "40733004"
 """Infectious disease (disorder): UNVERIFIED."""
-SNOMED_AUTOIMMUNE: Mapping[str, tuple[str, str]] = {
-    "haemolytic anaemia": ("308205008", "Autoimmune hemolytic anemia (disorder)"),
-    "thrombocytopenia": ("32273002", "Idiopathic thrombocytopenic purpura (disorder)"),
+_AUTOIMMUNE_DISPLAY: Mapping[AutoimmuneKind, str] = {
+    AutoimmuneKind.HAEMOLYTIC_ANAEMIA: "Autoimmune hemolytic anemia (disorder)",
+    AutoimmuneKind.THROMBOCYTOPENIA: "Autoimmune thrombocytopenia (disorder)",
+    AutoimmuneKind.EVANS_SYNDROME: "Evans syndrome (disorder)",
 }
-"""SNOMED CT codes of the autoimmune cytopenias: UNVERIFIED."""
+SNOMED_AUTOIMMUNE: Mapping[str, tuple[str, str]] = {
+    kind.value: (str(rule.snomed), _AUTOIMMUNE_DISPLAY[kind])
+    for kind, rule in cytopenia.AUTOIMMUNE_KINDS.items()
+    if rule.snomed is not None and kind in _AUTOIMMUNE_DISPLAY
+}
+"""Coded kind → SNOMED CT (code, display): the codes and their sources are the rule table's
+(:data:`cllcds.rules.cytopenia.AUTOIMMUNE_KINDS`); kinds without a confirmed code carry text."""
 SNOMED_TRANSFUSION = "116859006"
 """Transfusion of blood product (procedure): UNVERIFIED."""
 AE_SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+AE_SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+AE_OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
+AE_CATEGORY = "http://terminology.hl7.org/CodeSystem/adverse-event-category"
+LOINC_CREAT_UMOL = "14682-9"
+"""Creatinine [Moles/volume] in Serum or Plasma (the µmol/L code; 2160-0 is mg/dL)."""
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
@@ -100,9 +125,47 @@ PROFILE_VITAL: Mapping[str, str] = {
 }
 PROFILE_US_CORE_LAB = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab"
 PROFILE_US_CORE_PATIENT = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+PROFILE_MCODE_DISEASE_STATUS = (
+    "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-cancer-disease-status"
+)
+"""mCODE CancerDiseaseStatus: an Observation with code LOINC 97509-4, a subject, an effective
+date-time and a value from the Condition Status Trend value set (SNOMED CT 268910001 improved,
+359746009 stable, 271299001 worsened, 709137006 undetermined: the codes every mCODE release
+lists; the remission codes changed between releases and are not used). mCODE: every
+Observation with code 97509-4 SHALL conform to the profile."""
+LOINC_DISEASE_STATUS = "97509-4"
+"""Cancer disease progression (the mCODE CancerDiseaseStatus code)."""
+LOINC_DISEASE_STATUS_DISPLAY = "Cancer disease progression"
+STATUS_TREND: Mapping[str, tuple[str, str]] = {
+    "improved": ("268910001", "Patient's condition improved (finding)"),
+    "stable": ("359746009", "Patient's condition stable (finding)"),
+    "worsened": ("271299001", "Patient's condition worsened (finding)"),
+    "undetermined": ("709137006", "Patient condition undetermined (finding)"),
+}
+"""mCODE Condition Status Trend value set (SNOMED CT)."""
+EXT_DERIVED = SD + "derived"
+"""On a resource cllcds computes (not part of the course document): what it was derived from."""
 
 NAMESPACE = uuid.UUID("6f1c1f2e-4b7a-4c1d-9a53-2d0c3c1d9e10")
 """Namespace of the deterministic ``urn:uuid`` fullUrls of exported resources."""
+
+
+COURSE_TAG_SYSTEM = CS + "course"
+"""``meta.tag`` system naming the stored course a resource belongs to (the FHIR read endpoint
+serves all the patient's courses in one searchset)."""
+
+
+def course_scoped_url(course_id: str, url: str) -> str:
+    """A fullUrl made unique to one stored course (deterministic)."""
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{course_id}|{url}')}"
+
+
+def course_tag(resource: Mapping[str, Any]) -> str | None:
+    """The course a resource is tagged with (:data:`COURSE_TAG_SYSTEM`), if any."""
+    for tag in (resource.get("meta") or {}).get("tag") or []:
+        if isinstance(tag, Mapping) and tag.get("system") == COURSE_TAG_SYSTEM:
+            return str(tag.get("code"))
+    return None
 
 
 def full_url(*parts: object) -> str:
@@ -127,6 +190,15 @@ def concept(system: str, code: str, display: str, text: str | None = None) -> di
     return c
 
 
+def autoimmune_kind(text: str) -> AutoimmuneKind | None:
+    """The coded kind a text (value, synonym or SNOMED CT code) names, as the parser reads it."""
+    key = " ".join(text.lower().replace("-", " ").split())
+    for kind in AutoimmuneKind:
+        if key == kind.value:
+            return kind
+    return cytopenia.autoimmune_kind_for(key)
+
+
 # --------------------------------------------------------------------------------------------
 # The course-element extension
 # --------------------------------------------------------------------------------------------
@@ -146,11 +218,15 @@ class Element:
     empty: list[str] = field(default_factory=list)
     """Keys present in the document with an empty list or object."""
     flags: list[str] = field(default_factory=list)
+    clock: str | None = None
+    """The event's ``time`` field (HH:MM or HH:MM:SS, local, no time zone) as given."""
 
     def extension(self) -> dict[str, Any]:
         ext: list[dict[str, Any]] = [{"url": "path", "valueString": self.path}]
         if self.type is not None:
             ext.append({"url": "type", "valueCode": self.type})
+        if self.clock is not None:
+            ext.append({"url": "time", "valueString": self.clock})
         if self.sequence is not None:
             ext.append({"url": "sequence", "valueInteger": self.sequence})
         if self.id is not None:
@@ -189,6 +265,8 @@ class Element:
                         el.id = sub.get("valueString")
                     elif url == "supersedes":
                         el.supersedes = sub.get("valueString")
+                    elif url == "time":
+                        el.clock = sub.get("valueString")
                     elif url == "local-time":
                         parts = {s.get("url"): s.get("valueString") for s in sub["extension"]}
                         el.times[str(parts["field"])] = str(parts["time"])
@@ -237,6 +315,8 @@ class Writer:
     subject: str
     entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)
+    """Event id → the fullUrl of its resource (for references between events)."""
 
     def add(self, resource: dict[str, Any], *key: object) -> str:
         url = full_url(self.pid, *key)
@@ -332,6 +412,11 @@ class EventMap:
     """Document key → FHIR element (also the mapping table of ``docs/fhir.md``)."""
     write: Write
     read: Read
+    date_elements: Mapping[str, str] = field(default_factory=dict)
+    """Resource type → its date element, where the write picks another resource type."""
+
+    def date_element_of(self, resource: Mapping[str, Any]) -> str:
+        return self.date_elements.get(str(resource.get("resourceType")), self.date_element)
 
 
 def _w_dose(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -393,9 +478,10 @@ def lab_resource(w: Writer, rec: Mapping[str, Any], where: str) -> dict[str, Any
     if isinstance(raw, str):
         lab, is_loinc = _lab_code(raw)
         if lab is not None:
-            codings.append(
-                {"system": LOINC, "code": raw if is_loinc else lab.loinc, "display": lab.display}
-            )
+            loinc = raw if is_loinc else lab.loinc
+            if not is_loinc and lab is LabCode.CREAT and rec.get("unit") == LabUnit.UMOL_L.value:
+                loinc = LOINC_CREAT_UMOL
+            codings.append({"system": LOINC, "code": loinc, "display": lab.display})
             profile = [PROFILE_US_CORE_LAB]
         if not is_loinc:
             codings.append({"system": LAB_SYSTEM, "code": raw, "display": raw})
@@ -516,32 +602,112 @@ def _severity(grade: object) -> dict[str, Any] | None:
     return concept(AE_SEVERITY, code, code.capitalize())
 
 
+def _resolution(el: Element, res: dict[str, Any], resolved: object) -> None:
+    """AdverseEvent.outcome resolved and the resolution date (extension resolved-date)."""
+    if resolved is None:
+        return
+    res.setdefault("extension", []).append(
+        {"url": EXT_RESOLVED, "valueDate": el.date("resolved", str(resolved))}
+    )
+    if res["resourceType"] == "AdverseEvent":
+        res["outcome"] = concept(AE_OUTCOME, "resolved", "Resolved")
+
+
+def _resolution_of(el: Element, res: Mapping[str, Any]) -> str | None:
+    return el.undate("resolved", ext_value(res, EXT_RESOLVED))
+
+
 def _w_reaction(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "AdverseEvent",
         "actuality": "actual",
-        "category": [
-            concept(
-                "http://terminology.hl7.org/CodeSystem/adverse-event-category",
-                "medication-mishap",
-                "Medication Mishap",
-            )
-        ],
+        "category": [concept(AE_CATEGORY, "medication-mishap", "Medication Mishap")],
         "event": concept(MEDDRA, MEDDRA_INFUSION_REACTION, "Infusion related reaction"),
         "extension": [{"url": EXT_CTCAE_GRADE, "valueInteger": ev.get("grade")}],
     }
     _put(res, "severity", _severity(ev.get("grade")))
+    _resolution(el, res, ev.get("resolved"))
     return res
 
 
 def _r_reaction(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _put(out, "grade", ext_value(res, EXT_CTCAE_GRADE))
+    _put(out, "resolved", _resolution_of(el, res))
     return out
 
 
+def _w_adverse(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    term = w.text(f"{where}.term", ev.get("term"))
+    res: dict[str, Any] = {
+        "resourceType": "AdverseEvent",
+        "actuality": "actual",
+        "event": {"text": term} if term is not None else {"text": "adverse event"},
+        "extension": [{"url": EXT_CTCAE_GRADE, "valueInteger": ev.get("grade")}],
+    }
+    if term is None:
+        el.flags.append("no-term")
+    _put(res, "severity", _severity(ev.get("grade")))
+    if isinstance(ev.get("serious"), bool):
+        res["seriousness"] = (
+            concept(AE_SERIOUSNESS, "serious", "Serious")
+            if ev["serious"]
+            else concept(AE_SERIOUSNESS, "non-serious", "Non-serious")
+        )
+    _resolution(el, res, ev.get("resolved"))
+    return res
+
+
+def _r_adverse(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _put(out, "grade", ext_value(res, EXT_CTCAE_GRADE))
+    if "no-term" not in el.flags:
+        _put(out, "term", (res.get("event") or {}).get("text"))
+    codes = [c for c, _ in _codings_of(res.get("seriousness"))]
+    if codes:
+        out["serious"] = codes[0] == "serious"
+    _put(out, "resolved", _resolution_of(el, res))
+    return out
+
+
+def _codings_of(c: object) -> list[tuple[str, str]]:
+    if not isinstance(c, Mapping):
+        return []
+    return [
+        (str(x.get("code")), str(x.get("system")))
+        for x in c.get("coding") or []
+        if isinstance(x, Mapping)
+    ]
+
+
+def _w_resolved(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    event_id = w.text(f"{where}.event_id", ev.get("event_id"))
+    subs: list[dict[str, Any]] = []
+    if event_id is not None:
+        subs.append({"url": "event_id", "valueString": event_id})
+        target = w.ids.get(event_id)
+        if target is not None:
+            subs.append({"url": "target", "valueReference": {"reference": target}})
+    res: dict[str, Any] = {
+        "resourceType": "Basic",
+        "code": concept(EVENT_SYSTEM, "resolved", "Resolution of an earlier event"),
+    }
+    if subs:
+        res["extension"] = [{"url": EXT_RESOLVES, "extension": subs}]
+    return res
+
+
+def _r_resolved(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
+    for ext in res.get("extension") or []:
+        if ext.get("url") == EXT_RESOLVES:
+            for sub in ext.get("extension") or []:
+                if sub.get("url") == "event_id":
+                    return {"event_id": sub["valueString"]}
+    return {}
+
+
 def _w_fever(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
-    return {
+    res: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",
         "meta": _meta(PROFILE_VITAL[LOINC_BODY_TEMPERATURE]),
@@ -549,11 +715,19 @@ def _w_fever(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[
         "code": concept(LOINC, LOINC_BODY_TEMPERATURE, "Body temperature"),
         "valueQuantity": ucum(ev.get("temperature_c"), "Cel", "C"),
     }
+    if ev.get("duration_h") is not None:
+        res["extension"] = [
+            {"url": EXT_FEVER_DURATION, "valueQuantity": ucum(ev["duration_h"], "h")}
+        ]
+    _resolution(el, res, ev.get("resolved"))
+    return res
 
 
 def _r_fever(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _put(out, "temperature_c", (res.get("valueQuantity") or {}).get("value"))
+    _put(out, "duration_h", (ext_value(res, EXT_FEVER_DURATION) or {}).get("value"))
+    _put(out, "resolved", _resolution_of(el, res))
     return out
 
 
@@ -604,8 +778,13 @@ def _r_infection(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, An
 
 def _w_autoimmune(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
     kind = w.text(f"{where}.kind", ev.get("kind"))
-    coded = SNOMED_AUTOIMMUNE.get((kind or "").strip().lower())
-    code = concept(SNOMED, *coded) if coded else {}
+    coded = autoimmune_kind(kind) if kind is not None else None
+    snomed = SNOMED_AUTOIMMUNE.get(coded.value) if coded is not None else None
+    code: dict[str, Any] = concept(SNOMED, *snomed) if snomed else {}
+    if coded is not None:
+        code.setdefault("coding", []).append(
+            {"system": AUTOIMMUNE_SYSTEM, "code": coded.value, "display": coded.value}
+        )
     code = dict(code, text=kind) if kind is not None else code or {"text": "autoimmune cytopenia"}
     if kind is None:
         el.flags.append("no-kind")
@@ -618,13 +797,20 @@ def _r_autoimmune(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, A
     return {"kind": (res.get("code") or {}).get("text")}
 
 
-def _w_antiviral(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
-    drug = w.text(f"{where}.drug", ev.get("drug"))
-    res: dict[str, Any] = {
-        "resourceType": "MedicationStatement",
-        "status": "completed" if ev.get("stop") else "active",
-        "medicationCodeableConcept": _medication(drug, (EVENT_SYSTEM, "antiviral", "Antiviral")),
-    }
+def _frequency_dosage(dosage: dict[str, Any], frequency: str | None) -> None:
+    if frequency is not None:
+        dosage["timing"] = {"code": {"text": frequency}}
+
+
+def _frequency_of(res: Mapping[str, Any]) -> str | None:
+    for d in res.get("dosage") or []:
+        text = ((d.get("timing") or {}).get("code") or {}).get("text")
+        if text is not None:
+            return str(text)
+    return None
+
+
+def _period(el: Element, res: dict[str, Any], ev: Mapping[str, Any]) -> None:
     period: dict[str, Any] = {}
     if ev.get("start") is not None:
         period["start"] = el.date("start", ev["start"])
@@ -632,19 +818,193 @@ def _w_antiviral(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> d
         period["end"] = el.date("stop", ev["stop"])
     if period:
         res["effectivePeriod"] = period
+
+
+def _period_of(el: Element, res: Mapping[str, Any], out: dict[str, Any]) -> None:
+    period = res.get("effectivePeriod") or {}
+    _put(out, "start", el.undate("start", period.get("start")))
+    _put(out, "stop", el.undate("stop", period.get("end")))
+
+
+_INTENT_DISPLAY: Mapping[str, str] = {
+    "prophylaxis": "Antiviral prophylaxis",
+    "preemptive": "Pre-emptive antiviral therapy",
+    "treatment": "Antiviral treatment of viral disease",
+}
+
+
+def _w_antiviral(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    drug = w.text(f"{where}.drug", ev.get("drug"))
+    res: dict[str, Any] = {
+        "resourceType": "MedicationStatement",
+        "status": "completed" if ev.get("stop") else "active",
+        "medicationCodeableConcept": _medication(drug, (EVENT_SYSTEM, "antiviral", "Antiviral")),
+    }
+    _period(el, res, ev)
+    if ev.get("intent") in _INTENT_DISPLAY:
+        res["reasonCode"] = [concept(INTENT_SYSTEM, ev["intent"], _INTENT_DISPLAY[ev["intent"]])]
+    dosage: dict[str, Any] = {}
     if ev.get("dose_mg") is not None:
-        res["dosage"] = [{"doseAndRate": [{"doseQuantity": ucum(ev["dose_mg"], "mg")}]}]
+        dosage["doseAndRate"] = [{"doseQuantity": ucum(ev["dose_mg"], "mg")}]
+    _frequency_dosage(dosage, w.text(f"{where}.frequency", ev.get("frequency")))
+    if dosage:
+        res["dosage"] = [dosage]
     return res
+
+
+def _dose_of(res: Mapping[str, Any]) -> Any:
+    for d in res.get("dosage") or []:
+        for dr in d.get("doseAndRate") or []:
+            return (dr.get("doseQuantity") or {}).get("value")
+    return None
 
 
 def _r_antiviral(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _put(out, "drug", (res.get("medicationCodeableConcept") or {}).get("text"))
-    period = res.get("effectivePeriod") or {}
-    _put(out, "start", el.undate("start", period.get("start")))
-    _put(out, "stop", el.undate("stop", period.get("end")))
+    _period_of(el, res, out)
+    _put(out, "dose_mg", _dose_of(res))
+    for rc in res.get("reasonCode") or []:
+        for code, system in _codings_of(rc):
+            if system == INTENT_SYSTEM:
+                out["intent"] = code
+    _put(out, "frequency", _frequency_of(res))
+    return out
+
+
+def _w_esa(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    drug = w.text(f"{where}.drug", ev.get("drug"))
+    res: dict[str, Any] = {
+        "resourceType": "MedicationStatement",
+        "status": "completed" if ev.get("stop") else "active",
+        "category": concept(EVENT_SYSTEM, "esa", "Erythropoiesis-stimulating agent"),
+        "medicationCodeableConcept": _medication(
+            drug, (EVENT_SYSTEM, "esa", "Erythropoiesis-stimulating agent")
+        ),
+    }
+    _period(el, res, ev)
+    if ev.get("dose") is not None or ev.get("dose_unit") is not None:
+        unit = ev.get("dose_unit")
+        q = ucum(ev.get("dose"), unit if isinstance(unit, str) else None)
+        res["dosage"] = [{"doseAndRate": [{"doseQuantity": q}]}]
+    return res
+
+
+def _r_esa(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _put(out, "drug", (res.get("medicationCodeableConcept") or {}).get("text"))
+    _period_of(el, res, out)
     for d in res.get("dosage") or []:
-        _put(out, "dose_mg", d["doseAndRate"][0]["doseQuantity"]["value"])
+        for dr in d.get("doseAndRate") or []:
+            q = dr.get("doseQuantity") or {}
+            _put(out, "dose", q.get("value"))
+            _put(out, "dose_unit", q.get("code"))
+    return out
+
+
+_PROPHYLAXIS_DISPLAY: Mapping[str, str] = {
+    "pcp": "Pneumocystis jirovecii pneumonia prophylaxis",
+    "herpes": "Herpes virus (HSV/VZV) prophylaxis",
+    "cmv": "Cytomegalovirus prophylaxis",
+}
+_PROPHYLAXIS_STATUS: Mapping[str, str] = {
+    "start": "active",
+    "stop": "completed",
+    "not_tolerated": "stopped",
+}
+
+
+def _w_prophylaxis(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    drug = w.text(f"{where}.drug", ev.get("drug"))
+    action = str(ev.get("action"))
+    agent = str(ev.get("agent"))
+    res: dict[str, Any] = {
+        "resourceType": "MedicationStatement",
+        "status": _PROPHYLAXIS_STATUS.get(action, "unknown"),
+        "category": concept(PROPHYLAXIS_SYSTEM, "action-" + action, action.replace("_", " ")),
+        "medicationCodeableConcept": _medication(
+            drug, (EVENT_SYSTEM, "prophylaxis", "Prophylaxis")
+        ),
+        "reasonCode": [concept(PROPHYLAXIS_SYSTEM, agent, _PROPHYLAXIS_DISPLAY.get(agent, agent))],
+    }
+    if action == "not_tolerated":
+        res["statusReason"] = [
+            concept(PROPHYLAXIS_SYSTEM, "not_tolerated", "Not tolerated", "not tolerated")
+        ]
+    dosage: dict[str, Any] = {}
+    if ev.get("dose_mg") is not None:
+        dosage["doseAndRate"] = [{"doseQuantity": ucum(ev["dose_mg"], "mg")}]
+    _frequency_dosage(dosage, w.text(f"{where}.frequency", ev.get("frequency")))
+    if dosage:
+        res["dosage"] = [dosage]
+    return res
+
+
+def _r_prophylaxis(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for rc in res.get("reasonCode") or []:
+        for code, system in _codings_of(rc):
+            if system == PROPHYLAXIS_SYSTEM:
+                out["agent"] = code
+    for code, system in _codings_of(res.get("category")):
+        if system == PROPHYLAXIS_SYSTEM and code.startswith("action-"):
+            out["action"] = code[7:]
+    _put(out, "drug", (res.get("medicationCodeableConcept") or {}).get("text"))
+    _put(out, "dose_mg", _dose_of(res))
+    _put(out, "frequency", _frequency_of(res))
+    return out
+
+
+_PROGRESSION_DISPLAY: Mapping[str, str] = {
+    "progressive disease": "Progressive disease (iwCLL)",
+    "richter": "Richter transformation",
+    "prolymphocytic": "Prolymphocytic transformation",
+}
+
+
+def _w_progression(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    kind = str(ev.get("kind"))
+    desc = w.text(f"{where}.description", ev.get("description"))
+    coding = {
+        "system": PROGRESSION_SYSTEM,
+        "code": kind,
+        "display": _PROGRESSION_DISPLAY.get(kind, kind),
+    }
+    if kind == "progressive disease":
+        value: dict[str, Any] = {
+            "coding": [
+                {
+                    "system": SNOMED,
+                    "code": STATUS_TREND["worsened"][0],
+                    "display": STATUS_TREND["worsened"][1],
+                },
+                coding,
+            ]
+        }
+        if desc is not None:
+            value["text"] = desc
+        return {
+            "resourceType": "Observation",
+            "status": "final",
+            "meta": _meta(PROFILE_MCODE_DISEASE_STATUS),
+            "category": [concept(OBSERVATION_CATEGORY, "exam", "Exam")],
+            "code": concept(LOINC, LOINC_DISEASE_STATUS, LOINC_DISEASE_STATUS_DISPLAY),
+            "focus": [{"reference": full_url(w.pid, "Condition", "cll")}],
+            "valueCodeableConcept": value,
+        }
+    code: dict[str, Any] = {"coding": [coding]}
+    if desc is not None:
+        code["text"] = desc
+    return _condition(w, el, ev, code, None)
+
+
+def _r_progression(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    c = res.get("valueCodeableConcept") if res["resourceType"] == "Observation" else res.get("code")
+    for code, system in _codings_of(c):
+        if system == PROGRESSION_SYSTEM:
+            out["kind"] = code
+    _put(out, "description", (c or {}).get("text"))
     return out
 
 
@@ -942,7 +1302,10 @@ EVENT_MAPS: Mapping[str, EventMap] = {
             "infusion_reaction",
             "AdverseEvent",
             "date",
-            {"grade": "extension ctcae-grade; severity mild/moderate/severe"},
+            {
+                "grade": "extension ctcae-grade; severity mild/moderate/severe",
+                "resolved": "outcome resolved; extension resolved-date",
+            },
             _w_reaction,
             _r_reaction,
         ),
@@ -950,7 +1313,11 @@ EVENT_MAPS: Mapping[str, EventMap] = {
             "fever",
             "Observation",
             "effectiveDateTime",
-            {"temperature_c": "valueQuantity (LOINC 8310-5, UCUM Cel)"},
+            {
+                "temperature_c": "valueQuantity (LOINC 8310-5, UCUM Cel)",
+                "duration_h": "extension fever-duration (UCUM h)",
+                "resolved": "extension resolved-date",
+            },
             _w_fever,
             _r_fever,
         ),
@@ -971,7 +1338,10 @@ EVENT_MAPS: Mapping[str, EventMap] = {
             "autoimmune_cytopenia",
             "Condition",
             "onsetDateTime",
-            {"kind": "code.text (SNOMED CT AIHA / ITP coding when recognised)"},
+            {
+                "kind": "code.text as given; SNOMED CT coding with display for AIHA, ITP and "
+                "Evans (codes of rules.cytopenia), cllcds kind coding for every recognised kind"
+            },
             _w_autoimmune,
             _r_autoimmune,
         ),
@@ -984,9 +1354,79 @@ EVENT_MAPS: Mapping[str, EventMap] = {
                 "dose_mg": "dosage.doseAndRate.doseQuantity (UCUM mg)",
                 "start": "effectivePeriod.start",
                 "stop": "effectivePeriod.end; status completed",
+                "intent": "reasonCode (cllcds antiviral-intent)",
+                "frequency": "dosage.timing.code.text",
             },
             _w_antiviral,
             _r_antiviral,
+        ),
+        EventMap(
+            "adverse_event",
+            "AdverseEvent",
+            "date",
+            {
+                "grade": "extension ctcae-grade; severity mild/moderate/severe",
+                "term": "event.text",
+                "serious": "seriousness (adverse-event-seriousness serious / non-serious)",
+                "resolved": "outcome resolved; extension resolved-date",
+            },
+            _w_adverse,
+            _r_adverse,
+        ),
+        EventMap(
+            "resolved",
+            "Basic",
+            "created",
+            {
+                "event_id": "extension resolves-event (event_id; a reference to the resolved "
+                "event's resource when it is in the bundle); created = the resolution date",
+            },
+            _w_resolved,
+            _r_resolved,
+        ),
+        EventMap(
+            "progression",
+            "Observation | Condition",
+            "effectiveDateTime",
+            {
+                "kind": "progressive disease: Observation LOINC 97509-4 with value SNOMED CT "
+                "271299001 (mCODE CancerDiseaseStatus, focus the CLL Condition); richter / "
+                "prolymphocytic: Condition (transformation); both with a "
+                "cllcds progression-kind coding",
+                "description": "value / code text",
+            },
+            _w_progression,
+            _r_progression,
+            {"Condition": "onsetDateTime"},
+        ),
+        EventMap(
+            "esa",
+            "MedicationStatement",
+            "dateAsserted",
+            {
+                "drug": "medicationCodeableConcept (RxNorm where known; text)",
+                "dose": "dosage.doseAndRate.doseQuantity.value",
+                "dose_unit": "dosage.doseAndRate.doseQuantity.code (UCUM [IU] or ug)",
+                "start": "effectivePeriod.start",
+                "stop": "effectivePeriod.end; status completed",
+            },
+            _w_esa,
+            _r_esa,
+        ),
+        EventMap(
+            "prophylaxis",
+            "MedicationStatement",
+            "dateAsserted",
+            {
+                "agent": "reasonCode (cllcds prophylaxis pcp / herpes / cmv)",
+                "action": "status active / completed / stopped (+ statusReason not tolerated); "
+                "category cllcds prophylaxis action-*",
+                "drug": "medicationCodeableConcept (RxNorm where known; text)",
+                "dose_mg": "dosage.doseAndRate.doseQuantity (UCUM mg)",
+                "frequency": "dosage.timing.code.text",
+            },
+            _w_prophylaxis,
+            _r_prophylaxis,
         ),
         EventMap(
             "growth_factor",
@@ -1030,6 +1470,7 @@ EVENT_COMMON_FIELDS: Mapping[str, str] = {
     "type": "extension course-element.type (and the resource's own codes)",
     "id": "extension course-element.id",
     "supersedes": "extension course-element.supersedes",
+    "time": "extension course-element.time (HH:MM or HH:MM:SS as given; local, no time zone)",
 }
 
 PATIENT_FIELDS: Mapping[str, str] = {
@@ -1372,6 +1813,9 @@ def document_to_resources(doc: Mapping[str, Any]) -> Written:
             w.add(_tag(obs, el, "baseline-assessment", subject), "baseline", "assessment")
     events = doc.get("events")
     for i, ev in enumerate(events if isinstance(events, list) else []):
+        if isinstance(ev, Mapping) and isinstance(ev.get("id"), str):
+            w.ids.setdefault(ev["id"], full_url(pid, "event", i))
+    for i, ev in enumerate(events if isinstance(events, list) else []):
         where = f"events[{i}]"
         etype = ev.get("type")
         m = EVENT_MAPS.get(str(etype))
@@ -1384,8 +1828,9 @@ def document_to_resources(doc: Mapping[str, Any]) -> Written:
         el = Element(path="events", type=m.type, sequence=i)
         el.id = w.text(f"{where}.id", ev.get("id"))
         el.supersedes = w.text(f"{where}.supersedes", ev.get("supersedes"))
+        el.clock = w.text(f"{where}.time", ev.get("time"))
         res = m.write(w, el, ev, where)
-        res[m.date_element] = el.date("date", str(ev["date"]))
+        res[m.date_element_of(res)] = el.date("date", str(ev["date"]))
         w.add(_tag(res, el, f"ev-{i}", subject), "event", i)
     el = Element(path="course")
     if events == []:
@@ -1449,7 +1894,11 @@ def resources_to_document(
             baseline_assessment = assessment_record(reader, el, res)
         elif el.path == "events" and el.type is not None and el.type in EVENT_MAPS:
             m = EVENT_MAPS[el.type]
-            ev: dict[str, Any] = {"date": el.undate("date", res[m.date_element]), "type": m.type}
+            ev: dict[str, Any] = {
+                "date": el.undate("date", res[m.date_element_of(res)]),
+                "type": m.type,
+            }
+            _put(ev, "time", el.clock)
             _put(ev, "id", el.id)
             _put(ev, "supersedes", el.supersedes)
             ev |= m.read(reader, el, res)

@@ -155,3 +155,12 @@ class TeamMemberRow(Base):
 
     team: Mapped[str] = mapped_column(String(TEAM_CHARS), primary_key=True)
     username: Mapped[str] = mapped_column(ForeignKey("users.username"), primary_key=True)
+
+
+class SeenJwtRow(Base):
+    """A CDS Hooks JWT already accepted (``iss|jti``), kept until it expires (replay check)."""
+
+    __tablename__ = "seen_jwt"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

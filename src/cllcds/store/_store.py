@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, String, event, func, select, text, update
+from sqlalchemy import Engine, String, delete, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +34,7 @@ from ._models import (
     CourseRow,
     EventRow,
     PatientRow,
+    SeenJwtRow,
     TeamMemberRow,
     TokenRow,
     UserRow,
@@ -873,6 +874,20 @@ class Store:
             s.execute(
                 update(TokenRow).where(TokenRow.token_hash == token_hash).values(revoked=True)
             )
+
+    def remember_jwt(self, key: str, expires_at: dt.datetime, *, grace_s: float = 0) -> bool:
+        """Record a JWT (``iss|jti``) as used until ``expires_at``; ``False`` when it was
+        already recorded and has not expired (a replay). Shared by every process on the
+        database: the primary key makes exactly one of two concurrent first uses succeed.
+        Entries more than ``grace_s`` seconds past their expiry are purged on the way."""
+        cutoff = _now() - dt.timedelta(seconds=grace_s)
+        try:
+            with self._write() as s:
+                s.execute(delete(SeenJwtRow).where(SeenJwtRow.expires_at < cutoff))
+                s.add(SeenJwtRow(key=key, expires_at=_utc(expires_at)))
+        except IntegrityError:
+            return False
+        return True
 
     # --------------------------------------------------------------------------------- audit
 

@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from cllcds.services import _clinical_store as cs
+from cllcds.services import assess_course
 from cllcds.services._repository import Actor
 from cllcds.web import demo_courses
 
-from .conftest import PASSWORDS, Live
+from .conftest import PASSWORDS, Live, web_login
 
 TODAY = dt.date.today()
 
@@ -27,7 +28,7 @@ TODAY = dt.date.today()
 @contextmanager
 def _client(live: Live, username: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.base_url, timeout=30) as c:
-        r = c.post("/app/login", data={"username": username, "password": PASSWORDS[username]})
+        r = web_login(c, username, PASSWORDS[username])
         assert r.status_code == 303
         yield c
 
@@ -241,6 +242,43 @@ def test_dose_during_hold_and_after_a_gap(clinician: httpx.Client, live: Live) -
     assert "re-escalation-required" in _codes(r.text)
 
 
+def test_stop_treatment_discontinues_and_a_later_dose_is_stopped(
+    clinician: httpx.Client, live: Live
+) -> None:
+    course = _own_course(live)  # escalating: 3 and 10 mg given, 30 mg due today
+    # "Other" needs the details; the value is kept and nothing is saved.
+    before = live.store.get_course(course)["version"]
+    r = _record(clinician, course, "stop", reason="other")
+    assert r.status_code == 422
+    assert 'id="stop-text-err"' in r.text
+    assert live.store.get_course(course)["version"] == before
+    r = _record(clinician, course, "stop", reason="toxicity", text="grade 3 rigors")
+    assert r.status_code == 303, r.text[:2000]
+    stored = live.store.get_course(course)["document"]["events"][-1]
+    assert {k: stored[k] for k in ("type", "reason", "text")} == {
+        "type": "treatment_stopped", "reason": "toxicity", "text": "grade 3 rigors"
+    }  # fmt: skip
+    page = clinician.get(f"/app/courses/{course}").text
+    assert "Treatment stopped" in page
+    assert "clinician decision — Toxicity: grade 3 rigors" in page
+    assert "Discontinued" in page
+    state = assess_course(live.store.get_course(course)["document"])
+    assert (state["status"], state["next_dose"]) == ("discontinued", None)
+    # A dose recorded on the day of the stop is stopped before it is saved (the order within the
+    # day is unknown without times); one on a later day is a dose after discontinuation.
+    r = _record(clinician, course, "dose", dose_mg="30", route="iv")
+    assert r.status_code == 409
+    assert "dose-possibly-after-discontinuation" in _codes(r.text)
+    stop_day = (TODAY - dt.timedelta(days=1)).isoformat()
+    later = _own_course(live)
+    assert (
+        _record(clinician, later, "stop", reason="patient_choice", date=stop_day).status_code == 303
+    )
+    r = _record(clinician, later, "dose", dose_mg="30", route="iv")
+    assert r.status_code == 409
+    assert "dose-after-discontinuation" in _codes(r.text)
+
+
 def test_correction_and_retraction_stay_visible(clinician: httpx.Client, live: Live) -> None:
     course = _own_course(live)
     assert _record(clinician, course, "labs", ANC="0.2", PLT="90").status_code == 303
@@ -298,14 +336,14 @@ def test_admin_manages_accounts(live: Live) -> None:
         assert live.store.get_user("admin")["role"] == "admin"
         a.post(f"/app/users/{name}/disable", data={"csrf_token": _csrf(a)})
         with httpx.Client(base_url=live.base_url) as u:
-            r = u.post("/app/login", data={"username": name, "password": "first-password"})
+            r = web_login(u, name, "first-password")
             assert r.status_code == 401
         a.post(f"/app/users/{name}/enable", data={"csrf_token": _csrf(a)})
         r = a.post(f"/app/users/{name}/password",
                    data={"csrf_token": _csrf(a), "password": "second-password"})  # fmt: skip
         assert r.status_code == 303
         with httpx.Client(base_url=live.base_url) as u:
-            r = u.post("/app/login", data={"username": name, "password": "second-password"})
+            r = web_login(u, name, "second-password")
             assert r.status_code == 303
         actions = [
             e["action"]

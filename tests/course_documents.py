@@ -180,6 +180,15 @@ def event(draw: st.DrawFn, offset: int) -> dict[str, Any]:
         ev |= draw(assessment())
     elif t == "note":
         optional(draw, ev, "text", text)
+    elif t == "treatment_stopped":
+        ev["reason"] = draw(
+            st.sampled_from(["completed", "toxicity", "progression", "no_response",
+                             "patient_choice", "death", "other"])
+        )  # fmt: skip
+        if ev["reason"] == "other":
+            ev["text"] = draw(text)
+        else:
+            optional(draw, ev, "text", text)
     return ev
 
 

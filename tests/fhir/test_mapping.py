@@ -292,3 +292,33 @@ def test_a_new_event_type_or_field_surfaces_unmapped() -> None:
         in losses
     )
     assert "events[0].site: no FHIR mapping for this key of 'dose'" in losses
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        {"reason": "completed"},
+        {"reason": "no_response", "text": "stable disease after 12 weeks"},
+        {"reason": "other", "text": "moved abroad"},
+    ],
+)
+def test_treatment_stopped_travels_as_a_stopped_medication_statement(stop: dict[str, Any]) -> None:
+    """The clinician's stop: MedicationStatement status stopped, the coded reason and the text in
+    statusReason; back to the same event and the same state."""
+    doc = load(EXAMPLES / "treatment-stopped.json")
+    i = next(k for k, e in enumerate(doc["events"]) if e["type"] == "treatment_stopped")
+    doc["events"][i] = {"date": "2007-01-25T17:30", "type": "treatment_stopped", **stop}
+    bundle = fhir.course_to_bundle(doc).bundle
+    statements = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "MedicationStatement"
+        and e["resource"].get("status") == "stopped"
+    ]
+    assert len(statements) == 1
+    why = statements[0]["statusReason"][0]
+    assert why["coding"][0]["code"] == stop["reason"]
+    assert why.get("text") == stop.get("text")
+    back = round_trip(doc)
+    assert back == doc
+    assert services.assess_course(back) == services.assess_course(doc)

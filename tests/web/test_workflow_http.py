@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from cllcds.services import _clinical_store as cs
+from cllcds.services import assess_course
 from cllcds.services._repository import Actor
 from cllcds.web import demo_courses
 
@@ -239,6 +240,43 @@ def test_dose_during_hold_and_after_a_gap(clinician: httpx.Client, live: Live) -
     r = _record(clinician, course, "dose", dose_mg="30", route="iv")
     assert r.status_code == 409
     assert "re-escalation-required" in _codes(r.text)
+
+
+def test_stop_treatment_discontinues_and_a_later_dose_is_stopped(
+    clinician: httpx.Client, live: Live
+) -> None:
+    course = _own_course(live)  # escalating: 3 and 10 mg given, 30 mg due today
+    # "Other" needs the details; the value is kept and nothing is saved.
+    before = live.store.get_course(course)["version"]
+    r = _record(clinician, course, "stop", reason="other")
+    assert r.status_code == 422
+    assert 'id="stop-text-err"' in r.text
+    assert live.store.get_course(course)["version"] == before
+    r = _record(clinician, course, "stop", reason="toxicity", text="grade 3 rigors")
+    assert r.status_code == 303, r.text[:2000]
+    stored = live.store.get_course(course)["document"]["events"][-1]
+    assert {k: stored[k] for k in ("type", "reason", "text")} == {
+        "type": "treatment_stopped", "reason": "toxicity", "text": "grade 3 rigors"
+    }  # fmt: skip
+    page = clinician.get(f"/app/courses/{course}").text
+    assert "Treatment stopped" in page
+    assert "clinician decision — Toxicity: grade 3 rigors" in page
+    assert "Discontinued" in page
+    state = assess_course(live.store.get_course(course)["document"])
+    assert (state["status"], state["next_dose"]) == ("discontinued", None)
+    # A dose recorded on the day of the stop is stopped before it is saved (the order within the
+    # day is unknown without times); one on a later day is a dose after discontinuation.
+    r = _record(clinician, course, "dose", dose_mg="30", route="iv")
+    assert r.status_code == 409
+    assert "dose-possibly-after-discontinuation" in _codes(r.text)
+    stop_day = (TODAY - dt.timedelta(days=1)).isoformat()
+    later = _own_course(live)
+    assert (
+        _record(clinician, later, "stop", reason="patient_choice", date=stop_day).status_code == 303
+    )
+    r = _record(clinician, later, "dose", dose_mg="30", route="iv")
+    assert r.status_code == 409
+    assert "dose-after-discontinuation" in _codes(r.text)
 
 
 def test_correction_and_retraction_stay_visible(clinician: httpx.Client, live: Live) -> None:

@@ -65,9 +65,11 @@ from cllcds.domain import (
     RuleSets,
     Serostatus,
     Sex,
+    StopReason,
     ToxicityScale,
     Transformation,
     Transfusion,
+    TreatmentStopped,
 )
 from cllcds.rules import cytopenia
 
@@ -109,6 +111,7 @@ EVENT_KEYS: Mapping[EventType, frozenset[str]] = {
     EventType.PROGRESSION: frozenset({"kind", "description"}),
     EventType.ESA: frozenset({"drug", "dose", "dose_unit", "start", "stop"}),
     EventType.PROPHYLAXIS: frozenset({"agent", "action", "drug", "dose_mg", "frequency"}),
+    EventType.TREATMENT_STOPPED: frozenset({"reason", "text"}),
 }
 ASSESSMENT_KEYS = EVENT_KEYS[EventType.ASSESSMENT]
 _ALLOWED = {t: EVENT_COMMON | keys for t, keys in EVENT_KEYS.items()}
@@ -697,6 +700,8 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
         ev = _esa(c, rec, where, base)
     elif etype is EventType.PROPHYLAXIS:
         ev = _prophylaxis(c, rec, where, base)
+    elif etype is EventType.TREATMENT_STOPPED:
+        ev = _treatment_stopped(c, rec, where, base)
     elif etype is EventType.GROWTH_FACTOR:
         ev = GrowthFactor(**base, drug=c.text(rec.get("drug"), f"{where}.drug"))
     elif etype is EventType.TRANSFUSION:
@@ -733,6 +738,24 @@ def _event(c: _Collector, i: int, raw: object) -> Event | None:
                 description=c.text(rec.get("description"), f"{where}.description"),
             )
     return ev if len(c.problems) == n_before else None
+
+
+def _treatment_stopped(
+    c: _Collector, rec: Mapping[str, Any], where: str, base: dict[str, Any]
+) -> TreatmentStopped | None:
+    """A ``treatment_stopped`` event: the coded ``reason``; ``text`` required for ``other``."""
+    reason = c.enum(StopReason, rec.get("reason"), f"{where}.reason")
+    if reason is None and rec.get("reason") is None:
+        c.add(
+            f"{where}.reason",
+            None,
+            "give the reason: " + ", ".join(repr(r.value) for r in StopReason),
+        )
+    text = c.text(rec.get("text"), f"{where}.text")
+    if reason is StopReason.OTHER and not text.strip():
+        c.add(f"{where}.text", rec.get("text"), "say why treatment was stopped (reason 'other')")
+        return None
+    return None if reason is None else TreatmentStopped(**base, reason=reason, text=text)
 
 
 ESA_DOSE_MAX = 1_000_000.0

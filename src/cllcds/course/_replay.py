@@ -68,8 +68,10 @@ from cllcds.domain import (
     Regimen,
     Resolved,
     ResponseCategory,
+    StopReason,
     ToxicityScale,
     Transfusion,
+    TreatmentStopped,
     validate_weekly_ceiling,
     week_bounds,
 )
@@ -94,6 +96,17 @@ from ._state import (
 )
 
 SEED = "seed"
+
+STOP_REASON_WORDS = {
+    StopReason.COMPLETED: "course completed",
+    StopReason.TOXICITY: "toxicity",
+    StopReason.PROGRESSION: "progression",
+    StopReason.NO_RESPONSE: "no response",
+    StopReason.PATIENT_CHOICE: "patient's choice",
+    StopReason.DEATH: "death",
+    StopReason.OTHER: "other reason",
+}
+"""Plain words for the coded reasons of ``treatment_stopped``."""
 
 GAP_RESTART_DAYS = supportive.REESCALATION_GAP_DAYS
 """A gap of this many days or more restarts escalation at 3 mg (L1, L4, L7)."""
@@ -140,6 +153,13 @@ PROGRESSION_CITATION = Citation(
     note="Progression includes Richter transformation and transformation to prolymphocytic "
     "leukaemia (S1, S2; iwCLL G2, G5): therapy must be reassessed. Withholding until the "
     "clinician's reassessment is a cllcds default (fail closed).",
+)
+STOP_CITATION = Citation(
+    "cllcds",
+    "docs/rules.md: clinician decision to stop treatment",
+    note="A recorded treatment_stopped event is the clinician's decision: alemtuzumab ends that "
+    "day (discontinued, or completed when the reason is 'completed'); supportive care continues "
+    "as after any discontinuation.",
 )
 REVIEW_CITATION = Citation(
     "cllcds",
@@ -295,6 +315,7 @@ _TYPE_ORDER = {
             EventType.DOSE_HELD,
             EventType.DOSE,
             EventType.INFUSION_REACTION,
+            EventType.TREATMENT_STOPPED,
             EventType.NOTE,
         )
     )
@@ -412,6 +433,8 @@ class _Run:
     resume_dose_mg: float | None = None
     occurrences: int = 0
     discontinued: tuple[dt.date, str, Citation] | None = None
+    stopped: TreatmentStopped | None = None
+    """The clinician's decision to stop, when it is what discontinued the course."""
     labs: dict[LabCode, LabResult] = field(default_factory=dict)
     lab_history: list[LabResult] = field(default_factory=list)
     cmv_tests: list[CmvPcr | CmvAntigenemia] = field(default_factory=list)
@@ -980,6 +1003,41 @@ class _Run:
                 "course.discontinue", "discontinued", f"Discontinue alemtuzumab: {reason}.", cite
             )
 
+    def on_stop(self, ev: TreatmentStopped) -> None:
+        """The clinician stops alemtuzumab: no next dose, supportive care goes on."""
+        if self.discontinued is not None:
+            return  # already discontinued by a rule: that discontinuation stands
+        reason = STOP_REASON_WORDS[ev.reason] + (f": {ev.text}" if ev.text.strip() else "")
+        self.stopped = ev
+        self.discontinued = (ev.date, f"clinician decision ({reason})", STOP_CITATION)
+        self.holds.clear()
+        outcome = "completed" if ev.reason is StopReason.COMPLETED else "discontinued"
+        if ev.time is None and any(d == ev.date for d, _, _ in self.doses):
+            # Same day, not both timed: the order cannot be known (fail closed: flag it).
+            self.alert(
+                Severity.WARNING,
+                "dose-possibly-after-discontinuation",
+                f"Alemtuzumab recorded on {ev.date}, the day treatment was stopped: the dose was "
+                "possibly given after the stop: record times (a dose before the stop is not "
+                "flagged).",
+                STOP_CITATION,
+                ev.date,
+            )
+        self.alert(
+            Severity.INFO,
+            "treatment-stopped",
+            f"Alemtuzumab stopped by clinician decision on {ev.date}: {reason}.",
+            STOP_CITATION,
+            ev.date,
+        )
+        self.decide(
+            "course.discontinue",
+            outcome,
+            f"Clinician decision on {ev.date}: stop alemtuzumab ({reason}).",
+            STOP_CITATION,
+            used={"reason": ev.reason.value, "text": ev.text},
+        )
+
     def on_infection(self, ev: Infection) -> None:
         if self.grade_5(ev, "infection"):
             return
@@ -1363,7 +1421,14 @@ class _Run:
         return min(mg, self.escalation_ceiling_mg), route, "escalation"
 
 
-_AFTER_TIMED = frozenset({EventType.DOSE_HELD, EventType.DOSE, EventType.INFUSION_REACTION})
+_AFTER_TIMED = frozenset(
+    {
+        EventType.DOSE_HELD,
+        EventType.DOSE,
+        EventType.INFUSION_REACTION,
+        EventType.TREATMENT_STOPPED,  # after a same-day dose (then flagged: order unknown)
+    }
+)
 """Untimed events of these types come after the day's timed events; other untimed events
 (results and observations) come before them: untimed labs on a dose day are pre-dose."""
 
@@ -1539,6 +1604,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             run.prophylaxis_events.append(ev)
         elif isinstance(ev, DoseHeld):
             run.held_days.append(ev)
+        elif isinstance(ev, TreatmentStopped):
+            run.on_stop(ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
     run.release_due(as_of)
@@ -1724,7 +1791,9 @@ def _finish(run: _Run) -> CourseState:
     end = _course_end(run)
     # CMV: status, actions and the alemtuzumab hold while it is treated.
     cmv_info, cmv_actions = cmv_findings(run)
-    if run.discontinued is not None:
+    if run.stopped is not None and run.stopped.reason is StopReason.COMPLETED:
+        status = CourseStatus.COMPLETED  # the clinician ends the course as complete
+    elif run.discontinued is not None:
         status = CourseStatus.DISCONTINUED
     elif end is not None and as_of > end:
         status = CourseStatus.COMPLETED

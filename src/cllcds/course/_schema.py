@@ -28,6 +28,7 @@ from cllcds.domain import (
     ResponseCriteria,
     Serostatus,
     Sex,
+    StopReason,
     ToxicityScale,
 )
 
@@ -177,6 +178,10 @@ _EVENT_PROPS: dict[EventType, dict[str, Any]] = {
         "dose_mg": {"type": "number", "minimum": 0},
         "frequency": TEXT,
     },
+    EventType.TREATMENT_STOPPED: {
+        "reason": _enum(StopReason),
+        "text": {"type": "string", "description": "free text; required when reason is 'other'"},
+    },
 }
 _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.DOSE: ["drug", "dose_mg", "route"],
@@ -191,6 +196,14 @@ _EVENT_REQUIRED: dict[EventType, list[str]] = {
     EventType.PROGRESSION: ["kind"],
     EventType.ESA: ["drug"],
     EventType.PROPHYLAXIS: ["agent", "action", "drug"],
+    EventType.TREATMENT_STOPPED: ["reason"],
+}
+#: Conditional requirements (JSON Schema if/then) of some event types.
+_EVENT_IF_THEN: dict[EventType, dict[str, Any]] = {
+    EventType.TREATMENT_STOPPED: {
+        "if": {"properties": {"reason": {"const": "other"}}, "required": ["reason"]},
+        "then": {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
+    },
 }
 
 
@@ -209,6 +222,7 @@ def _event_schema(t: EventType) -> dict[str, Any]:
         "required": ["date", "type", *_EVENT_REQUIRED.get(t, [])],
         "additionalProperties": False,
         "properties": props,
+        **_EVENT_IF_THEN.get(t, {}),
     }
 
 

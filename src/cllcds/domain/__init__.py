@@ -63,7 +63,9 @@ from ._course import (
     RuleSets,
     Serostatus,
     Sex,
+    StopReason,
     Transfusion,
+    TreatmentStopped,
 )
 from ._decision import Decision, DecisionStatus
 from ._errors import CllcdsError, DocumentError, InputError, KnowledgeError, NotFoundError
@@ -264,6 +266,7 @@ __all__ = [
     "Serostatus",
     "Setting",
     "Sex",
+    "StopReason",
     "Study",
     "SupportiveCareRules",
     "SupportiveDrug",
@@ -273,6 +276,7 @@ __all__ = [
     "ToxicityTerm",
     "Transformation",
     "Transfusion",
+    "TreatmentStopped",
     "Unit",
     "check_single_dose",
     "check_weekly_dose",

@@ -177,6 +177,7 @@ class EventType(Enum):
     PROGRESSION = "progression"
     ESA = "esa"
     PROPHYLAXIS = "prophylaxis"
+    TREATMENT_STOPPED = "treatment_stopped"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -422,6 +423,37 @@ class ProphylaxisEvent(Event):
     frequency: str = ""
 
 
+class StopReason(Enum):
+    """Why the clinician stopped alemtuzumab (``treatment_stopped.reason``)."""
+
+    COMPLETED = "completed"
+    """The planned course is complete."""
+    TOXICITY = "toxicity"
+    PROGRESSION = "progression"
+    NO_RESPONSE = "no_response"
+    PATIENT_CHOICE = "patient_choice"
+    DEATH = "death"
+    OTHER = "other"
+    """Any other reason, said in ``text``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreatmentStopped(Event):
+    """The clinician's decision to stop alemtuzumab for good (``reason`` coded, ``text`` free
+    text, required when the reason is ``other``)."""
+
+    reason: StopReason
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reason is StopReason.OTHER and not self.text.strip():
+            raise InputError(
+                "treatment_stopped.text",
+                self.text,
+                "say why treatment was stopped when the reason is 'other'",
+            )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GrowthFactor(Event):
     drug: str = ""
@@ -462,6 +494,7 @@ _EVENT_TYPE: dict[type[Event], EventType] = {
     Progression: EventType.PROGRESSION,
     Esa: EventType.ESA,
     ProphylaxisEvent: EventType.PROPHYLAXIS,
+    TreatmentStopped: EventType.TREATMENT_STOPPED,
 }
 
 

@@ -1060,6 +1060,38 @@ def _r_note(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
     return {"text": payload[0]["contentString"]} if payload else {}
 
 
+STOP_REASON_SYSTEM = CS + "stop-reason"
+"""cllcds CodeSystem of ``treatment_stopped.reason`` codes (completed, toxicity, ...)."""
+
+
+def _w_stopped(w: Writer, el: Element, ev: Mapping[str, Any], where: str) -> dict[str, Any]:
+    res: dict[str, Any] = {
+        "resourceType": "MedicationStatement",
+        "status": "stopped",
+        "medicationCodeableConcept": _medication("alemtuzumab"),
+    }
+    why: dict[str, Any] = {}
+    reason = w.text(f"{where}.reason", ev.get("reason"))
+    if reason is not None:
+        why["coding"] = [{"system": STOP_REASON_SYSTEM, "code": reason}]
+    text = w.text(f"{where}.text", ev.get("text"))
+    if text is not None:
+        why["text"] = text
+    if why:
+        res["statusReason"] = [why]
+    return res
+
+
+def _r_stopped(r: Reader, el: Element, res: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for why in res.get("statusReason") or []:
+        for coding in why.get("coding") or []:
+            if coding.get("system") == STOP_REASON_SYSTEM:
+                _put(out, "reason", coding.get("code"))
+        _put(out, "text", why.get("text"))
+    return out
+
+
 # Assessment: one Observation with components, a member Observation per lymph node -----------
 
 _NUMBER_COMPONENTS: Mapping[str, tuple[str, str, str]] = {
@@ -1459,6 +1491,17 @@ EVENT_MAPS: Mapping[str, EventMap] = {
             {"text": "payload.contentString"},
             _w_note,
             _r_note,
+        ),
+        EventMap(
+            "treatment_stopped",
+            "MedicationStatement",
+            "dateAsserted",
+            {
+                "reason": "status stopped; statusReason.coding (cllcds CodeSystem stop-reason)",
+                "text": "statusReason.text",
+            },
+            _w_stopped,
+            _r_stopped,
         ),
     )
 }

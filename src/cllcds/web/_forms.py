@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cllcds.domain import AutoimmuneKind, DocumentError, InputError
+from cllcds.domain import AutoimmuneKind, DocumentError, InputError, StopReason
 from cllcds.services import assess_course, course_schema_document, load_course
 
 
@@ -41,8 +41,8 @@ class Form:
     """A record form: its id, title, fields, and the event type it records.
 
     A form with an ``event_type`` is parsed generically (each field fills its key, numbers
-    and dates converted; ``fixed`` keys added); ``labs``, ``cmv``, ``assessment`` and
-    ``stop`` have parsers of their own. ``dose`` marks forms whose entries pass the safety
+    and dates converted; ``fixed`` keys added); ``labs``, ``cmv`` and
+    ``assessment`` have parsers of their own. ``dose`` marks forms whose entries pass the safety
     check before they are saved.
     """
 
@@ -67,6 +67,17 @@ LAB_FIELDS = (
 _DATE = Field("date", "Date", "date", required=True)
 _TIME = Field("time", "Clock time", "time", hint="24-hour HH:MM, optional")
 _AUTOIMMUNE = tuple((k.value, k.value[:1].upper() + k.value[1:]) for k in AutoimmuneKind)
+#: The coded reasons of ``treatment_stopped``, in plain words.
+STOP_REASON_LABELS = {
+    StopReason.COMPLETED: "Course completed",
+    StopReason.TOXICITY: "Toxicity",
+    StopReason.PROGRESSION: "Progression",
+    StopReason.NO_RESPONSE: "No response",
+    StopReason.PATIENT_CHOICE: "Patient's choice",
+    StopReason.DEATH: "Death",
+    StopReason.OTHER: "Other (say why in the details)",
+}
+_STOP_REASONS = tuple((r.value, STOP_REASON_LABELS[r]) for r in StopReason)
 _ROUTES = (("iv", "IV"), ("sc", "SC"), ("po", "Oral"), ("civ", "Continuous IV"))
 #: Keys every event may carry; never a form field of their own.
 COMMON_KEYS = frozenset({"date", "type", "id", "supersedes", "time"})
@@ -105,8 +116,13 @@ HAND_FORMS: tuple[Form, ...] = (
     Form(
         "stop",
         "Stop treatment",
-        (_DATE, Field("reason", "Reason for stopping", "text", required=True)),
+        (
+            _DATE,
+            Field("reason", "Reason for stopping", "select", options=_STOP_REASONS, required=True),
+            Field("text", "Details", "textarea", hint="required when the reason is Other"),
+        ),
         "Stop treatment",
+        event_type="treatment_stopped",
         group="Treatment",
     ),
     Form(
@@ -412,6 +428,9 @@ def _generic(form: Form, values: Mapping[str, str], nums: Mapping[str, float | N
             if not text:
                 errs["kind_text"] = "describe the autoimmune cytopenia"
             event["kind"] = text
+    stop_other = form.event_type == "treatment_stopped" and event.get("reason") == "other"
+    if stop_other and not str(event.get("text", "")).strip():
+        errs["text"] = "say why treatment is stopped when the reason is Other"
     return event
 
 
@@ -454,9 +473,6 @@ def parse(kind: str, values: Mapping[str, str]) -> Parsed:
                 add({"type": "lab", "code": code, "value": _int(v), "unit": unit}, code)
         if not out.events:
             errs[""] = "enter at least one result"
-    elif kind == "stop":
-        reason = values.get("reason", "").strip()
-        add({"type": "dose_held", "reason": f"{STOP_PREFIX} {reason}"}, "reason")
     elif kind == "cmv":
         detected = values.get("detected") == "yes"
         load = nums["value"]
@@ -472,11 +488,6 @@ def parse(kind: str, values: Mapping[str, str]) -> Parsed:
     elif kind == "assessment":
         _assessment(values, nums, errs, add)
     return out
-
-
-#: How a "stop treatment" entry is written today: a held dose whose reason says so (the course
-#: document has no discontinuation event yet; the engine reads it as a hold).
-STOP_PREFIX = "Treatment stopped:"
 
 
 def _assessment(
@@ -558,9 +569,6 @@ def values_of(event: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
             values["mrd_sample"] = str(mrd.get("sample", ""))
             values["mrd_level"] = _show(mrd.get("level"))
         return "assessment", values
-    if t == "dose_held" and str(event.get("reason", "")).startswith(STOP_PREFIX):
-        values["reason"] = str(event["reason"])[len(STOP_PREFIX) :].strip()
-        return "stop", values
     form = next((f for f in FORMS if f.event_type == t), None)
     if form is None:
         return "note", values

@@ -12,6 +12,7 @@ from cllcds.domain import CmvPcr, DoseGiven, LabCode, LabEvent
 from cllcds.services import lab_grades, load_course
 
 from . import _charts
+from ._forms import STOP_REASON_LABELS
 
 #: (status in the state, badge text, CSS class, icon). Text and icon, never colour alone.
 STATUS_BADGES = {
@@ -43,6 +44,7 @@ EVENT_LABELS = {
     "transfusion": ("Transfusion", "◇"),
     "assessment": ("Assessment", "□"),
     "note": ("Note", "✎"),
+    "treatment_stopped": ("Treatment stopped", "■"),
 }
 UNITS = {"10*9/L": "×10⁹/L", "/uL": "cells/µL", "g/dL": "g/dL", "[IU]/mL": "IU/mL"}
 #: Monitoring the next actions name, as the overdue line calls it.
@@ -254,11 +256,23 @@ def _event_summary(e: Mapping[str, Any]) -> str:
         return ", ".join(parts)
     if t == "note":
         return str(e.get("text", ""))
+    if t == "treatment_stopped":
+        return _stopped_text(e)
     return ", ".join(
         f"{k.replace('_', ' ')} {fmt(v)}"
         for k, v in e.items()
         if k not in {"date", "type", "id", "supersedes"}
     )
+
+
+def _stopped_text(e: Mapping[str, Any]) -> str:
+    """A clinician's stop in plain words: the reason, then the details."""
+    reason = str(e.get("reason", ""))
+    words = {r.value: label for r, label in STOP_REASON_LABELS.items()}.get(reason, reason)
+    if reason == "other":
+        words = "Other reason"
+    text = str(e.get("text") or "").strip()
+    return f"clinician decision — {words}" + (f": {text}" if text else "")
 
 
 def event_text(e: Mapping[str, Any]) -> str:

@@ -44,3 +44,34 @@ def test_other_teams_patients_are_hidden(live: Live) -> None:
         )
         assert r.status_code == 403
     assert cs.get_course(live.store, course["id"])["version"] == course["version"]
+
+
+def test_every_course_and_patient_page_of_another_team_refuses(live: Live) -> None:
+    """Corrections, retractions, the printable summary, the record's edit form and the plan
+    forms check the care team as the course page does; nothing is stored."""
+    doc = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    doc.pop("as_of", None)
+    pid = f"team-{uuid.uuid4().hex[:8]}"
+    doc["patient"]["id"] = pid
+    course = cs.create_course(live.store, doc, Actor("setup"), team="oncology-b")
+    cid = course["id"]
+    event_id = cs.get_course(live.store, cid)["document"]["events"][0]["id"]
+    with httpx.Client(base_url=live.base_url, timeout=30) as c:
+        assert web_login(c, "demo", PASSWORDS["demo"]).status_code == 303
+        token = c.cookies["cllcds_csrf"]
+        for path in (
+            f"/app/courses/{cid}/summary",
+            f"/app/courses/{cid}/events/{event_id}/correct",
+            f"/app/patients/{pid}/edit",
+        ):
+            page = c.get(path)
+            assert page.status_code == 403, path
+            assert "care team oncology-b" in page.text, path
+        for path, data in (
+            (f"/app/courses/{cid}/events/{event_id}/retract", {"reason_for_change": "typo"}),
+            (f"/app/patients/{pid}/plans", {"regimen": "alemtuzumab-iv-label"}),
+            (f"/app/patients/{pid}/edit", {"name": "x"}),
+        ):
+            r = c.post(path, data={"csrf_token": token, **data})
+            assert r.status_code == 403, path
+    assert cs.get_course(live.store, cid)["version"] == course["version"]

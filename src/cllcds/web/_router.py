@@ -164,8 +164,12 @@ def make_router(
         return render("error.html", 403, user=user, title="Not allowed", detail=detail)
 
     def outside_teams(store: Any, user: WebUser, patient_id: str) -> HTMLResponse | None:
-        """A 403 page when the patient belongs to a care team the user is not in."""
-        allowed, team = cs.patient_access(store, user.username, user.role, patient_id)
+        """A 403 page when the patient belongs to a care team the user is not in (a 404 page for
+        an unknown patient); ``None`` when the user may see and work on the patient."""
+        try:
+            allowed, team = cs.patient_access(store, user.username, user.role, patient_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
         if allowed:
             return None
         return forbidden(
@@ -176,6 +180,15 @@ def make_router(
 
     def not_found(user: WebUser, exc: InputError) -> HTMLResponse:
         return render("error.html", 404, user=user, title="Not found", detail=exc.fix)
+
+    def team_course(store: Any, user: WebUser, course_id: str) -> dict[str, Any] | HTMLResponse:
+        """The stored course, or the page that refuses it: unknown, or its patient outside the
+        user's care teams. Every page and form of a course goes through here."""
+        try:
+            course: dict[str, Any] = cs.get_course(store, course_id)
+        except NotFoundError as exc:
+            return not_found(user, exc)
+        return outside_teams(store, user, course["patient_id"]) or course
 
     def state_of(store: Any, course_id: str, version: int, today: dt.date) -> dict[str, Any]:
         key = (id(store), course_id, version, today.isoformat())
@@ -432,13 +445,9 @@ def make_router(
         verdict: Any = None,
     ) -> HTMLResponse:
         today = _today()
-        try:
-            course = cs.get_course(store, course_id)
-        except NotFoundError as exc:
-            return not_found(user, exc)
-        refused = outside_teams(store, user, course["patient_id"])
-        if refused is not None:
-            return refused
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
         doc = course["document"]
         try:
             state = state_of(store, course_id, course["version"], today)
@@ -577,13 +586,9 @@ def make_router(
             return forbidden(user, f"The {user.role.value} role may not record events.")
         if kind not in _forms.FORMS_BY_KIND:
             return not_found(user, NotFoundError("form", kind, "use one of the course's forms"))
-        try:
-            course = cs.get_course(store, course_id)
-        except NotFoundError as exc:
-            return not_found(user, exc)
-        refused = outside_teams(store, user, course["patient_id"])
-        if refused is not None:
-            return refused
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
         parsed = _forms.parse(kind, values)
         stale = values.get("version", "") != str(course["version"])
         if stale:
@@ -678,10 +683,9 @@ def make_router(
             return to_login(request)
         if not user.can_record:
             return forbidden(user, f"The {user.role.value} role may not record events.")
-        try:
-            course = cs.get_course(store, course_id)
-        except NotFoundError as exc:
-            return not_found(user, exc)
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
         original = find_event(course["document"], event_id)
         if original is None:
             return not_found(user, NotFoundError("event", event_id, "choose an entry to correct"))
@@ -698,10 +702,9 @@ def make_router(
         if isinstance(got, Response):
             return got
         user, values = got
-        try:
-            course = cs.get_course(store, course_id)
-        except NotFoundError as exc:
-            return not_found(user, exc)
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
         original = find_event(course["document"], event_id)
         kind = values.get("kind", "")
         if original is None or kind not in _forms.FORMS_BY_KIND:
@@ -746,10 +749,9 @@ def make_router(
         if isinstance(got, Response):
             return got
         user, values = got
-        try:
-            course = cs.get_course(store, course_id)
-        except NotFoundError as exc:
-            return not_found(user, exc)
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
         original = find_event(course["document"], event_id)
         if original is None:
             return not_found(user, NotFoundError("event", event_id, "choose an entry to retract"))
@@ -784,8 +786,10 @@ def make_router(
         if user is None:
             return to_login(request)
         today = _today()
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
         try:
-            course = cs.get_course(store, course_id)
             state = state_of(store, course_id, course["version"], today)
         except InputError as exc:
             return not_found(user, exc)
@@ -919,6 +923,8 @@ def make_router(
             return to_login(request)
         if not user.can_record:
             return forbidden(user, "Only a clinician edits a patient record.")
+        if refused := outside_teams(store, user, patient_id):
+            return refused
         try:
             patient = cs.get_patient(store, patient_id)["patient"]
         except NotFoundError as exc:
@@ -931,6 +937,8 @@ def make_router(
         if isinstance(got, Response):
             return got
         user, values = got
+        if refused := outside_teams(store, user, patient_id):
+            return refused
         values["id"] = patient_id
         patient, errors = _patient_form.parse_patient(values)
         if not errors:
@@ -951,6 +959,8 @@ def make_router(
         if isinstance(got, Response):
             return got
         user, values = got
+        if refused := outside_teams(store, user, patient_id):
+            return refused
         try:
             cs.propose_plan(store, patient_id, values, actor_of(request, user))
         except NotFoundError as exc:
@@ -975,6 +985,8 @@ def make_router(
             return forbidden(user, "Only a pharmacist verifies a plan.")
         try:
             plan = cs.get_plan(store, plan_id)
+            if refused := outside_teams(store, user, plan.patient_id):
+                return refused
             cs.verify_proposed_plan(store, plan_id, actor_of(request, user))
         except NotFoundError as exc:
             return not_found(user, exc)
@@ -1013,6 +1025,8 @@ def make_router(
             plan = cs.get_plan(store, plan_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        if refused := outside_teams(store, user, plan.patient_id):
+            return refused
         return start_page(user, plan, {"date": _today().isoformat()}, {})
 
     @router.post(f"{PREFIX}/plans/{{plan_id}}/start")
@@ -1025,6 +1039,8 @@ def make_router(
             plan = cs.get_plan(store, plan_id)
         except NotFoundError as exc:
             return not_found(user, exc)
+        if refused := outside_teams(store, user, plan.patient_id):
+            return refused
         if not plan.verified:
             detail = "A pharmacist must verify the plan before the course starts."
             return render("error.html", 422, user=user, title="Not started", detail=detail)

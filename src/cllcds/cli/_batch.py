@@ -115,7 +115,7 @@ def items(sources: Iterable[tuple[str, Path | None]], stdin: IO[bytes]) -> Itera
 def _lines(source: str, handle: IO[bytes]) -> Iterator[Item]:
     for number, raw in enumerate(handle, 1):
         if raw.strip():
-            yield (source, number, raw)
+            yield (source, number, raw.rstrip(b"\r\n"))
 
 
 def chunks(courses: Iterable[Item], fmt: str, as_of: dt.date | None) -> Iterator[Chunk]:

@@ -84,13 +84,17 @@ def assess_course_text(
 
     Answers ``{"patient": id, "state": <cllcds.state/1>}``, or ``{"patient": id or None,
     "errors": [...]}`` (:func:`problem_list`) when the text is not valid JSON or not a valid
-    course; never raises for a bad course. ``where`` names the text in a JSON syntax error
-    (``"line 3"`` gives ``"line 3 column 12"``, as :func:`read_course_file` names a file).
+    course; never raises for a bad course. ``where`` names the text in a JSON syntax error:
+    ``"line 3"`` (a line of NDJSON, without its newline) gives ``"line 3 column 12"``, text of
+    several lines ``"<where> line 2 column 5"`` (as :func:`read_course_file` names a file).
     """
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        error = InputError(f"{where} column {exc.colno}", exc.msg, "fix the JSON syntax")
+        place = (
+            f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
+        )
+        error = InputError(f"{where} {place}", exc.msg, "fix the JSON syntax")
         return {"patient": None, "errors": problem_list(error)}
     except UnicodeDecodeError as exc:
         error = InputError(where, exc.reason, "give the course document in UTF-8")

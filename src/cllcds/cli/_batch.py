@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -206,39 +209,23 @@ def run(
     jobs: int,
     progress: bool,
     stdin: IO[bytes] | None = None,
-    out: IO[str] | None = None,
 ) -> int:
-    """Assess every course the arguments name; write the records; answer the exit status."""
+    """Assess every course the arguments name, write the records on stdout as they come, and
+    answer the exit status: 0 all assessed, 2 some invalid, 1 some failed on a bug."""
     sources = expand(files)
     total = len(sources) if all(kind == "file" for kind, _ in sources) else None
-    stream = sys.stdout if out is None else out
     work = chunks(items(sources, sys.stdin.buffer if stdin is None else stdin), fmt, as_of)
     outcomes = {OK: 0, INVALID: 0, FAILED: 0}
     rows: list[tuple[str, ...]] = []
-    first = True
-    if fmt == "json":
-        stream.write("[")
-    with _progress_bar(progress, total) as bar:
-        for results in ordered(work, jobs):
-            lines = []
-            for outcome, rendered in results:
-                outcomes[outcome] += 1
-                if fmt == "table":
-                    rows.append(rendered)
-                elif fmt == "json":
-                    lines.append(("\n" if first else ",\n") + rendered)
-                    first = False
-                else:
-                    lines.append(rendered + "\n")
-            stream.write("".join(lines))
-            if bar is not None:
-                bar.advance(bar.task_ids[0], len(results))
-                bar.refresh()
-    if fmt == "json":
-        stream.write("]\n" if first else "\n]\n")
-    elif fmt == "table":
-        emit_table(rows, TABLE_COLUMNS)
-    stream.flush()
+    try:
+        with _progress_bar(progress, total) as bar, closing(ordered(work, jobs)) as results:
+            _write(fmt, results, outcomes, rows, bar)
+        if fmt == "table":
+            emit_table(rows, TABLE_COLUMNS)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as filters do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
     failed = outcomes[INVALID] + outcomes[FAILED]
     if failed:
         count = sum(outcomes.values())
@@ -248,7 +235,38 @@ def run(
     return FAILED if outcomes[FAILED] else INVALID if outcomes[INVALID] else OK
 
 
-def ordered(work: Iterator[Chunk], jobs: int) -> Iterator[list[Result]]:
+def _write(
+    fmt: str,
+    results: Iterator[list[Result]],
+    outcomes: dict[int, int],
+    rows: list[tuple[str, ...]],
+    bar: Any,
+) -> None:
+    """Write each chunk's records as it arrives (table rows are kept for one table)."""
+    stream = sys.stdout
+    first = True
+    if fmt == "json":
+        stream.write("[")
+    for chunk in results:
+        lines = []
+        for outcome, rendered in chunk:
+            outcomes[outcome] += 1
+            if fmt == "table":
+                rows.append(rendered)
+            elif fmt == "json":
+                lines.append(("\n" if first else ",\n") + rendered)
+                first = False
+            else:
+                lines.append(rendered + "\n")
+        stream.write("".join(lines))
+        if bar is not None:
+            bar.advance(bar.task_ids[0], len(chunk))
+            bar.refresh()
+    if fmt == "json":
+        stream.write("]\n" if first else "\n]\n")
+
+
+def ordered(work: Iterator[Chunk], jobs: int) -> Generator[list[Result], None, None]:
     """The results of each chunk, in input order: in process for ``jobs == 1`` or a single
     chunk, else from a pool of ``jobs`` processes with a bounded number of chunks in flight."""
     head = [c for c in (next(work, None), next(work, None)) if c is not None]
@@ -260,7 +278,7 @@ def ordered(work: Iterator[Chunk], jobs: int) -> Iterator[list[Result]]:
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
     services.assess_course_text  # noqa: B018 - load the engine once, before the workers fork
-    pool = ProcessPoolExecutor(max_workers=jobs)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_start)
     pending: deque[Future[list[Result]]] = deque()
     try:
         for chunk in _chain(head, work):
@@ -277,6 +295,11 @@ def ordered(work: Iterator[Chunk], jobs: int) -> Iterator[list[Result]]:
         ) from None
     finally:
         _stop(pool, pending)
+
+
+def _worker_start() -> None:
+    """In a worker: leave Ctrl-C to the parent, which cancels the chunks not yet started."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _chain(head: list[Chunk], rest: Iterator[Chunk]) -> Iterator[Chunk]:

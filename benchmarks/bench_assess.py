@@ -16,7 +16,9 @@ are written as one file per course and as one NDJSON file. Then, interleaved ove
   ``json.dumps`` per NDJSON line (what a script author writes; one core).
 
 Output is discarded (``/dev/null``) in every case. Prints a Markdown table for
-``docs/performance.md`` with courses/s (min / median over rounds) and the load average.
+``docs/performance.md`` with courses/s (min / median over rounds), the CPU time per course
+(user + system of every process involved: on a shared machine the wall time also counts the
+waits for other jobs' processes) and the load average.
 
 Run: ``.venv/bin/python benchmarks/bench_assess.py [--n 4000] [--rounds 3] [--sample 20]``.
 """
@@ -28,6 +30,7 @@ import copy
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,10 +65,18 @@ def courses(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def timed(fn: Callable[[], None]) -> float:
+def timed(fn: Callable[[], None]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process and its waited-for children) of ``fn()``."""
+    before = cpu()
     t = time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, cpu() - before
+
+
+def cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run(args: list[str], stdin: Path | None = None) -> None:
@@ -133,20 +144,29 @@ def main() -> None:
         }
         load_before = os.getloadavg()
         rates: dict[str, list[float]] = {name: [] for name in cases}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.rounds):
             for name, (count, fn) in cases.items():
-                rates[name].append(count / timed(fn))
+                wall, used = timed(fn)
+                rates[name].append(count / wall)
+                cpu_ms[name].append(used / count * 1000)
         load_after = os.getloadavg()
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{n} courses of 12 weeks (96 events, {ndjson_size(n)}); {args.rounds} rounds; "
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n"
     )
-    print("| how | courses/s min | courses/s median | ms per course (median) |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| how | courses/s min | courses/s median | wall ms per course (median) | "
+        "CPU ms per course (median) |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for name, values in rates.items():
         med = statistics.median(values)
-        print(f"| {name} | {min(values):,.0f} | {med:,.0f} | {1000 / med:.2f} |")
+        print(
+            f"| {name} | {min(values):,.0f} | {med:,.0f} | {1000 / med:.2f} | "
+            f"{statistics.median(cpu_ms[name]):.2f} |"
+        )
 
 
 def ndjson_size(n: int) -> str:

@@ -7,6 +7,7 @@ whatever the number of worker processes; a bad course never stops the batch.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -16,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from cllcds import services
 from cllcds.cli._batch import CHUNK_COURSES
+from cllcds.domain import InputError
 
 CLLCDS = shutil.which("cllcds", path=str(Path(sys.executable).parent)) or "cllcds"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "courses"
@@ -263,3 +266,42 @@ def test_csv_is_refused_for_a_batch_too():
     proc = run("course", "assess", "-", "--format", "csv", stdin=ndjson([example("escalating")]))
     assert proc.returncode == 2
     assert "use ndjson, json or table" in proc.stderr
+
+
+def hostile_cases() -> list[dict[str, Any]]:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "hostile_courses.py"
+    spec = importlib.util.spec_from_file_location("hostile_courses", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [doc for _, doc, _ in module.CASES]
+
+
+def library(doc: dict[str, Any]) -> dict[str, Any] | InputError:
+    """The state the library answers (as JSON gives it back), or its error."""
+    try:
+        state: dict[str, Any] = json.loads(json.dumps(services.assess_course(doc)))
+    except InputError as exc:
+        return exc
+    return state
+
+
+def test_every_example_and_hostile_course_answers_what_the_library_answers():
+    """The shipped examples and the hostile variants (valid and invalid), through a pool: each
+    record holds the state ``assess_course`` gives, or its problems in the same words."""
+    docs = [example(p.stem) for p in sorted(EXAMPLES.glob("*.json"))] + hostile_cases()
+    assert len(docs) > CHUNK_COURSES  # more than one chunk: the pool is used
+    proc = run("course", "assess", "--jobs", "2", stdin=ndjson(docs))
+    got = records(proc.stdout)
+    assert len(got) == len(docs)
+    invalid = 0
+    for record, doc in zip(got, docs, strict=True):
+        expected = library(doc)
+        if isinstance(expected, InputError):
+            invalid += 1
+            assert [e["message"] for e in record["errors"]] == str(expected).split("\n")
+        else:
+            assert record["state"] == expected
+    assert invalid > 0
+    assert proc.returncode == 2

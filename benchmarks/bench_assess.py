@@ -41,6 +41,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cllcds
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_replay import course_document  # the 12-week course of bench_replay.py
 
@@ -154,7 +156,8 @@ def main() -> None:
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{n} courses of 12 weeks (96 events, {ndjson_size(n)}); {args.rounds} rounds; "
-        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n"
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; "
+        f"cllcds from {Path(cllcds.__file__).parent}\n"
     )
     print(
         "| how | courses/s min | courses/s median | wall ms per course (median) | "

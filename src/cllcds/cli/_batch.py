@@ -58,6 +58,12 @@ Result = tuple[int, Any]
 """(outcome, the rendered output: a JSON line, or a table row)."""
 
 
+def cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def wants_batch(files: Sequence[Path], fmt: str | None) -> bool:
     """Whether the arguments ask for a batch (anything but one course file, or ``ndjson``)."""
     if fmt == "ndjson" or len(files) != 1:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -125,7 +124,7 @@ def register(app: typer.Typer) -> None:
             paths,
             fmt=(fmt or AssessFormat.NDJSON).value,
             as_of=_date(as_of, "--as-of"),
-            jobs=jobs or os.cpu_count() or 1,
+            jobs=jobs or _batch.cpus(),
             progress=sys.stderr.isatty() if progress is None else progress,
         )
         if code:

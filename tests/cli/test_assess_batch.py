@@ -305,3 +305,25 @@ def test_every_example_and_hostile_course_answers_what_the_library_answers():
             assert record["state"] == expected
     assert invalid > 0
     assert proc.returncode == 2
+
+
+def test_hostile_lines_are_input_errors_not_bugs():
+    """Lines that are JSON but no course, nested too deeply, or not UTF-8: each refused with its
+    line number as invalid input (exit 2), and the good course after them still assessed."""
+    lines = [b"null", b"[1, 2]", b"{}", b"[" * 100_000 + b"]" * 100_000, b'{"a": "\xff"}']
+    text = b"\n".join([*lines, json.dumps(example("escalating")).encode()]) + b"\n"
+    proc = subprocess.run(
+        [CLLCDS, "course", "assess", "-", "--jobs", "1"],
+        input=text,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    got = records(proc.stdout.decode())
+    assert [r["line"] for r in got] == [1, 2, 3, 4, 5, 6]
+    assert all("errors" in r for r in got[:5])
+    assert not any("bug" in e["fix"] for r in got[:5] for e in r["errors"])
+    assert got[3]["errors"][0]["field"] == "line 4"
+    assert got[4]["errors"][0]["fix"] == "give the course document in UTF-8"
+    assert got[5]["state"]["status"] == "active"

@@ -99,6 +99,9 @@ def assess_course_text(
     except UnicodeDecodeError as exc:
         error = InputError(where, exc.reason, "give the course document in UTF-8")
         return {"patient": None, "errors": problem_list(error)}
+    except RecursionError:
+        error = InputError(where, "nested too deeply", "give a course document (cllcds.course/1)")
+        return {"patient": None, "errors": problem_list(error)}
     return _assess_doc(doc, as_of)
 
 

@@ -176,7 +176,8 @@ def dumps(record: dict[str, Any]) -> str:
     try:
         return json.dumps(record, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):  # enums, paths, NaN: as the single-file command writes them
-        return json.dumps(to_jsonable(record), ensure_ascii=False)
+        # (default=str: an offending value of another type, shown as the error line shows it)
+        return json.dumps(to_jsonable(record), ensure_ascii=False, default=str)
 
 
 def summary_row(record: dict[str, Any]) -> tuple[str, ...]:

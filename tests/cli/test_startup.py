@@ -99,6 +99,15 @@ def test_course_assess_loads_the_course_engine_only():
     assert "cllcds.cli._service" not in modules
 
 
+def test_course_assess_of_many_files_loads_the_course_engine_only():
+    escalating = EXAMPLE.with_name("escalating.json")
+    modules, out = loaded_modules("course", "assess", str(EXAMPLE), str(escalating))
+    statuses = [json.loads(line)["state"]["status"] for line in out.splitlines()]
+    assert statuses == ["on_hold", "active"]
+    assert heavy(modules) == []
+    assert "cllcds.cli._service" not in modules
+
+
 def test_listing_table_matches_what_the_groups_register():
     """The help listed without loading the groups is the help the groups define."""
     real = short_helps(_build(everything=True))

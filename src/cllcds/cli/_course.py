@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,10 +13,39 @@ import typer
 from cllcds import services
 from cllcds.domain import InputError, ResponseCriteria
 
+from . import _batch
 from ._output import Format, console, emit_json, emit_table
 
+
+class AssessFormat(StrEnum):
+    """Output formats of ``course assess`` (csv is refused: a state is a document)."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    NDJSON = "ndjson"
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
+AssessFormatOpt = Annotated[
+    AssessFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table or json for one FILE (default table); ndjson (default), json or table "
+        "for a batch.",
+    ),
+]
 FileArg = Annotated[Path, typer.Argument(help="A course document (cllcds.course/1, JSON).")]
+FilesArg = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Course documents (cllcds.course/1, JSON): files, directories (their *.json), "
+        "*.ndjson files, or - for NDJSON on stdin (also when no FILE is given).",
+        show_default=False,
+        metavar="[FILE]...",
+    ),
+]
 
 
 def _date(text: str | None, field: str) -> dt.date | None:
@@ -42,18 +73,62 @@ def register(app: typer.Typer) -> None:
 
     @course.command("assess")
     def assess_cmd(
-        file: FileArg,
+        files: FilesArg = None,
         as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate on this date.")] = None,
-        fmt: FormatOpt = Format.TABLE,
+        fmt: AssessFormatOpt = None,
+        jobs: Annotated[
+            int | None,
+            typer.Option(
+                "--jobs",
+                "-j",
+                min=1,
+                help="Processes assessing a batch (default: the number of CPUs; 1: in process).",
+            ),
+        ] = None,
+        progress: Annotated[
+            bool | None,
+            typer.Option(
+                "--progress/--no-progress",
+                help="A progress bar on stderr for a batch (default: when stderr is a terminal).",
+            ),
+        ] = None,
     ) -> None:
-        """Where the course stands: status, next dose, holds, alerts and due actions."""
-        _json_only(fmt)
-        doc = services.read_course_file(file)
-        state = services.assess_course(doc, as_of=_date(as_of, "--as-of"))
-        if fmt is Format.JSON:
-            emit_json(state)
+        """Where the course stands: status, next dose, holds, alerts and due actions.
+
+        One FILE: the bedside view (table) or the cllcds.state/1 document (json).
+
+        Many courses: files, directories, *.ndjson, or NDJSON on stdin (- or no FILE).
+        One record per course, in input order, with its source and line: ndjson
+        (default), json (one array) or table (one row per course). A bad course never
+        stops a batch: the exit status is 2 if any course was invalid.
+        """
+        paths = list(files or [])
+        if not _batch.wants_batch(paths, None if fmt is None else fmt.value):
+            _json_only(Format(fmt.value) if fmt is not None else Format.TABLE)
+            doc = services.read_course_file(paths[0])
+            state = services.assess_course(doc, as_of=_date(as_of, "--as-of"))
+            if fmt is AssessFormat.JSON:
+                emit_json(state)
+                return
+            _bedside(state)
             return
-        _bedside(state)
+        if fmt is AssessFormat.CSV:
+            raise InputError(
+                "--format", "csv", "a course state is a document: use ndjson, json or table"
+            )
+        if not paths and sys.stdin.isatty():
+            raise InputError(
+                "FILE", "", "give course document files, or pipe NDJSON (one course per line)"
+            )
+        code = _batch.run(
+            paths,
+            fmt=(fmt or AssessFormat.NDJSON).value,
+            as_of=_date(as_of, "--as-of"),
+            jobs=jobs or _batch.cpus(),
+            progress=sys.stderr.isatty() if progress is None else progress,
+        )
+        if code:
+            raise typer.Exit(code)
 
     @course.command("schema")
     def schema_cmd() -> None:

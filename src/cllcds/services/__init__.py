@@ -60,11 +60,14 @@ if TYPE_CHECKING:
     )
     from ._course import (
         assess_course,
+        assess_course_path,
+        assess_course_text,
         assess_response_document,
         course_schema_document,
         course_state,
         default_rule_sets,
         load_course,
+        problem_list,
         read_course_file,
     )
     from ._evidence import (
@@ -192,11 +195,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "._course": (
         "assess_course",
+        "assess_course_path",
+        "assess_course_text",
         "assess_response_document",
         "course_schema_document",
         "course_state",
         "default_rule_sets",
         "load_course",
+        "problem_list",
         "read_course_file",
     ),
     "._evidence": (
@@ -325,6 +331,8 @@ __all__ = [
     "append_event",
     "append_events",
     "assess_course",
+    "assess_course_path",
+    "assess_course_text",
     "assess_response_document",
     "assess_stored_document",
     "audit_log",
@@ -382,6 +390,7 @@ __all__ = [
     "plan_pdf",
     "pool_analysis",
     "preload",
+    "problem_list",
     "propose_plan",
     "read_course_file",
     "read_pool_csv",

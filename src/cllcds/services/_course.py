@@ -16,7 +16,7 @@ from cllcds.course import (
     replay,
     state_document,
 )
-from cllcds.domain import Course, InputError, ResponseCriteria, RuleSets
+from cllcds.domain import Course, DocumentError, InputError, ResponseCriteria, RuleSets
 
 
 def read_course_file(path: Path) -> Any:
@@ -62,6 +62,67 @@ def course_state(course: Course, settings: EngineSettings | None = None) -> Cour
 def assess_course(doc: Any, *, as_of: dt.date | None = None) -> dict[str, Any]:
     """The ``cllcds.state/1`` answer for a course document."""
     return state_document(course_state(load_course(doc, as_of=as_of)))
+
+
+def problem_list(exc: InputError) -> list[dict[str, Any]]:
+    """The problems of an input error as JSON-ready records: ``field``, ``value``, ``fix`` and
+    ``message`` (the line the command line prints for it), one per problem of a
+    :class:`DocumentError`."""
+    problems = exc.problems if isinstance(exc, DocumentError) else (exc,)
+    return [{"field": p.field, "value": p.value, "fix": p.fix, "message": str(p)} for p in problems]
+
+
+def _patient_id(doc: Any) -> Any:
+    patient = doc.get("patient") if isinstance(doc, dict) else None
+    return patient.get("id") if isinstance(patient, dict) else None
+
+
+def assess_course_text(
+    text: str | bytes, *, as_of: dt.date | None = None, where: str = "document"
+) -> dict[str, Any]:
+    """Assess one course document given as JSON text (a line of NDJSON, a file's content).
+
+    Answers ``{"patient": id, "state": <cllcds.state/1>}``, or ``{"patient": id or None,
+    "errors": [...]}`` (:func:`problem_list`) when the text is not valid JSON or not a valid
+    course; never raises for a bad course. ``where`` names the text in a JSON syntax error:
+    ``"line 3"`` (a line of NDJSON, without its newline) gives ``"line 3 column 12"``, text of
+    several lines ``"<where> line 2 column 5"`` (as :func:`read_course_file` names a file).
+    """
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        place = (
+            f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
+        )
+        error = InputError(f"{where} {place}", exc.msg, "fix the JSON syntax")
+        return {"patient": None, "errors": problem_list(error)}
+    except UnicodeDecodeError as exc:
+        error = InputError(where, exc.reason, "give the course document in UTF-8")
+        return {"patient": None, "errors": problem_list(error)}
+    except RecursionError:
+        error = InputError(where, "nested too deeply", "give a course document (cllcds.course/1)")
+        return {"patient": None, "errors": problem_list(error)}
+    return _assess_doc(doc, as_of)
+
+
+def assess_course_path(path: Path, *, as_of: dt.date | None = None) -> dict[str, Any]:
+    """:func:`assess_course_text` for a course document file, with the errors of
+    ``cllcds course assess FILE`` (:func:`read_course_file`)."""
+    try:
+        doc = read_course_file(path)
+    except InputError as exc:
+        return {"patient": None, "errors": problem_list(exc)}
+    except UnicodeDecodeError as exc:
+        error = InputError("FILE", str(path), f"give the course document in UTF-8 ({exc.reason})")
+        return {"patient": None, "errors": problem_list(error)}
+    return _assess_doc(doc, as_of)
+
+
+def _assess_doc(doc: Any, as_of: dt.date | None) -> dict[str, Any]:
+    try:
+        return {"patient": _patient_id(doc), "state": assess_course(doc, as_of=as_of)}
+    except InputError as exc:
+        return {"patient": _patient_id(doc), "errors": problem_list(exc)}
 
 
 def course_schema_document() -> dict[str, Any]:

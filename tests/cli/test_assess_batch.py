@@ -327,3 +327,17 @@ def test_hostile_lines_are_input_errors_not_bugs():
     assert got[3]["errors"][0]["field"] == "line 4"
     assert got[4]["errors"][0]["fix"] == "give the course document in UTF-8"
     assert got[5]["state"]["status"] == "active"
+
+
+def test_single_file_not_utf8_or_nested_too_deeply_is_an_input_error(tmp_path):
+    """One hostile file: a one-line error naming the file and the fix, no traceback."""
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes(b'{"patient": {"id": "Ren\xe9"}}')
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    for path, fix in ((latin, "give the course document in UTF-8"), (deep, "nested too deeply")):
+        proc = run("course", "assess", str(path))
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert str(path) in proc.stderr
+        assert fix in proc.stderr

@@ -27,11 +27,19 @@ def read_course_file(path: Path) -> Any:
         raise InputError(
             "FILE", str(path), f"give a readable course document ({exc.strerror})"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            "FILE", str(path), f"give the course document in UTF-8 ({exc.reason})"
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path.name} line {exc.lineno} column {exc.colno}", exc.msg, "fix the JSON syntax"
+        ) from None
+    except RecursionError:
+        raise InputError(
+            "FILE", str(path), "give a course document (cllcds.course/1): nested too deeply"
         ) from None
 
 
@@ -112,9 +120,6 @@ def assess_course_path(path: Path, *, as_of: dt.date | None = None) -> dict[str,
         doc = read_course_file(path)
     except InputError as exc:
         return {"patient": None, "errors": problem_list(exc)}
-    except UnicodeDecodeError as exc:
-        error = InputError("FILE", str(path), f"give the course document in UTF-8 ({exc.reason})")
-        return {"patient": None, "errors": problem_list(error)}
     return _assess_doc(doc, as_of)
 
 

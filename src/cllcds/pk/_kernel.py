@@ -63,10 +63,22 @@ from ._simulate import (
     _MAX_STEPS,
     _MIN_SHRINK,
     _NEG_AMOUNTS,
+    _PHASES,
+    _POW_CELLS,
+    _POW_EMIN,
+    _POW_EXP,
+    _POW_INV,
+    _POW_LARGEST,
+    _POW_MANT,
+    _POW_SMALLEST,
+    _POW_TERMS,
     _SAFETY,
+    _SHRINK_CLIP,
     _W_FLOOR,
+    CUBE_ROOT,
     IntegrationStats,
     _segments,
+    power_table,
 )
 from ._summaries import _BISECT, Summariser
 
@@ -86,6 +98,22 @@ _ITERATIONS = 2
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 
 
+def _power_impl(x: float, table: FloatArray) -> float:
+    # _simulate._power for one number, operation for operation.
+    if not (x >= _POW_SMALLEST and x < _POW_LARGEST):
+        return math.nan
+    m, e = math.frexp(x)
+    j = int((m - 0.5) * (2 * _POW_CELLS))
+    u = m * table[_POW_INV + j] - 1.0
+    s = table[_POW_TERMS - 1]
+    for k in range(_POW_TERMS - 2, -1, -1):
+        s = s * u + table[k]
+    return table[_POW_MANT + j] * table[_POW_EXP - _POW_EMIN + e] * s
+
+
+_power = _jit(_power_impl)
+
+
 def _rhs_impl(
     a1: float,
     a2: float,
@@ -93,13 +121,13 @@ def _rhs_impl(
     asc: float,
     rate: float,
     p: FloatArray,
-    wexp: float,
+    wpow: FloatArray,
 ) -> tuple[float, float, float, float, float]:
     # p: inv_v1, q_v1, q_v2, vmax, km, emax, ec50, kin, kout, ka (one patient)
     c = a1 * p[0]
     cp = 0.0 if c < 0.0 else c
     wf = _W_FLOOR if w < _W_FLOOR else w
-    vm = p[3] * (wf / WBC_REFERENCE) ** wexp
+    vm = p[3] * _power(wf / WBC_REFERENCE, wpow)
     elim = vm * c / (p[4] + cp)
     absorbed = p[9] * asc
     f0 = rate + absorbed - elim - p[1] * a1 + p[2] * a2
@@ -173,6 +201,7 @@ def _patient_impl(
     i: int,
     par: FloatArray,
     wexp: float,
+    wpow: FloatArray,
     f_sc: float,
     y: FloatArray,
     hv: FloatArray,
@@ -181,7 +210,9 @@ def _patient_impl(
     seg_rate: FloatArray,
     seg_sc: FloatArray,
     seg_restart: FloatArray,
+    seg_phase: FloatArray,
     seg_reset: FloatArray,
+    h_mem: FloatArray,
     rtol: float,
     atol: FloatArray,
     h_max: float,
@@ -232,10 +263,14 @@ def _patient_impl(
             ivl_i = 0.0
         if seg_sc[k] > 0:
             asc += f_sc * seg_sc[k]
-        if seg_restart[k] != 0:
-            h = min(h, _H_RESTART)
+        # After an input change: the remembered first step of this kind of change
+        # (_simulate._PHASES), until the first accepted step updates it.
+        first = seg_restart[k] != 0
+        phase = int(seg_phase[k])
+        if first:
+            h = min(h, h_mem[phase, i])
         rate = seg_rate[k]
-        f0, f1, f2, f3, vm0 = _rhs(a1, a2, w, asc, rate, p, wexp)
+        f0, f1, f2, f3, vm0 = _rhs(a1, a2, w, asc, rate, p, wpow)
         t = seg_t0[k]
         t1 = seg_t1[k]
         tol_t = 1e-12 * max(1.0, t1)
@@ -277,7 +312,7 @@ def _patient_impl(
             g11 = p2 * (b1 + q_v1 * g10)
             g12 = p3 * (b2 + j31 * g10)
             e0, e1, e2, e3, _ = _rhs(
-                a1 + _A21 * g10, a2 + _A21 * g11, w + _A21 * g12, asc + _A21 * g13, rate, p, wexp
+                a1 + _A21 * g10, a2 + _A21 * g11, w + _A21 * g12, asc + _A21 * g13, rate, p, wpow
             )
             inv_h = 1.0 / hs
             ch = _C21 * inv_h
@@ -296,7 +331,7 @@ def _patient_impl(
                 asc + _A31 * g13 + _A32 * g23,
                 rate,
                 p,
-                wexp,
+                wpow,
             )
             b0 = e0 + inv_h * (_C31 * g10 + _C32 * g20)
             b1 = e1 + inv_h * (_C31 * g11 + _C32 * g21)
@@ -335,7 +370,7 @@ def _patient_impl(
             accepted = e <= 1.0
             if accepted:
                 n_acc += 1
-                k0, k1, k2, k3, vm1 = _rhs(n0, n1, n2, n3, rate, p, wexp)
+                k0, k1, k2, k3, vm1 = _rhs(n0, n1, n2, n3, rate, p, wpow)
                 # -- the streamed per-step summaries (Summariser.on_step) --
                 c0 = a1 * inv_v1
                 c1 = n0 * inv_v1
@@ -384,11 +419,15 @@ def _patient_impl(
             inv_e = 1.0 / max(e, 1e-12)
             if accepted:
                 grow = min(_MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e)))
-                h = max(h, hs * grow) if last else hs * grow
+                proposal = hs * grow
+                if first:
+                    h_mem[phase, i] = proposal
+                    first = False
+                h = max(h, proposal) if last else proposal
                 if last:
                     break
             else:
-                h = hs * max(_MIN_SHRINK, _SAFETY * np.cbrt(inv_e))
+                h = hs * max(_MIN_SHRINK, _SAFETY * _power(max(inv_e, _SHRINK_CLIP), CUBE_ROOT))
                 if h < 1e-12:
                     status = _UNDERFLOW
                     break
@@ -418,6 +457,7 @@ _patient = _jit(_patient_impl)
 def _run_impl(
     par: FloatArray,
     wexp: float,
+    wpow: FloatArray,
     f_sc: FloatArray,
     y: FloatArray,
     hv: FloatArray,
@@ -426,7 +466,9 @@ def _run_impl(
     seg_rate: FloatArray,
     seg_sc: FloatArray,
     seg_restart: FloatArray,
+    seg_phase: FloatArray,
     seg_reset: FloatArray,
+    h_mem: FloatArray,
     rtol: float,
     atol: FloatArray,
     h_max: float,
@@ -452,6 +494,7 @@ def _run_impl(
             i,
             par,
             wexp,
+            wpow,
             f_sc[i],
             y,
             hv,
@@ -460,7 +503,9 @@ def _run_impl(
             seg_rate,
             seg_sc,
             seg_restart,
+            seg_phase,
             seg_reset,
+            h_mem,
             rtol,
             atol,
             h_max,
@@ -527,6 +572,7 @@ def integrate_compiled(
     y = np.zeros((4, n))
     y[2] = ind.wbc0
     hv = np.full(n, _H_RESTART)
+    h_mem = np.full((_PHASES, n), _H_RESTART)
     atol_v = np.ascontiguousarray(atol, dtype=np.float64)
     segs = _segments(doses, t_end, sync)
     # Which dose starts close a dosing interval (Summariser._close_interval): the kernel
@@ -542,6 +588,7 @@ def integrate_compiled(
     seg_rate = np.array([s.rate_mg_per_h for s in segs])
     seg_sc = np.array([s.sc_mg for s in segs])
     seg_restart = np.array([1.0 if s.input_changes else 0.0 for s in segs])
+    seg_phase = np.array([float(s.phase) for s in segs])
     thresholds = np.asarray(summ.thresholds, dtype=np.float64)
     targets = np.asarray(summ.targets, dtype=np.float64)
     time_above = np.zeros((thresholds.size, n))
@@ -567,6 +614,7 @@ def integrate_compiled(
             _run(
                 par,
                 ind.wbc_exponent,
+                power_table(ind.wbc_exponent),
                 f_sc,
                 y,
                 hv,
@@ -575,7 +623,9 @@ def integrate_compiled(
                 seg_rate[lo:hi],
                 seg_sc[lo:hi],
                 seg_restart[lo:hi],
+                seg_phase[lo:hi],
                 reset[lo:hi],
+                h_mem,
                 rtol,
                 atol_v,
                 h_max,

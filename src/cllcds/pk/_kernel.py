@@ -128,11 +128,14 @@ def _rhs_impl(
     cp = 0.0 if c < 0.0 else c
     wf = _W_FLOOR if w < _W_FLOOR else w
     vm = p[3] * _power(wf / WBC_REFERENCE, wpow)
-    elim = vm * c / (p[4] + cp)
+    den = p[4] + cp
+    den50 = p[6] + cp
+    r = 1.0 / (den * den50)
+    elim = vm * c * den50 * r
     absorbed = p[9] * asc
     f0 = rate + absorbed - elim - p[1] * a1 + p[2] * a2
     f1 = p[1] * a1 - p[2] * a2
-    f2 = p[7] - p[8] * (1.0 + p[5] * cp / (p[6] + cp)) * w
+    f2 = p[7] - p[8] * (1.0 + p[5] * cp * den * r) * w
     return f0, f1, f2, -absorbed, vm
 
 
@@ -270,6 +273,7 @@ def _patient_impl(
         if first:
             h = min(h, h_mem[phase, i])
         rate = seg_rate[k]
+        depot = asc != 0.0  # otherwise it stays exactly 0 through the segment
         f0, f1, f2, f3, vm0 = _rhs(a1, a2, w, asc, rate, p, wpow)
         t = seg_t0[k]
         t1 = seg_t1[k]
@@ -293,15 +297,23 @@ def _patient_impl(
             wpos = _W_FLOOR if w < _W_FLOOR else w
             vm = vm0  # Vmax(W) at the step's start, as the right-hand side computed it
             den = p[4] + cp
-            j11 = -vm * p[4] * inv_v1 / (den * den) - q_v1
-            j13 = -wexp * vm * c / den / wpos
             den50 = p[6] + cp
-            j31 = -p[8] * p[5] * p[6] * inv_v1 / (den50 * den50) * w if c > 0 else 0.0
-            j33 = -p[8] * (1.0 + p[5] * cp / den50)
-            d = 1.0 / (_GAM * hs)
-            p2 = 1.0 / (d + q_v2)
-            p3 = 1.0 / (d - j33)
-            p4 = 1.0 / (d + ka)
+            r = 1.0 / (den * den50)
+            iden = den50 * r
+            iden50 = den * r
+            j11 = -vm * p[4] * inv_v1 * iden * iden - q_v1
+            j13 = -wexp * vm * c * iden / wpos
+            j31 = -p[8] * p[5] * p[6] * inv_v1 * iden50 * iden50 * w if c > 0 else 0.0
+            j33 = -p[8] * (1.0 + p[5] * cp * iden50)
+            inv_h = 1.0 / hs
+            d = inv_h * (1.0 / _GAM)
+            dq = d + q_v2
+            dj = d - j33
+            pq = 1.0 / (dq * dj)
+            p2 = dj * pq
+            p3 = dq * pq
+            # Without SC drug in the depot its terms are exactly 0 (as in the NumPy path).
+            p4 = 1.0 / (d + ka) if depot else 0.0
             u2 = q_v2 * p2
             u3 = j13 * p3
             sv = 1.0 / (d - j11 - q_v2 * q_v1 * p2 - j13 * j31 * p3)
@@ -314,7 +326,6 @@ def _patient_impl(
             e0, e1, e2, e3, _ = _rhs(
                 a1 + _A21 * g10, a2 + _A21 * g11, w + _A21 * g12, asc + _A21 * g13, rate, p, wpow
             )
-            inv_h = 1.0 / hs
             ch = _C21 * inv_h
             b0 = e0 + ch * g10
             b1 = e1 + ch * g11
@@ -356,7 +367,11 @@ def _patient_impl(
             r0 = abs(_E1 * g10 + _E2 * g20 + _E4 * g40) / (atol[0] + rtol * max(abs(a1), abs(n0)))
             r1 = abs(_E1 * g11 + _E2 * g21 + _E4 * g41) / (atol[1] + rtol * max(abs(a2), abs(n1)))
             r2 = abs(_E1 * g12 + _E2 * g22 + _E4 * g42) / (atol[2] + rtol * max(abs(w), abs(n2)))
-            r3 = abs(_E1 * g13 + _E2 * g23 + _E4 * g43) / (atol[3] + rtol * max(abs(asc), abs(n3)))
+            r3 = (
+                abs(_E1 * g13 + _E2 * g23 + _E4 * g43) / (atol[3] + rtol * max(abs(asc), abs(n3)))
+                if depot
+                else 0.0
+            )
             if (
                 math.isfinite(r0)
                 and math.isfinite(r1)

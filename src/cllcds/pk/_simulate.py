@@ -226,12 +226,16 @@ class _Model:
         # instead of meeting the poles at C = −Km and C = −EC50 (identical for C ≥ 0).
         cp = np.maximum(c, 0.0)
         vm = self.vmax * _power(np.maximum(w, _W_FLOOR) / WBC_REFERENCE, self.wpow)
-        elim = vm * c / (self.km + cp)
+        # One division for both saturable terms: 1/((Km + C⁺)(EC50 + C⁺)).
+        den = self.km + cp
+        den50 = self.ec50 + cp
+        r = 1.0 / (den * den50)
+        elim = vm * c * den50 * r
         f = np.empty_like(y)
         absorbed = self.ka * asc
         f[0] = rate + absorbed - elim - self.q_v1 * a1 + self.q_v2 * a2
         f[1] = self.q_v1 * a1 - self.q_v2 * a2
-        f[2] = self.kin - self.kout * (1.0 + self.emax * cp / (self.ec50 + cp)) * w
+        f[2] = self.kin - self.kout * (1.0 + self.emax * cp * den * r) * w
         f[3] = -absorbed
         return f
 
@@ -243,13 +247,16 @@ class _Model:
         wpos = np.maximum(w, _W_FLOOR)
         vm = self.vmax * _power(wpos / WBC_REFERENCE, self.wpow)
         den = self.km + cp
-        j11 = -vm * self.km * self.inv_v1 / (den * den) - self.q_v1
-        j13 = -self.wexp * vm * c / den / wpos
         den50 = self.ec50 + cp
+        r = 1.0 / (den * den50)
+        iden = den50 * r  # 1/(Km + C⁺)
+        iden50 = den * r  # 1/(EC50 + C⁺)
+        j11 = -vm * self.km * self.inv_v1 * iden * iden - self.q_v1
+        j13 = -self.wexp * vm * c * iden / wpos
         j31 = np.where(
-            c > 0, -self.kout * self.emax * self.ec50 * self.inv_v1 / (den50 * den50) * w, 0.0
+            c > 0, -self.kout * self.emax * self.ec50 * self.inv_v1 * iden50 * iden50 * w, 0.0
         )
-        j33 = -self.kout * (1.0 + self.emax * cp / den50)
+        j33 = -self.kout * (1.0 + self.emax * cp * iden50)
         return j11, j13, j31, j33
 
 
@@ -258,9 +265,13 @@ class _Solver:
 
     def __init__(self, m: _Model, y: FloatArray, h: FloatArray) -> None:
         j11, j13, j31, j33 = m.jacobian(y)
-        d = 1.0 / (_GAM * h)
-        self.p2 = 1.0 / (d + m.q_v2)  # j22 = -Q/V2
-        self.p3 = 1.0 / (d - j33)
+        self.inv_h = 1.0 / h
+        d = self.inv_h * (1.0 / _GAM)  # 1/(γh), exact (γ = 1/2)
+        dq = d + m.q_v2  # j22 = -Q/V2
+        dj = d - j33
+        pq = 1.0 / (dq * dj)
+        self.p2 = dj * pq
+        self.p3 = dq * pq
         self.p4 = 1.0 / (d + m.ka)  # j44 = -ka
         self.j21 = m.q_v1
         self.j31 = j31
@@ -491,7 +502,7 @@ def _rosenbrock_step(
     sol = _Solver(m, y0, h)
     g1 = sol.solve(f0)
     f = m.rhs(y0 + _A21 * g1, rate)
-    inv_h = 1.0 / h
+    inv_h = sol.inv_h
     g2 = sol.solve(f + (_C21 * inv_h) * g1)
     f = m.rhs(y0 + _A31 * g1 + _A32 * g2, rate)
     g3 = sol.solve(f + inv_h * (_C31 * g1 + _C32 * g2))

@@ -8,7 +8,9 @@ This module is that translation:
 
 * the same Rosenbrock 4(3) method (Shampine 1982), the same closed-form arrowhead solve, the
   same error norm, rejection of unphysical steps, step-size controller, first step after an
-  input change and ``h_max``;
+  input change (remembered per kind of change, :data:`cllcds.pk._simulate._PHASES`) and
+  ``h_max``; the same ``x**a`` from basic operations (:func:`cllcds.pk._simulate._power`), so
+  the two paths agree bit for bit on every machine;
 * the same segments (every dose start, infusion end and output time);
 * the same streamed summaries: the per-step ones (AUC, Cmax with the interior extreme of the
   cubic Hermite interpolant, WBC nadir, time above thresholds, time to targets) are updated
@@ -20,7 +22,10 @@ This module is that translation:
 The results equal the NumPy path's to round-off (tests/pk/test_kernel.py checks 1e-12). The
 segments are processed in chunks so that the per-event arrays stay within
 :data:`CHUNK_VALUES` values whatever the number of patients. Compilation is cached on disk
-(``cache=True``), so only the first run on a machine pays for it.
+(``cache=True``), so only the first run on a machine pays for it. numba keys that cache on
+this file only: after changing a constant imported from :mod:`cllcds.pk._simulate` in a
+development checkout, delete ``__pycache__/_kernel*.nb*`` (an installed release replaces both
+files, which invalidates it).
 
 Importing this module imports numba; :mod:`cllcds.pk._population` imports it only when the
 compiled path is used (``backend="compiled"``, or ``"auto"`` with numba installed).
@@ -105,10 +110,10 @@ def _power_impl(x: float, table: FloatArray) -> float:
     m, e = math.frexp(x)
     j = int((m - 0.5) * (2 * _POW_CELLS))
     u = m * table[_POW_INV + j] - 1.0
-    s = table[_POW_TERMS - 1]
+    s = float(table[_POW_TERMS - 1])
     for k in range(_POW_TERMS - 2, -1, -1):
         s = s * u + table[k]
-    return table[_POW_MANT + j] * table[_POW_EXP - _POW_EMIN + e] * s
+    return float(table[_POW_MANT + j] * table[_POW_EXP - _POW_EMIN + e] * s)
 
 
 _power = _jit(_power_impl)

@@ -28,9 +28,10 @@ Both wall-clock and CPU time (all threads) are reported: the per-patient solvers
 the compiled kernel both; R's times are the script's own (integration only, file input/output
 excluded).
 
-Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k]`` (about 5 minutes
-on 2 cores; quick: a smaller sample and 2,000/10,000 patients). Prints a Markdown table for
-docs/performance.md.
+Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k] [--sample 200]
+[--baseline-src DIR]`` (about 6-8 minutes on the shared 2 cores; quick: a sample of 20 and
+2,000/10,000 patients; ``DIR``: the ``src`` of an earlier cllcds, whose compiled kernel is then
+timed in the same run). Prints the load average and a Markdown table for docs/performance.md.
 """
 
 from __future__ import annotations

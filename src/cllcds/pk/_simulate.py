@@ -83,9 +83,10 @@ _W_FLOOR = 1e-12
 
 # x**a from IEEE-754 basic operations only (x = m·2**e by frexp, a table of m_j**a at 256 cells
 # of [0.5, 1), a table of 2**(a·e), and the binomial series of (m/m_j)**a with |m/m_j - 1| ≤
-# 1/512, 7 terms: within 4 units in the last place). Library `pow`/`cbrt` differ between
-# NumPy (SIMD, e.g. AVX-512 SVML) and C (numba) in the last bit on some machines; with this the
-# NumPy path and the compiled kernel compute every number identically on every machine.
+# 1/512, 7 terms: within a few units in the last place, tests/pk/test_power.py). Library
+# `pow`/`cbrt` differ between NumPy (SIMD, e.g. AVX-512 SVML) and C (numba) in the last bit on
+# some machines; with this the NumPy path and the compiled kernel compute every number
+# identically on every machine.
 _POW_CELLS = 256
 _POW_TERMS = 7
 _POW_EMIN = -64

@@ -28,15 +28,17 @@ Both wall-clock and CPU time (all threads) are reported: the per-patient solvers
 the compiled kernel both; R's times are the script's own (integration only, file input/output
 excluded).
 
-Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k]`` (about 5 minutes
-on 2 cores; quick: a smaller sample and 2,000/10,000 patients). Prints a Markdown table for
-docs/performance.md.
+Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k] [--sample 200]
+[--baseline-src DIR]`` (about 6-8 minutes on the shared 2 cores; quick: a sample of 20 and
+2,000/10,000 patients; ``DIR``: the ``src`` of an earlier cllcds, whose compiled kernel is then
+timed in the same run). Prints the load average and a Markdown table for docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shutil
@@ -57,8 +59,17 @@ GRID = np.arange(0.0, T_END + 1e-9, 24.0)
 SEED = 2024
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 0.01
-LADDER = ((1e-3, 1e-6), (3e-4, 3e-7), (1e-4, 1e-7), (1e-5, 1e-8), (1e-6, 1e-9))
-"""(rtol, atol) tried for the per-patient solvers, loosest first."""
+LADDER = (
+    (1e-2, 1e-5),
+    (3e-3, 3e-6),
+    (1e-3, 1e-6),
+    (3e-4, 3e-7),
+    (1e-4, 1e-7),
+    (1e-5, 1e-8),
+    (1e-6, 1e-9),
+)
+"""(rtol, atol) tried for the per-patient solvers, loosest first (starting looser than cllcds'
+own default rtol 3e-3, so that a comparator gets every chance cllcds gets)."""
 
 
 def _cllcds(n: int, backend: str) -> dict[str, float | str]:
@@ -90,14 +101,22 @@ def _cllcds(n: int, backend: str) -> dict[str, float | str]:
     }
 
 
-def _child(n: int, backend: str) -> dict[str, float | str]:
+def _child(n: int, backend: str, src: str | None = None) -> dict[str, float | str]:
+    """One run in a fresh process; ``src``: another source tree of cllcds (a baseline)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = src
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(n), "--backend", backend],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    res: dict[str, float | str] = json.loads(out.stdout.strip().splitlines()[-1])
+    if src is not None:
+        res["backend"] = f"{backend}, baseline {src}"
+    return res
 
 
 def _error(c: np.ndarray, w: np.ndarray, ref: tuple[np.ndarray, np.ndarray]) -> float:
@@ -161,19 +180,32 @@ def main() -> None:
     parser.add_argument("--backend", default="compiled")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--numpy-100k", action="store_true")
+    parser.add_argument(
+        "--sample", type=int, default=200, help="patients in the equal-accuracy sample"
+    )
+    parser.add_argument(
+        "--baseline-src",
+        help="the src/ directory of another cllcds (e.g. `git archive` of an earlier commit): "
+        "its compiled kernel is timed too, in the same run",
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_cllcds(args.child, args.backend)))
         return
     import numba  # noqa: PLC0415 - the report names its version
 
-    sample = 12 if args.quick else 40
+    sample = 20 if args.quick else args.sample
     sizes = (2000, 10000) if args.quick else (10_000, 100_000)
     print(
         f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, SciPy {scipy.__version__}, numba {numba.__version__}"
     )
-    runs = [_child(n, "compiled") for n in sizes]
+    print(f"# load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    runs = []
+    for n in sizes:
+        runs.append(_child(n, "compiled"))
+        if args.baseline_src:
+            runs.append(_child(n, "compiled", args.baseline_src))
     runs += [_child(n, "numpy") for n in sizes if n <= 10_000 or args.numpy_100k]
 
     ind = individuals(PkParameters(), sample, rng=np.random.default_rng(SEED))
@@ -232,6 +264,7 @@ def main() -> None:
     if rde is None:
         print("| R deSolve lsoda | - | not run (R/deSolve missing) | | | | | |")
     print()
+    print(f"# load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for v in runs:
         n = int(v["n"])
         print(

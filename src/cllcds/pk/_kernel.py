@@ -8,7 +8,9 @@ This module is that translation:
 
 * the same Rosenbrock 4(3) method (Shampine 1982), the same closed-form arrowhead solve, the
   same error norm, rejection of unphysical steps, step-size controller, first step after an
-  input change and ``h_max``;
+  input change (remembered per kind of change, :data:`cllcds.pk._simulate._PHASES`) and
+  ``h_max``; the same ``x**a`` from basic operations (:func:`cllcds.pk._simulate._power`), so
+  the two paths agree bit for bit on every machine;
 * the same segments (every dose start, infusion end and output time);
 * the same streamed summaries: the per-step ones (AUC, Cmax with the interior extreme of the
   cubic Hermite interpolant, WBC nadir, time above thresholds, time to targets) are updated
@@ -20,7 +22,10 @@ This module is that translation:
 The results equal the NumPy path's to round-off (tests/pk/test_kernel.py checks 1e-12). The
 segments are processed in chunks so that the per-event arrays stay within
 :data:`CHUNK_VALUES` values whatever the number of patients. Compilation is cached on disk
-(``cache=True``), so only the first run on a machine pays for it.
+(``cache=True``), so only the first run on a machine pays for it. numba keys that cache on
+this file only: after changing a constant imported from :mod:`cllcds.pk._simulate` in a
+development checkout, delete ``__pycache__/_kernel*.nb*`` (an installed release replaces both
+files, which invalidates it).
 
 Importing this module imports numba; :mod:`cllcds.pk._population` imports it only when the
 compiled path is used (``backend="compiled"``, or ``"auto"`` with numba installed).
@@ -63,10 +68,22 @@ from ._simulate import (
     _MAX_STEPS,
     _MIN_SHRINK,
     _NEG_AMOUNTS,
+    _PHASES,
+    _POW_CELLS,
+    _POW_EMIN,
+    _POW_EXP,
+    _POW_INV,
+    _POW_LARGEST,
+    _POW_MANT,
+    _POW_SMALLEST,
+    _POW_TERMS,
     _SAFETY,
+    _SHRINK_CLIP,
     _W_FLOOR,
+    CUBE_ROOT,
     IntegrationStats,
     _segments,
+    power_table,
 )
 from ._summaries import _BISECT, Summariser
 
@@ -86,6 +103,22 @@ _ITERATIONS = 2
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 
 
+def _power_impl(x: float, table: FloatArray) -> float:
+    # _simulate._power for one number, operation for operation.
+    if not (x >= _POW_SMALLEST and x < _POW_LARGEST):
+        return math.nan
+    m, e = math.frexp(x)
+    j = int((m - 0.5) * (2 * _POW_CELLS))
+    u = m * table[_POW_INV + j] - 1.0
+    s = float(table[_POW_TERMS - 1])
+    for k in range(_POW_TERMS - 2, -1, -1):
+        s = s * u + table[k]
+    return float(table[_POW_MANT + j] * table[_POW_EXP - _POW_EMIN + e] * s)
+
+
+_power = _jit(_power_impl)
+
+
 def _rhs_impl(
     a1: float,
     a2: float,
@@ -93,18 +126,21 @@ def _rhs_impl(
     asc: float,
     rate: float,
     p: FloatArray,
-    wexp: float,
+    wpow: FloatArray,
 ) -> tuple[float, float, float, float, float]:
     # p: inv_v1, q_v1, q_v2, vmax, km, emax, ec50, kin, kout, ka (one patient)
     c = a1 * p[0]
     cp = 0.0 if c < 0.0 else c
     wf = _W_FLOOR if w < _W_FLOOR else w
-    vm = p[3] * (wf / WBC_REFERENCE) ** wexp
-    elim = vm * c / (p[4] + cp)
+    vm = p[3] * _power(wf / WBC_REFERENCE, wpow)
+    den = p[4] + cp
+    den50 = p[6] + cp
+    r = 1.0 / (den * den50)
+    elim = vm * c * den50 * r
     absorbed = p[9] * asc
     f0 = rate + absorbed - elim - p[1] * a1 + p[2] * a2
     f1 = p[1] * a1 - p[2] * a2
-    f2 = p[7] - p[8] * (1.0 + p[5] * cp / (p[6] + cp)) * w
+    f2 = p[7] - p[8] * (1.0 + p[5] * cp * den * r) * w
     return f0, f1, f2, -absorbed, vm
 
 
@@ -173,6 +209,7 @@ def _patient_impl(
     i: int,
     par: FloatArray,
     wexp: float,
+    wpow: FloatArray,
     f_sc: float,
     y: FloatArray,
     hv: FloatArray,
@@ -181,7 +218,9 @@ def _patient_impl(
     seg_rate: FloatArray,
     seg_sc: FloatArray,
     seg_restart: FloatArray,
+    seg_phase: FloatArray,
     seg_reset: FloatArray,
+    h_mem: FloatArray,
     rtol: float,
     atol: FloatArray,
     h_max: float,
@@ -232,10 +271,15 @@ def _patient_impl(
             ivl_i = 0.0
         if seg_sc[k] > 0:
             asc += f_sc * seg_sc[k]
-        if seg_restart[k] != 0:
-            h = min(h, _H_RESTART)
+        # After an input change: the remembered first step of this kind of change
+        # (_simulate._PHASES), until the first accepted step updates it.
+        first = seg_restart[k] != 0
+        phase = int(seg_phase[k])
+        if first:
+            h = min(h, h_mem[phase, i])
         rate = seg_rate[k]
-        f0, f1, f2, f3, vm0 = _rhs(a1, a2, w, asc, rate, p, wexp)
+        depot = asc != 0.0  # otherwise it stays exactly 0 through the segment
+        f0, f1, f2, f3, vm0 = _rhs(a1, a2, w, asc, rate, p, wpow)
         t = seg_t0[k]
         t1 = seg_t1[k]
         tol_t = 1e-12 * max(1.0, t1)
@@ -258,15 +302,23 @@ def _patient_impl(
             wpos = _W_FLOOR if w < _W_FLOOR else w
             vm = vm0  # Vmax(W) at the step's start, as the right-hand side computed it
             den = p[4] + cp
-            j11 = -vm * p[4] * inv_v1 / (den * den) - q_v1
-            j13 = -wexp * vm * c / den / wpos
             den50 = p[6] + cp
-            j31 = -p[8] * p[5] * p[6] * inv_v1 / (den50 * den50) * w if c > 0 else 0.0
-            j33 = -p[8] * (1.0 + p[5] * cp / den50)
-            d = 1.0 / (_GAM * hs)
-            p2 = 1.0 / (d + q_v2)
-            p3 = 1.0 / (d - j33)
-            p4 = 1.0 / (d + ka)
+            r = 1.0 / (den * den50)
+            iden = den50 * r
+            iden50 = den * r
+            j11 = -vm * p[4] * inv_v1 * iden * iden - q_v1
+            j13 = -wexp * vm * c * iden / wpos
+            j31 = -p[8] * p[5] * p[6] * inv_v1 * iden50 * iden50 * w if c > 0 else 0.0
+            j33 = -p[8] * (1.0 + p[5] * cp * iden50)
+            inv_h = 1.0 / hs
+            d = inv_h * (1.0 / _GAM)
+            dq = d + q_v2
+            dj = d - j33
+            pq = 1.0 / (dq * dj)
+            p2 = dj * pq
+            p3 = dq * pq
+            # Without SC drug in the depot its terms are exactly 0 (as in the NumPy path).
+            p4 = 1.0 / (d + ka) if depot else 0.0
             u2 = q_v2 * p2
             u3 = j13 * p3
             sv = 1.0 / (d - j11 - q_v2 * q_v1 * p2 - j13 * j31 * p3)
@@ -277,9 +329,8 @@ def _patient_impl(
             g11 = p2 * (b1 + q_v1 * g10)
             g12 = p3 * (b2 + j31 * g10)
             e0, e1, e2, e3, _ = _rhs(
-                a1 + _A21 * g10, a2 + _A21 * g11, w + _A21 * g12, asc + _A21 * g13, rate, p, wexp
+                a1 + _A21 * g10, a2 + _A21 * g11, w + _A21 * g12, asc + _A21 * g13, rate, p, wpow
             )
-            inv_h = 1.0 / hs
             ch = _C21 * inv_h
             b0 = e0 + ch * g10
             b1 = e1 + ch * g11
@@ -296,7 +347,7 @@ def _patient_impl(
                 asc + _A31 * g13 + _A32 * g23,
                 rate,
                 p,
-                wexp,
+                wpow,
             )
             b0 = e0 + inv_h * (_C31 * g10 + _C32 * g20)
             b1 = e1 + inv_h * (_C31 * g11 + _C32 * g21)
@@ -321,7 +372,11 @@ def _patient_impl(
             r0 = abs(_E1 * g10 + _E2 * g20 + _E4 * g40) / (atol[0] + rtol * max(abs(a1), abs(n0)))
             r1 = abs(_E1 * g11 + _E2 * g21 + _E4 * g41) / (atol[1] + rtol * max(abs(a2), abs(n1)))
             r2 = abs(_E1 * g12 + _E2 * g22 + _E4 * g42) / (atol[2] + rtol * max(abs(w), abs(n2)))
-            r3 = abs(_E1 * g13 + _E2 * g23 + _E4 * g43) / (atol[3] + rtol * max(abs(asc), abs(n3)))
+            r3 = (
+                abs(_E1 * g13 + _E2 * g23 + _E4 * g43) / (atol[3] + rtol * max(abs(asc), abs(n3)))
+                if depot
+                else 0.0
+            )
             if (
                 math.isfinite(r0)
                 and math.isfinite(r1)
@@ -335,7 +390,7 @@ def _patient_impl(
             accepted = e <= 1.0
             if accepted:
                 n_acc += 1
-                k0, k1, k2, k3, vm1 = _rhs(n0, n1, n2, n3, rate, p, wexp)
+                k0, k1, k2, k3, vm1 = _rhs(n0, n1, n2, n3, rate, p, wpow)
                 # -- the streamed per-step summaries (Summariser.on_step) --
                 c0 = a1 * inv_v1
                 c1 = n0 * inv_v1
@@ -384,11 +439,15 @@ def _patient_impl(
             inv_e = 1.0 / max(e, 1e-12)
             if accepted:
                 grow = min(_MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e)))
-                h = max(h, hs * grow) if last else hs * grow
+                proposal = hs * grow
+                if first:
+                    h_mem[phase, i] = proposal
+                    first = False
+                h = max(h, proposal) if last else proposal
                 if last:
                     break
             else:
-                h = hs * max(_MIN_SHRINK, _SAFETY * np.cbrt(inv_e))
+                h = hs * max(_MIN_SHRINK, _SAFETY * _power(max(inv_e, _SHRINK_CLIP), CUBE_ROOT))
                 if h < 1e-12:
                     status = _UNDERFLOW
                     break
@@ -418,6 +477,7 @@ _patient = _jit(_patient_impl)
 def _run_impl(
     par: FloatArray,
     wexp: float,
+    wpow: FloatArray,
     f_sc: FloatArray,
     y: FloatArray,
     hv: FloatArray,
@@ -426,7 +486,9 @@ def _run_impl(
     seg_rate: FloatArray,
     seg_sc: FloatArray,
     seg_restart: FloatArray,
+    seg_phase: FloatArray,
     seg_reset: FloatArray,
+    h_mem: FloatArray,
     rtol: float,
     atol: FloatArray,
     h_max: float,
@@ -452,6 +514,7 @@ def _run_impl(
             i,
             par,
             wexp,
+            wpow,
             f_sc[i],
             y,
             hv,
@@ -460,7 +523,9 @@ def _run_impl(
             seg_rate,
             seg_sc,
             seg_restart,
+            seg_phase,
             seg_reset,
+            h_mem,
             rtol,
             atol,
             h_max,
@@ -527,6 +592,7 @@ def integrate_compiled(
     y = np.zeros((4, n))
     y[2] = ind.wbc0
     hv = np.full(n, _H_RESTART)
+    h_mem = np.full((_PHASES, n), _H_RESTART)
     atol_v = np.ascontiguousarray(atol, dtype=np.float64)
     segs = _segments(doses, t_end, sync)
     # Which dose starts close a dosing interval (Summariser._close_interval): the kernel
@@ -542,6 +608,7 @@ def integrate_compiled(
     seg_rate = np.array([s.rate_mg_per_h for s in segs])
     seg_sc = np.array([s.sc_mg for s in segs])
     seg_restart = np.array([1.0 if s.input_changes else 0.0 for s in segs])
+    seg_phase = np.array([float(s.phase) for s in segs])
     thresholds = np.asarray(summ.thresholds, dtype=np.float64)
     targets = np.asarray(summ.targets, dtype=np.float64)
     time_above = np.zeros((thresholds.size, n))
@@ -567,6 +634,7 @@ def integrate_compiled(
             _run(
                 par,
                 ind.wbc_exponent,
+                power_table(ind.wbc_exponent),
                 f_sc,
                 y,
                 hv,
@@ -575,7 +643,9 @@ def integrate_compiled(
                 seg_rate[lo:hi],
                 seg_sc[lo:hi],
                 seg_restart[lo:hi],
+                seg_phase[lo:hi],
                 reset[lo:hi],
+                h_mem,
                 rtol,
                 atol_v,
                 h_max,

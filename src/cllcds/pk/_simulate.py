@@ -68,11 +68,72 @@ _SAFETY = 0.9
 _MAX_GROW = 4.0
 _MIN_SHRINK = 0.2
 _H_RESTART = 0.05
-"""First step (h) after an event that changes the input (the infusion starts or stops)."""
+"""First step (h) after the first event of a kind that changes the input (see :data:`_PHASES`)."""
+_PHASES = 4
+"""Kinds of input change, each with its own remembered first step: the segment after the change
+has an infusion running or not (``rate > 0``) and starts with an SC dose or not. After an input
+change a patient's step is the smaller of its current step and the step its controller proposed
+after the first accepted step of the last segment that began with a change of the same kind
+(:data:`_H_RESTART` before any): the schedule repeats, so the previous dose's start is a good
+guess; each step is still accepted only if its local error meets the tolerance."""
 _MAX_STEPS = 2_000_000
 _NEG_AMOUNTS = 10.0
 """A step is rejected when an amount ends below −10·atol."""
 _W_FLOOR = 1e-12
+
+# x**a from IEEE-754 basic operations only (x = m·2**e by frexp, a table of m_j**a at 256 cells
+# of [0.5, 1), a table of 2**(a·e), and the binomial series of (m/m_j)**a with |m/m_j - 1| ≤
+# 1/512, 7 terms: within a few units in the last place, tests/pk/test_power.py). Library
+# `pow`/`cbrt` differ between NumPy (SIMD, e.g. AVX-512 SVML) and C (numba) in the last bit on
+# some machines; with this the NumPy path and the compiled kernel compute every number
+# identically on every machine.
+_POW_CELLS = 256
+_POW_TERMS = 7
+_POW_EMIN = -64
+_POW_EMAX = 1000
+_POW_INV = _POW_TERMS
+_POW_MANT = _POW_INV + _POW_CELLS
+_POW_EXP = _POW_MANT + _POW_CELLS
+_POW_SIZE = _POW_EXP + _POW_EMAX - _POW_EMIN + 1
+_POW_SMALLEST = 2.0 ** (_POW_EMIN - 1)
+_POW_LARGEST = 2.0 ** (_POW_EMAX - 1)
+"""Arguments outside [smallest, largest) (or NaN) give NaN (never reached by the model)."""
+
+
+def power_table(a: float) -> FloatArray:
+    """The table with which :func:`_power` computes ``x**a`` (series coefficients, 1/m_j,
+    m_j**a, 2**(a·e))."""
+    t = np.empty(_POW_SIZE)
+    coef = 1.0
+    for k in range(_POW_TERMS):
+        t[k] = coef  # binomial coefficient (a choose k)
+        coef *= (a - k) / (k + 1)
+    centre = 0.5 + (np.arange(_POW_CELLS) + 0.5) / (2 * _POW_CELLS)
+    t[_POW_INV:_POW_MANT] = 1.0 / centre
+    with np.errstate(over="ignore", under="ignore"):
+        t[_POW_MANT:_POW_EXP] = centre**a
+        t[_POW_EXP:] = np.exp2(a * np.arange(_POW_EMIN, _POW_EMAX + 1, dtype=np.float64))
+    return t
+
+
+def _power(x: FloatArray, table: FloatArray) -> FloatArray:
+    """``x**a`` elementwise for the ``a`` of ``table`` (:func:`power_table`), by the same
+    operations as the compiled kernel's ``_power``."""
+    ok = (x >= _POW_SMALLEST) & (x < _POW_LARGEST)
+    m, e = np.frexp(np.where(ok, x, 1.0))
+    j = ((m - 0.5) * (2 * _POW_CELLS)).astype(np.intp)
+    u = m * table[_POW_INV + j] - 1.0
+    s = np.full(u.shape, table[_POW_TERMS - 1])
+    for k in range(_POW_TERMS - 2, -1, -1):
+        s = s * u + table[k]
+    r: FloatArray = table[_POW_MANT + j] * table[_POW_EXP - _POW_EMIN + e] * s
+    return np.where(ok, r, np.nan)
+
+
+CUBE_ROOT = power_table(1.0 / 3.0)
+"""x**(1/3), for the step-size reduction after a rejected step."""
+_SHRINK_CLIP = 1e-3
+"""1/e below this gives the smallest reduction anyway (0.9·0.1 < :data:`_MIN_SHRINK`)."""
 
 
 class StepObserver(Protocol):
@@ -113,6 +174,11 @@ class _Segment:
     """Number of dose rows starting at t0."""
     input_changes: bool
 
+    @property
+    def phase(self) -> int:
+        """Which remembered first step applies after an input change (:data:`_PHASES`)."""
+        return (1 if self.rate_mg_per_h > 0 else 0) + (2 if self.sc_mg > 0 else 0)
+
 
 def _segments(doses: DoseTable, t_end: float, sync: Sequence[float] = ()) -> list[_Segment]:
     points = {0.0, t_end, *(float(x) for x in sync if 0 < x < t_end)}
@@ -152,6 +218,7 @@ class _Model:
         self.kout = ind.kout_per_h
         self.ka = ind.ka_per_h
         self.wexp = ind.wbc_exponent
+        self.wpow = power_table(ind.wbc_exponent)
 
     def rhs(self, y: FloatArray, rate: float) -> FloatArray:
         a1, a2, w, asc = y
@@ -159,13 +226,17 @@ class _Model:
         # C⁺ in the saturable terms: a round-off undershoot below 0 then decays linearly
         # instead of meeting the poles at C = −Km and C = −EC50 (identical for C ≥ 0).
         cp = np.maximum(c, 0.0)
-        vm = self.vmax * np.power(np.maximum(w, _W_FLOOR) / WBC_REFERENCE, self.wexp)
-        elim = vm * c / (self.km + cp)
+        vm = self.vmax * _power(np.maximum(w, _W_FLOOR) / WBC_REFERENCE, self.wpow)
+        # One division for both saturable terms: 1/((Km + C⁺)(EC50 + C⁺)).
+        den = self.km + cp
+        den50 = self.ec50 + cp
+        r = 1.0 / (den * den50)
+        elim = vm * c * den50 * r
         f = np.empty_like(y)
         absorbed = self.ka * asc
         f[0] = rate + absorbed - elim - self.q_v1 * a1 + self.q_v2 * a2
         f[1] = self.q_v1 * a1 - self.q_v2 * a2
-        f[2] = self.kin - self.kout * (1.0 + self.emax * cp / (self.ec50 + cp)) * w
+        f[2] = self.kin - self.kout * (1.0 + self.emax * cp * den * r) * w
         f[3] = -absorbed
         return f
 
@@ -175,15 +246,18 @@ class _Model:
         c = a1 * self.inv_v1
         cp = np.maximum(c, 0.0)
         wpos = np.maximum(w, _W_FLOOR)
-        vm = self.vmax * np.power(wpos / WBC_REFERENCE, self.wexp)
+        vm = self.vmax * _power(wpos / WBC_REFERENCE, self.wpow)
         den = self.km + cp
-        j11 = -vm * self.km * self.inv_v1 / (den * den) - self.q_v1
-        j13 = -self.wexp * vm * c / den / wpos
         den50 = self.ec50 + cp
+        r = 1.0 / (den * den50)
+        iden = den50 * r  # 1/(Km + C⁺)
+        iden50 = den * r  # 1/(EC50 + C⁺)
+        j11 = -vm * self.km * self.inv_v1 * iden * iden - self.q_v1
+        j13 = -self.wexp * vm * c * iden / wpos
         j31 = np.where(
-            c > 0, -self.kout * self.emax * self.ec50 * self.inv_v1 / (den50 * den50) * w, 0.0
+            c > 0, -self.kout * self.emax * self.ec50 * self.inv_v1 * iden50 * iden50 * w, 0.0
         )
-        j33 = -self.kout * (1.0 + self.emax * cp / den50)
+        j33 = -self.kout * (1.0 + self.emax * cp * iden50)
         return j11, j13, j31, j33
 
 
@@ -192,9 +266,13 @@ class _Solver:
 
     def __init__(self, m: _Model, y: FloatArray, h: FloatArray) -> None:
         j11, j13, j31, j33 = m.jacobian(y)
-        d = 1.0 / (_GAM * h)
-        self.p2 = 1.0 / (d + m.q_v2)  # j22 = -Q/V2
-        self.p3 = 1.0 / (d - j33)
+        self.inv_h = 1.0 / h
+        d = self.inv_h * (1.0 / _GAM)  # 1/(γh), exact (γ = 1/2)
+        dq = d + m.q_v2  # j22 = -Q/V2
+        dj = d - j33
+        pq = 1.0 / (dq * dj)
+        self.p2 = dj * pq
+        self.p3 = dq * pq
         self.p4 = 1.0 / (d + m.ka)  # j44 = -ka
         self.j21 = m.q_v1
         self.j31 = j31
@@ -237,6 +315,7 @@ class _Work:
         f: FloatArray,
         t: FloatArray,
         h: FloatArray,
+        first: npt.NDArray[np.bool_],
     ) -> None:
         self.idx = idx
         self.model = _Model(ind.take(idx))
@@ -244,13 +323,22 @@ class _Work:
         self.f = f[:, idx]
         self.t = t[idx]
         self.h = h[idx]
+        self.first = first[idx]
         self.active = np.ones(idx.size, dtype=bool)
 
-    def store(self, y: FloatArray, f: FloatArray, t: FloatArray, h: FloatArray) -> None:
+    def store(
+        self,
+        y: FloatArray,
+        f: FloatArray,
+        t: FloatArray,
+        h: FloatArray,
+        first: npt.NDArray[np.bool_],
+    ) -> None:
         y[:, self.idx] = self.y
         f[:, self.idx] = self.f
         t[self.idx] = self.t
         h[self.idx] = self.h
+        first[self.idx] = self.first
 
 
 def integrate(
@@ -304,6 +392,8 @@ def integrate(
     f = np.zeros((4, n))
     t = np.zeros(n)
     h = np.full(n, _H_RESTART)
+    h_mem = np.full((_PHASES, n), _H_RESTART)
+    first = np.zeros(n, dtype=bool)  # no step accepted yet since the input changed
     atol_v = np.asarray(atol, dtype=np.float64).reshape(4, 1)
     steps = rejected = iterations = 0
     segs = _segments(doses, t_end, sync)
@@ -312,12 +402,14 @@ def integrate(
         observer.on_event(seg.t0, seg.t1, y[0] * full.inv_v1, y[2].copy(), seg.dose_starts)
         if seg.sc_mg > 0:
             y[3] += ind.f_sc * seg.sc_mg
+        phase = seg.phase
         if seg.input_changes:
-            np.minimum(h, _H_RESTART, out=h)
+            np.minimum(h, h_mem[phase], out=h)
+        first.fill(seg.input_changes)
         rate = seg.rate_mg_per_h
         f = full.rhs(y, rate)
         t.fill(seg.t0)
-        work = _Work(everyone, ind, y, f, t, h) if n else None
+        work = _Work(everyone, ind, y, f, t, h, first) if n else None
         t1 = seg.t1
         tol_t = 1e-12 * max(1.0, t1)
         while work is not None:
@@ -381,19 +473,26 @@ def integrate(
                     work.active[sel[lasta]] = False
             inv_e = 1.0 / np.maximum(e, 1e-12)
             grow = np.minimum(_MAX_GROW, _SAFETY * np.sqrt(np.sqrt(inv_e)))  # 0.9·e^(-1/4)
-            shrink = np.maximum(_MIN_SHRINK, _SAFETY * np.cbrt(inv_e))  # 0.9·e^(-1/3)
+            # 0.9·e^(-1/3), at least 0.2 (reached for e > 91, hence the clip at e = 1000)
+            cube = _power(np.maximum(inv_e, _SHRINK_CLIP), CUBE_ROOT)
+            shrink = np.maximum(_MIN_SHRINK, _SAFETY * cube)
+            proposal = hs * grow
+            remember = acc & work.first
+            if remember.any():
+                h_mem[phase, work.idx[remember]] = proposal[remember]
+                work.first = work.first & ~acc
             # After a final (clipped) step keep the larger of the proposal and the old step.
-            new_acc = np.where(last, np.maximum(work.h, hs * grow), hs * grow)
+            new_acc = np.where(last, np.maximum(work.h, proposal), proposal)
             work.h = np.where(acc, new_acc, np.where(rej, hs * shrink, work.h))
             if rej.any() and float(np.min(work.h[rej])) < 1e-12:
                 raise RuntimeError("pk integration step size underflow")
             n_act = int(np.count_nonzero(work.active))
             if n_act == 0:
-                work.store(y, f, t, h)
+                work.store(y, f, t, h, first)
                 work = None
             elif n_act < 0.5 * work.idx.size and work.idx.size > 16:
-                work.store(y, f, t, h)
-                work = _Work(work.idx[work.active], ind, y, f, t, h)
+                work.store(y, f, t, h, first)
+                work = _Work(work.idx[work.active], ind, y, f, t, h, first)
     observer.on_event(t_end, t_end, y[0] * full.inv_v1, y[2].copy(), 0)
     return y, IntegrationStats(steps, rejected, iterations, len(segs), n)
 
@@ -404,7 +503,7 @@ def _rosenbrock_step(
     sol = _Solver(m, y0, h)
     g1 = sol.solve(f0)
     f = m.rhs(y0 + _A21 * g1, rate)
-    inv_h = 1.0 / h
+    inv_h = sol.inv_h
     g2 = sol.solve(f + (_C21 * inv_h) * g1)
     f = m.rhs(y0 + _A31 * g1 + _A32 * g2, rate)
     g3 = sol.solve(f + inv_h * (_C31 * g1 + _C32 * g2))

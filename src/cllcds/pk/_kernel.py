@@ -23,9 +23,8 @@ The results equal the NumPy path's to round-off (tests/pk/test_kernel.py checks 
 segments are processed in chunks so that the per-event arrays stay within
 :data:`CHUNK_VALUES` values whatever the number of patients. Compilation is cached on disk
 (``cache=True``), so only the first run on a machine pays for it. numba keys that cache on
-this file only: after changing a constant imported from :mod:`cllcds.pk._simulate` in a
-development checkout, delete ``__pycache__/_kernel*.nb*`` (an installed release replaces both
-files, which invalidates it).
+this file and the kernels' bytecode only, so :func:`_drop_stale_cache` empties it whenever
+the modules whose constants the kernels read have changed.
 
 Importing this module imports numba; :mod:`cllcds.pk._population` imports it only when the
 compiled path is used (``backend="compiled"``, or ``"auto"`` with numba installed).
@@ -33,9 +32,11 @@ compiled path is used (``backend="compiled"``, or ``"auto"`` with numba installe
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -548,6 +549,49 @@ def _run_impl(
 
 
 _run: Any = numba.njit(cache=True, error_model="numpy", parallel=True)(_run_impl)
+
+_KERNELS: tuple[Any, ...] = (
+    _power,
+    _rhs,
+    _hermite,
+    _crossing,
+    _interior_extreme,
+    _patient,
+    _run,
+)
+_CONSTANT_SOURCES = ("_simulate.py", "_summaries.py", "_model.py", "_doses.py")
+"""The modules whose constants the kernels freeze when they are compiled."""
+
+
+def _drop_stale_cache() -> None:
+    """Forget cached machine code compiled against other constants.
+
+    numba keys its on-disk cache on this file's time stamp and on the kernels' bytecode, not on
+    the module-level constants they read from the modules of :data:`_CONSTANT_SOURCES`; after
+    one of those changes alone (a development checkout, an in-place upgrade) the cache would
+    load machine code with the old constants. The digest of those sources is kept beside the
+    cache; when it differs, every kernel's cache index is emptied, so they are compiled again.
+    """
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _CONSTANT_SOURCES:
+        digest.update((here / name).read_bytes())
+    stamp = digest.hexdigest()
+    marker = Path(_run._cache.cache_path) / "_kernel.constants.sha256"
+    try:
+        if marker.read_text(encoding="ascii") == stamp:
+            return
+    except OSError:
+        pass
+    try:
+        for kernel in _KERNELS:
+            kernel._cache.flush()
+        marker.write_text(stamp, encoding="ascii")
+    except OSError:
+        pass  # a read-only cache: numba cannot write there either
+
+
+_drop_stale_cache()
 
 
 def _parameters(ind: Individuals) -> FloatArray:

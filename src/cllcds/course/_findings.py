@@ -760,19 +760,33 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             r for r in run.lab_history if r.code is code and (r.date or run.as_of) >= start
         ] or [latest]
 
-        def graded(r: LabResult, base: LabResult | None = base) -> grading.GradeResult:
+        # A grade depends on the value (as reported and canonical), the scale, the baseline and
+        # the support flags, never on the date: equal inputs are graded once per lab. A zero is
+        # always graded afresh (0.0 and -0.0 are equal keys but print differently).
+        seen: dict[tuple[object, ...], grading.GradeResult] = {}
+
+        def graded(
+            r: LabResult,
+            base: LabResult | None = base,
+            seen: dict[tuple[object, ...], grading.GradeResult] = seen,
+        ) -> grading.GradeResult:
             day = r.date or run.as_of
             hb, anc = r.code is LabCode.HGB, r.code is LabCode.ANC
             transfused, esa = _hb_support(run, day) if hb else (False, None)
             gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
-            return grading.grade(
-                r,
-                scale,
-                baseline=base,
-                transfused=transfused,
-                growth_factor=gcsf,
-                erythropoietin=esa,
-            )
+            key = (r.value, r.reported_value, r.reported_unit, transfused, esa, gcsf)
+            res = seen.get(key) if r.value != 0 else None
+            if res is None:
+                res = grading.grade(
+                    r,
+                    scale,
+                    baseline=base,
+                    transfused=transfused,
+                    growth_factor=gcsf,
+                    erythropoietin=esa,
+                )
+                seen[key] = res
+            return res
 
         results = [(r, graded(r)) for r in course_values]
         if scale is ToxicityScale.IWCLL_2008_HAEM:

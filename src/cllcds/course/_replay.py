@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,7 @@ from cllcds.domain import (
 from cllcds.domain import (
     weekly_window as _weekly_window,
 )
+from cllcds.domain._course import _EVENT_TYPE
 from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
@@ -410,6 +412,8 @@ class _Run:
     ladder: knowledge.DoseModificationRules
     baseline: cytopenia.Counts
     doses: list[tuple[dt.date, float, AdministrationRoute]] = field(default_factory=list)
+    dose_dates: list[dt.date] = field(default_factory=list)
+    """The dates of ``doses`` (in date order, as replayed): the index of the weekly window."""
     schedule: tuple[_Slot, ...] | None = None
     """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
@@ -685,6 +689,7 @@ class _Run:
         if not self.doses or (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
             self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
+        self.dose_dates.append(day)
         week_mg, week_text = self.week_total(day), self.week_text(day)
         if week_mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
             self.alert(
@@ -724,7 +729,12 @@ class _Run:
         the days before it)."""
         lo, hi = self.week_bounds(day)
         hi = min(hi, day)
-        return sum(mg for d, mg, _ in self.doses if lo <= d <= hi and not (before and d == day))
+        # The doses are in date order: the window starts at the first dose on or after ``lo``
+        # (same doses, same order of summation as a scan of the whole list).
+        first = bisect_left(self.dose_dates, lo)
+        return sum(
+            mg for d, mg, _ in self.doses[first:] if lo <= d <= hi and not (before and d == day)
+        )
 
     def week_text(self, day: dt.date) -> str:
         lo, hi = self.week_bounds(day)
@@ -1433,10 +1443,18 @@ _AFTER_TIMED = frozenset(
 (results and observations) come before them: untimed labs on a dose day are pre-dose."""
 
 
+_CLASS_TYPE: dict[type[Event], EventType] = dict(_EVENT_TYPE)
+"""Each event class's type (a class is a cheap dictionary key; an enum member is not)."""
+_AFTER_TIMED_CLASSES = frozenset(c for c, t in _CLASS_TYPE.items() if t in _AFTER_TIMED)
+_CLASS_ORDER = {c: _TYPE_ORDER[t] for c, t in _CLASS_TYPE.items()}
+_UNTIMED_FIRST = (0, dt.time.min)
+_UNTIMED_LAST = (2, dt.time.min)
+
+
 def _slot(e: Event) -> tuple[int, dt.time]:
     if e.time is not None:
         return 1, e.time
-    return (2 if e.type in _AFTER_TIMED else 0), dt.time.min
+    return _UNTIMED_LAST if e.__class__ in _AFTER_TIMED_CLASSES else _UNTIMED_FIRST
 
 
 def weekly_window(
@@ -1461,23 +1479,38 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     results first, then timed events by time, then untimed doses and reactions; then by type
     (results, what was done, reactions to it); ties by content. Never by list position, so the
     order of entry cannot change the answer."""
-    events = sorted(
-        (e for e in course.effective_events() if e.date <= as_of),
-        key=lambda e: (e.date, _slot(e), _TYPE_ORDER[e.type]),
+    # One key per event: (date, slot, type order); each type has its own order, so equal keys
+    # are the same day, slot and type.
+    keyed = sorted(
+        (
+            (
+                (e.date, _slot(e), _CLASS_ORDER[e.__class__]),
+                e,
+            )
+            for e in course.effective_events()
+            if e.date <= as_of
+        ),
+        key=_first,
     )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
     out: list[Event] = []
-    i = 0
-    while i < len(events):
+    i, n = 0, len(keyed)
+    while i < n:
+        key = keyed[i][0]
         j = i + 1
-        key = (events[i].date, _slot(events[i]), events[i].type)
-        while j < len(events) and (events[j].date, _slot(events[j]), events[j].type) == key:
+        while j < n and keyed[j][0] == key:
             j += 1
-        run = events[i:j]
-        out.extend(run if len(run) == 1 else sorted(run, key=_content))
+        if j == i + 1:
+            out.append(keyed[i][1])
+        else:
+            out.extend(sorted((e for _, e in keyed[i:j]), key=_content))
         i = j
     return out
+
+
+def _first(pair: tuple[tuple[dt.date, tuple[int, dt.time], int], Event]) -> object:
+    return pair[0]
 
 
 def _worse(a: LabResult, b: LabResult) -> LabResult:

@@ -690,8 +690,9 @@ class _Run:
             self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
         self.dose_dates.append(day)
-        week_mg, week_text = self.week_total(day), self.week_text(day)
+        week_mg = self.week_total(day)
         if week_mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
+            week_text = self.week_text(day)  # only where it is said
             self.alert(
                 Severity.CRITICAL,
                 "weekly-ceiling",
@@ -1509,7 +1510,9 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     return out
 
 
-def _first(pair: tuple[tuple[dt.date, tuple[int, dt.time], int], Event]) -> object:
+def _first(
+    pair: tuple[tuple[dt.date, tuple[int, dt.time], int], Event],
+) -> tuple[dt.date, tuple[int, dt.time], int]:
     return pair[0]
 
 
@@ -1595,7 +1598,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         if b is not None:
             run.all_anc.append((course.baseline.date, b.value))
     for ev in events:
-        run.release_due(ev.date)
+        if run.pending_release:
+            run.release_due(ev.date)
         if run.counts_pending is not None and (
             not isinstance(ev, LabEvent)
             or ev.date != run.counts_pending

@@ -59,6 +59,10 @@ def parse_enum(enum: type[E], text: object, field: str) -> E:
 class LabUnit(Enum):
     """UCUM units accepted for lab values."""
 
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
+
     PER_10E9_L = "10*9/L"
     PER_10E3_UL = "10*3/uL"
     """Same magnitude as 10^9/L."""
@@ -162,6 +166,10 @@ count in 10^9/L: per-microlitre counts are reported as whole numbers."""
 
 class LabCode(Enum):
     """The labs cllcds grades and assesses, by short name (``LabCode.parse`` also takes LOINC)."""
+
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
 
     WBC = "WBC"
     ALC = "ALC"

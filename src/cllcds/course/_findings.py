@@ -752,13 +752,24 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
     scale = run.course.rule_sets.toxicity
     baseline = run.course.baseline
     start = run.course.start_date
+    # The course's values of each lab (on or after the start), in the order recorded.
+    history: dict[LabCode, list[LabResult]] = {}
+    as_of = run.as_of
+    for r in run.lab_history:
+        if (r.date or as_of) >= start:
+            values = history.get(r.code)
+            if values is None:
+                history[r.code] = [r]
+            else:
+                values.append(r)
+    # Without a transfusion, an ESA or a growth factor recorded, every value has the same
+    # support flags (what _hb_support and the G-CSF check below give for empty lists).
+    unsupported = not (run.transfusions or run.esas or run.growth_factor)
     for code, latest in sorted(run.labs.items(), key=lambda kv: kv[0].value):
         if not code.graded:
             continue
         base = baseline.lab(code) if baseline is not None else None
-        course_values = [
-            r for r in run.lab_history if r.code is code and (r.date or run.as_of) >= start
-        ] or [latest]
+        course_values = history.get(code) or [latest]
 
         # A grade depends on the value (as reported and canonical), the scale, the baseline and
         # the support flags, never on the date: equal inputs are graded once per lab. A zero is
@@ -770,10 +781,15 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             base: LabResult | None = base,
             seen: dict[tuple[object, ...], grading.GradeResult] = seen,
         ) -> grading.GradeResult:
-            day = r.date or run.as_of
             hb, anc = r.code is LabCode.HGB, r.code is LabCode.ANC
-            transfused, esa = _hb_support(run, day) if hb else (False, None)
-            gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
+            transfused: bool
+            esa: bool | None
+            if unsupported:
+                transfused, esa, gcsf = False, (False if hb else None), (False if anc else None)
+            else:
+                day = r.date or run.as_of
+                transfused, esa = _hb_support(run, day) if hb else (False, None)
+                gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
             key = (r.value, r.reported_value, r.reported_unit, transfused, esa, gcsf)
             res = seen.get(key) if r.value != 0 else None
             if res is None:

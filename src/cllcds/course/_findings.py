@@ -741,6 +741,11 @@ def _cmv_prophylaxis(run: _Run, basis: dt.date, over: bool) -> ProphylaxisInfo:
     )
 
 
+GRADE_EACH_VALUE_ONCE = True
+"""Grade each distinct value of a lab once per replay (``False``: every value afresh, as the
+tests compare)."""
+
+
 def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
     """Each lab's grade on the course's toxicity scale.
 
@@ -791,7 +796,7 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
                 transfused, esa = _hb_support(run, day) if hb else (False, None)
                 gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
             key = (r.value, r.reported_value, r.reported_unit, transfused, esa, gcsf)
-            res = seen.get(key) if r.value != 0 else None
+            res = seen.get(key) if r.value != 0 and GRADE_EACH_VALUE_ONCE else None
             if res is None:
                 res = grading.grade(
                     r,

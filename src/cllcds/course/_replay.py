@@ -347,7 +347,23 @@ class _Profile:
     monotherapy: bool
 
 
+_PROFILES: dict[int, tuple[Regimen, _Profile]] = {}
+"""Profiles of the regimens replayed so far, by object (the library's regimens are read once
+per process, so a replay finds its regimen's profile here)."""
+
+
 def _profile(regimen: Regimen) -> _Profile:
+    hit = _PROFILES.get(id(regimen))
+    if hit is not None and hit[0] is regimen:
+        return hit[1]
+    if len(_PROFILES) >= 256:  # regimens built by hand (tests): keep the table small
+        _PROFILES.clear()
+    profile = _make_profile(regimen)
+    _PROFILES[id(regimen)] = (regimen, profile)
+    return profile
+
+
+def _make_profile(regimen: Regimen) -> _Profile:
     rules = [r for r in (*regimen.run_in, *regimen.components) if r.drug is Drug.ALEMTUZUMAB]
     esc = sorted(
         (r for r in rules if r.phase is DosePhase.ESCALATION and r.days),
@@ -711,11 +727,11 @@ class _Run:
                 used={"week_total_mg": week_mg, "reading": self.settings.weekly_ceiling},
             )
         # Where the course now stands in the escalation.
-        steps = [s for s, _ in self.profile.steps]
-        at_or_below = [i for i, s in enumerate(steps) if s <= mg]
-        self.step_index = at_or_below[-1] if at_or_below else 0
         if mg >= self.escalation_ceiling_mg:
-            self.step_index = len(steps)  # escalation complete
+            self.step_index = len(self.profile.steps)  # escalation complete
+        else:
+            at_or_below = [i for i, (s, _) in enumerate(self.profile.steps) if s <= mg]
+            self.step_index = at_or_below[-1] if at_or_below else 0
         self.last_dose_tolerated = True
         self.resume_dose_mg = None
         if HoldKind.CYTOPENIA not in self.holds:

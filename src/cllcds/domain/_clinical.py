@@ -953,11 +953,21 @@ def lab_fast(code: str, value: float, unit: str, date: dt.date | None) -> LabRes
         return None
     if whole and value < FRACTIONAL_PER_UL_LIMIT and value != int(value):
         return None
-    result = object.__new__(LabResult)
-    _set = object.__setattr__
-    _set(result, "code", lab)
-    _set(result, "value", canonical)
-    _set(result, "date", date)
-    _set(result, "reported_value", value)
-    _set(result, "reported_unit", lab_unit)
+    # Every slot set directly: the object LabResult(lab, canonical, date, value, lab_unit)
+    # makes, without its __post_init__ repeating the checks above.
+    result = _new(LabResult)
+    _SET_CODE(result, lab)
+    _SET_VALUE(result, canonical)
+    _SET_DATE(result, date)
+    _SET_REPORTED_VALUE(result, value)
+    _SET_REPORTED_UNIT(result, lab_unit)
     return result
+
+
+_new = object.__new__
+_LAB_RESULT_FIELDS = ("code", "value", "date", "reported_value", "reported_unit")
+if tuple(f.name for f in dataclasses.fields(LabResult)) != _LAB_RESULT_FIELDS:
+    raise TypeError("LabResult's fields changed: update lab_fast")  # pragma: no cover
+_SET_CODE, _SET_VALUE, _SET_DATE, _SET_REPORTED_VALUE, _SET_REPORTED_UNIT = (
+    getattr(LabResult, name).__set__ for name in _LAB_RESULT_FIELDS
+)

@@ -181,7 +181,7 @@ _SET_VALUE, _SET_UNIT = _setters(CmvPcr, ("value", "unit"))
 
 def _build(s: _Hot, i: int, dates: dict[str, dt.date]) -> Event | None:
     """The event the reference reader makes of ``s``; ``None`` to let it read the event."""
-    date = _plain_date(s.date, dates)
+    date = dates.get(s.date) or _plain_date(s.date, dates)
     time = None if s.time is None else _clock(s.time)
     ev_id = s.id or None
     sup = s.supersedes or None

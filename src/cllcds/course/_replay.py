@@ -327,7 +327,7 @@ _TYPE_ORDER = {
 def _content(e: Event) -> tuple[str, str, float, str]:
     if isinstance(e, LabEvent):  # the common tie: several labs on one day
         r = e.result
-        return ("0", r.code.value, r.value, f"{e.id!r} {e.supersedes!r}")
+        return ("0", r.code._value_, r.value, f"{e.id!r} {e.supersedes!r}")
     return ("1", "", 0.0, _full_content(e))
 
 
@@ -909,13 +909,14 @@ class _Run:
             self.labs[r.code] = r
             self.lab_day[r.code] = (ev.date, ev.time)
         self.lab_history.append(r)
-        waiting = []
-        for key, since, needs in self.count_waits:
-            if all(self.count_on_or_after(c, since) for c in needs):
-                self.release(key, ev.date)  # the count is in: the ladder judges it
-            else:
-                waiting.append((key, since, needs))
-        self.count_waits = waiting
+        if self.count_waits:
+            waiting = []
+            for key, since, needs in self.count_waits:
+                if all(self.count_on_or_after(c, since) for c in needs):
+                    self.release(key, ev.date)  # the count is in: the ladder judges it
+                else:
+                    waiting.append((key, since, needs))
+            self.count_waits = waiting
         if r.code in (LabCode.ANC, LabCode.PLT):
             if self.counts_pending is None:
                 self.counts_untimed = False

@@ -13,8 +13,9 @@ For each course the script times, per course, in one run:
   reader for everything else,
 * ``replay`` (all rules, the full state) and ``state_document`` (the ``cllcds.state/1`` JSON).
 
-Each figure is the best of ``--rounds`` rounds of the mean time per call (the best round is the
-one least disturbed by other jobs on a shared machine). With ``--before SRC`` (the ``src``
+Each figure is the best of ``--rounds`` rounds of the mean CPU time per call (process time, so
+time the process waits for a core does not count; the best round is the one least disturbed by
+other jobs on a shared machine). With ``--before SRC`` (the ``src``
 directory of another checkout, e.g. the main branch) the script also times that tree's
 ``parse_course`` and ``replay`` in subprocesses, interleaved round by round with this tree's, so
 both are measured under the same load.
@@ -107,14 +108,14 @@ def document(name: str) -> dict[str, Any]:
 
 
 def per_call_us(fn: Callable[[], object], repeat: int, rounds: int) -> float:
-    """Best over ``rounds`` rounds of the mean time per call, in microseconds."""
+    """Best over ``rounds`` rounds of the mean CPU time per call, in microseconds."""
     fn()
     best = float("inf")
     for _ in range(rounds):
-        t = time.perf_counter()
+        t = time.process_time()
         for _ in range(repeat):
             fn()
-        best = min(best, (time.perf_counter() - t) / repeat * 1e6)
+        best = min(best, (time.process_time() - t) / repeat * 1e6)
     return best
 
 

@@ -136,3 +136,31 @@ def test_grading_each_value_once_gives_the_same_state(
     every = replay(course)
     assert repr(once) == repr(every)
     assert state_document(once) == state_document(every)
+
+
+def test_ctcae_grade_is_the_grade_of_grading_grade() -> None:
+    """Every graded lab in every accepted unit, over values around every band edge: the grade
+    alone is the grade the full grading gives."""
+    from cllcds.domain import InputError, LabCode, LabResult, ToxicityScale
+    from cllcds.rules import grading
+
+    day = dt.date(2024, 1, 8)
+    values = [0.0, 0.05, 0.1, 0.2, 0.25, 0.3, 0.45, 0.5, 0.55, 0.8, 1.0, 1.2, 1.5, 1.9, 2.0]
+    values += [2.5, 3.0, 3.3, 4.0, 4.5, 5.0, 6.2, 6.5, 7.9, 8.0, 8.5, 10.0, 12.0, 13.5, 20.0]
+    values += [24.9, 25.0, 49.0, 50.0, 74.0, 75.0, 80.0, 99.0, 100.0, 149.0, 150.0, 200.0]
+    values += [499.0, 500.0, 800.0, 999.0, 1000.0, 1500.0, 2000.0, 50000.0, 150000.0]
+    checked = 0
+    for code in LabCode:
+        if not code.graded:
+            continue
+        for unit in code.accepted_units:
+            for v in values:
+                try:
+                    r = LabResult.of(code, v, unit, date=day)
+                except InputError:
+                    continue
+                full = grading.grade(r, ToxicityScale.CTCAE_5)
+                expected = None if full.grade is None else int(full.grade)
+                assert _findings.ctcae_grade(r) == expected, (code, unit, v)
+                checked += 1
+    assert checked > 300

@@ -26,8 +26,9 @@ from cllcds.domain import (
     ProphylaxisKind,
     ResponseCategory,
     ToxicityScale,
+    from_canonical,
 )
-from cllcds.knowledge import RenalPhase
+from cllcds.knowledge import RenalPhase, grading_table, lln_defaults
 from cllcds.rules import grading, renal, supportive
 from cllcds.rules import response as response_rules
 
@@ -741,6 +742,31 @@ def _cmv_prophylaxis(run: _Run, basis: dt.date, over: bool) -> ProphylaxisInfo:
     )
 
 
+def ctcae_grade(r: LabResult) -> int | None:
+    """The CTCAE v5.0 grade of ``r``, as :func:`cllcds.rules.grading.grade` sets it (``None``:
+    not graded on CTCAE), without its rationale, decision and citations: the worst grade of a
+    course needs only the grade of each value; the full result is built for the values the
+    state shows. Checked against ``grading.grade`` by the tests."""
+    table = grading_table(ToxicityScale.CTCAE_5)
+    rows = table.labs.get(r.code)
+    if rows is None:
+        return None
+    lln_result = lln_defaults().get(r.code)
+    lln = lln_result.value if lln_result is not None else 0.0
+    unit = r.reported_unit
+    si = rows.si_bands.get(unit) if unit is not None else None
+    if si is not None and unit is not None and r.reported_value is not None:
+        x, bound = r.reported_value, from_canonical(r.code, lln, unit)
+    else:
+        si, x, bound = rows.bands, r.value, lln
+    if x >= bound:
+        return 0
+    for band in si:
+        if band.contains(x, bound):
+            return int(band.grade)
+    raise AssertionError(f"no band contains {x}")  # pragma: no cover (grade() raises too)
+
+
 GRADE_EACH_VALUE_ONCE = True
 """Grade each distinct value of a lab once per replay (``False``: every value afresh, as the
 tests compare)."""
@@ -809,14 +835,15 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
                 seen[key] = res
             return res
 
-        results = [(r, graded(r)) for r in course_values]
         if scale is ToxicityScale.IWCLL_2008_HAEM:
+            results = [(r, graded(r)) for r in course_values]
             # The nadir: the lowest value that can be graded (Hb before any transfusion).
             usable = [
                 (r, g) for r, g in results if not g.decision.inputs_used.get("transfused")
             ] or results
             chosen, res = min(usable, key=lambda rg: (rg[0].value, rg[0].date or run.as_of))
             worst_r, worst = chosen, res
+            worst_grade = None if worst.grade is None else int(worst.grade)
             basis = "nadir"
             decision = dataclasses.replace(
                 res.decision,
@@ -825,11 +852,24 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             )
         else:
             chosen, res = latest, graded(latest)
-            gradable = [(r, g) for r, g in results if g.grade is not None]
-            worst_r, worst = max(
-                gradable or [(chosen, res)],
-                key=lambda rg: (_grade_rank(rg[1]), rg[0].date or run.as_of),
-            )
+            if GRADE_EACH_VALUE_ONCE:
+                # The worst grade by value alone (CTCAE grades the value, nothing else); the
+                # full result only for the latest value.
+                ranked: list[tuple[LabResult, int | None]] = [
+                    (r, g) for r in course_values if (g := ctcae_grade(r)) is not None
+                ]
+                worst_r, worst_grade = max(
+                    ranked or [(chosen, None if res.grade is None else int(res.grade))],
+                    key=lambda rg: (-1 if rg[1] is None else rg[1], rg[0].date or run.as_of),
+                )
+            else:
+                results = [(r, graded(r)) for r in course_values]
+                gradable = [(r, g) for r, g in results if g.grade is not None]
+                worst_r, worst = max(
+                    gradable or [(chosen, res)],
+                    key=lambda rg: (_grade_rank(rg[1]), rg[0].date or run.as_of),
+                )
+                worst_grade = None if worst.grade is None else int(worst.grade)
             basis = "latest"
             decision = res.decision
         run.decisions.append(decision)
@@ -841,7 +881,7 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             value=chosen.value,
             unit=code.canonical_unit.value,
             decision=decision,
-            worst=None if worst.grade is None else int(worst.grade),
+            worst=worst_grade,
             worst_date=worst_r.date or run.as_of,
             worst_value=worst_r.value,
             basis=basis,

@@ -416,6 +416,13 @@ class _Hold:
     """Held because the engine cannot decide (fail closed), not because a rule said so."""
 
 
+_DecisionArgs = tuple[
+    str, object, DecisionStatus, str, Citation, dict[str, object], tuple[str, ...]
+]
+"""The arguments of a :class:`Decision` not made yet (rule, outcome, status, rationale,
+citation, inputs used, inputs missing)."""
+
+
 @dataclass
 class _Run:
     """Mutable state while replaying (never leaves this module)."""
@@ -478,7 +485,8 @@ class _Run:
     """Days with an alemtuzumab dose recorded (any order within the day)."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
-    decisions: list[Decision[Any]] = field(default_factory=list)
+    decisions: list[Decision[Any] | _DecisionArgs] = field(default_factory=list)
+    """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
 
     # ---------------------------------------------------------------------------------------
     def alert(
@@ -506,9 +514,9 @@ class _Run:
         used: dict[str, object] | None = None,
         missing: Iterable[str] = (),
     ) -> None:
-        self.decisions.append(
-            Decision(rule, outcome, status, rationale, cite, used or {}, tuple(missing))
-        )
+        # Kept as its arguments: most rules are decided again later in the replay and only the
+        # latest decision of each rule is in the state (_latest_decisions makes those).
+        self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
 
     @property
     def started(self) -> bool:
@@ -1498,17 +1506,12 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     (results, what was done, reactions to it); ties by content. Never by list position, so the
     order of entry cannot change the answer."""
     # One key per event: (date, slot, type order); each type has its own order, so equal keys
-    # are the same day, slot and type.
+    # are the same day, slot and type. The position in the list after the key keeps the sort
+    # stable (as a sort by the key alone is) and never lets it compare two events.
     keyed = sorted(
-        (
-            (
-                (e.date, _slot(e), _CLASS_ORDER[e.__class__]),
-                e,
-            )
-            for e in course.effective_events()
-            if e.date <= as_of
-        ),
-        key=_first,
+        ((e.date, _slot(e), _CLASS_ORDER[e.__class__]), i, e)
+        for i, e in enumerate(course.effective_events())
+        if e.date <= as_of
     )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
@@ -1520,17 +1523,11 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
         while j < n and keyed[j][0] == key:
             j += 1
         if j == i + 1:
-            out.append(keyed[i][1])
+            out.append(keyed[i][2])
         else:
-            out.extend(sorted((e for _, e in keyed[i:j]), key=_content))
+            out.extend(sorted((e for _, _, e in keyed[i:j]), key=_content))
         i = j
     return out
-
-
-def _first(
-    pair: tuple[tuple[dt.date, tuple[int, dt.time], int], Event],
-) -> tuple[dt.date, tuple[int, dt.time], int]:
-    return pair[0]
 
 
 def _worse(a: LabResult, b: LabResult) -> LabResult:
@@ -1830,14 +1827,17 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
     return NextDose(day, "alemtuzumab", mg, route.value, phase, premed, why, cite)
 
 
-def _latest_decisions(decisions: list[Decision[Any]]) -> tuple[Decision[Any], ...]:
+def _latest_decisions(
+    decisions: list[Decision[Any] | _DecisionArgs],
+) -> tuple[Decision[Any], ...]:
     """The state's decisions: the latest of each rule (a replay decides some rules at every lab
     or dose; the earlier outcomes are history, not the state)."""
-    latest: dict[str, Decision[Any]] = {}
+    latest: dict[str, Decision[Any] | _DecisionArgs] = {}
     for d in decisions:
-        latest.pop(d.rule, None)
-        latest[d.rule] = d
-    return tuple(latest.values())
+        rule = d[0] if isinstance(d, tuple) else d.rule
+        latest.pop(rule, None)
+        latest[rule] = d
+    return tuple(Decision(*d) if isinstance(d, tuple) else d for d in latest.values())
 
 
 def _finish(run: _Run) -> CourseState:

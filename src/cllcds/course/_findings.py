@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cllcds.domain import (
@@ -747,24 +748,33 @@ def ctcae_grade(r: LabResult) -> int | None:
     not graded on CTCAE), without its rationale, decision and citations: the worst grade of a
     course needs only the grade of each value; the full result is built for the values the
     state shows. Checked against ``grading.grade`` by the tests."""
-    table = grading_table(ToxicityScale.CTCAE_5)
-    rows = table.labs.get(r.code)
-    if rows is None:
-        return None
-    lln_result = lln_defaults().get(r.code)
+    return _ctcae_grader(r.code)(r)
+
+
+def _ctcae_grader(code: LabCode) -> Callable[[LabResult], int | None]:
+    """:func:`ctcae_grade` for the results of one lab (its table row and LLN looked up once)."""
+    rows = grading_table(ToxicityScale.CTCAE_5).labs.get(code)
+    lln_result = lln_defaults().get(code)
     lln = lln_result.value if lln_result is not None else 0.0
-    unit = r.reported_unit
-    si = rows.si_bands.get(unit) if unit is not None else None
-    if si is not None and unit is not None and r.reported_value is not None:
-        x, bound = r.reported_value, from_canonical(r.code, lln, unit)
-    else:
-        si, x, bound = rows.bands, r.value, lln
-    if x >= bound:
-        return 0
-    for band in si:
-        if band.contains(x, bound):
-            return int(band.grade)
-    raise AssertionError(f"no band contains {x}")  # pragma: no cover (grade() raises too)
+    if rows is None:
+        return lambda r: None
+    si_bands, bands = rows.si_bands, rows.bands
+
+    def grade(r: LabResult) -> int | None:
+        unit = r.reported_unit
+        si = si_bands.get(unit) if unit is not None else None
+        if si is not None and unit is not None and r.reported_value is not None:
+            x, bound = r.reported_value, from_canonical(code, lln, unit)
+        else:
+            si, x, bound = bands, r.value, lln
+        if x >= bound:
+            return 0
+        for band in si:
+            if band.contains(x, bound):
+                return int(band.grade)
+        raise AssertionError(f"no band contains {x}")  # pragma: no cover (grade() raises too)
+
+    return grade
 
 
 GRADE_EACH_VALUE_ONCE = True
@@ -855,8 +865,9 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             if GRADE_EACH_VALUE_ONCE:
                 # The worst grade by value alone (CTCAE grades the value, nothing else); the
                 # full result only for the latest value.
+                grade_of = _ctcae_grader(code)
                 ranked: list[tuple[LabResult, int | None]] = [
-                    (r, g) for r in course_values if (g := ctcae_grade(r)) is not None
+                    (r, g) for r in course_values if (g := grade_of(r)) is not None
                 ]
                 worst_r, worst_grade = max(
                     ranked or [(chosen, None if res.grade is None else int(res.grade))],

@@ -632,7 +632,7 @@ class _Run:
                 self.discontinued[2],
                 day,
             )
-        for h in list(self.holds.values()):
+        for h in list(self.holds.values()) if self.holds else ():
             if h.since == day and (h.since_time is None or ev.time is None):
                 # Same day, not both timed: the order cannot be known (fail closed: flag it).
                 self.alert(
@@ -679,10 +679,11 @@ class _Run:
                 hold=key,
             )
         expected = self.expected_dose(day)
-        if self.doses:
-            gap = (day - self.doses[-1][0]).days
-            if gap >= GAP_RESTART_DAYS and mg > LABEL_FIRST_STEP_MG:
-                self.gap_alert(day, mg, gap)
+        # Days since the previous dose (None for the first); nothing below changes the doses
+        # until this one is added.
+        gap = (day - self.doses[-1][0]).days if self.doses else None
+        if gap is not None and gap >= GAP_RESTART_DAYS and mg > LABEL_FIRST_STEP_MG:
+            self.gap_alert(day, mg, gap)
         if expected is not None and mg > expected[0] and mg <= ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:
             self.alert(
                 Severity.WARNING,
@@ -700,7 +701,7 @@ class _Run:
                 self.ladder.citation,
                 day,
             )
-        if self.doses and (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
+        if gap is not None and gap >= GAP_RESTART_DAYS:
             # A restart after a delay of 7 days or more escalates to 10 then 30 mg "as
             # tolerated" (footnote to every row of the ladder); after a second occurrence the
             # 2001 insert escalates "to 10 mg only" (data: gap_restart_ceiling_after_second_mg).
@@ -710,7 +711,7 @@ class _Run:
                 else self.profile.target_mg
             )
             self.escalation_ceiling_mg = self.maintenance_mg = min(ceiling, self.profile.target_mg)
-        if not self.doses or (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
+        if gap is None or gap >= GAP_RESTART_DAYS:
             self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
         self.dose_dates.append(day)

@@ -1,6 +1,6 @@
 """cllcds.course: a treatment course laid out and followed (see docs/design.md)."""
 
-from ._document import parse_course
+from ._fast import parse_course
 from ._plan import plan
 from ._replay import DEFAULT_SETTINGS, EngineSettings, replay, weekly_window
 from ._schema import course_schema

@@ -803,8 +803,13 @@ def _prophylaxis(
     )
 
 
-def parse_course(doc: object) -> Course:
-    """Read a ``cllcds.course/1`` document (parsed JSON) into a :class:`Course`.
+def parse_course_reference(doc: object) -> Course:
+    """Read a ``cllcds.course/1`` document (parsed JSON) into a :class:`Course`: the reference
+    reader, value by value.
+
+    :func:`cllcds.course.parse_course` reads valid documents through a compiled schema
+    (``cllcds.course._fast``) and hands every other document to this function, which names
+    each problem; the tests check that both give the same course or the same errors.
 
     Raises
     ------

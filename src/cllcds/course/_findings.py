@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cllcds.domain import (
@@ -26,8 +27,9 @@ from cllcds.domain import (
     ProphylaxisKind,
     ResponseCategory,
     ToxicityScale,
+    from_canonical,
 )
-from cllcds.knowledge import RenalPhase
+from cllcds.knowledge import RenalPhase, grading_table, lln_defaults
 from cllcds.rules import grading, renal, supportive
 from cllcds.rules import response as response_rules
 
@@ -741,6 +743,45 @@ def _cmv_prophylaxis(run: _Run, basis: dt.date, over: bool) -> ProphylaxisInfo:
     )
 
 
+def ctcae_grade(r: LabResult) -> int | None:
+    """The CTCAE v5.0 grade of ``r``, as :func:`cllcds.rules.grading.grade` sets it (``None``:
+    not graded on CTCAE), without its rationale, decision and citations: the worst grade of a
+    course needs only the grade of each value; the full result is built for the values the
+    state shows. Checked against ``grading.grade`` by the tests."""
+    return _ctcae_grader(r.code)(r)
+
+
+def _ctcae_grader(code: LabCode) -> Callable[[LabResult], int | None]:
+    """:func:`ctcae_grade` for the results of one lab (its table row and LLN looked up once)."""
+    rows = grading_table(ToxicityScale.CTCAE_5).labs.get(code)
+    lln_result = lln_defaults().get(code)
+    lln = lln_result.value if lln_result is not None else 0.0
+    if rows is None:
+        return lambda r: None
+    si_bands, bands = rows.si_bands, rows.bands
+
+    def grade(r: LabResult) -> int | None:
+        unit = r.reported_unit
+        si = si_bands.get(unit) if unit is not None else None
+        if si is not None and unit is not None and r.reported_value is not None:
+            x, bound = r.reported_value, from_canonical(code, lln, unit)
+        else:
+            si, x, bound = bands, r.value, lln
+        if x >= bound:
+            return 0
+        for band in si:
+            if band.contains(x, bound):
+                return int(band.grade)
+        raise AssertionError(f"no band contains {x}")  # pragma: no cover (grade() raises too)
+
+    return grade
+
+
+GRADE_EACH_VALUE_ONCE = True
+"""Grade each distinct value of a lab once per replay (``False``: every value afresh, as the
+tests compare)."""
+
+
 def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
     """Each lab's grade on the course's toxicity scale.
 
@@ -752,36 +793,67 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
     scale = run.course.rule_sets.toxicity
     baseline = run.course.baseline
     start = run.course.start_date
+    # The course's values of each lab (on or after the start), in the order recorded.
+    history: dict[LabCode, list[LabResult]] = {}
+    as_of = run.as_of
+    for r in run.lab_history:
+        if (r.date or as_of) >= start:
+            values = history.get(r.code)
+            if values is None:
+                history[r.code] = [r]
+            else:
+                values.append(r)
+    # Without a transfusion, an ESA or a growth factor recorded, every value has the same
+    # support flags (what _hb_support and the G-CSF check below give for empty lists).
+    unsupported = not (run.transfusions or run.esas or run.growth_factor)
     for code, latest in sorted(run.labs.items(), key=lambda kv: kv[0].value):
         if not code.graded:
             continue
         base = baseline.lab(code) if baseline is not None else None
-        course_values = [
-            r for r in run.lab_history if r.code is code and (r.date or run.as_of) >= start
-        ] or [latest]
+        course_values = history.get(code) or [latest]
 
-        def graded(r: LabResult, base: LabResult | None = base) -> grading.GradeResult:
-            day = r.date or run.as_of
+        # A grade depends on the value (as reported and canonical), the scale, the baseline and
+        # the support flags, never on the date: equal inputs are graded once per lab. A zero is
+        # always graded afresh (0.0 and -0.0 are equal keys but print differently).
+        seen: dict[tuple[object, ...], grading.GradeResult] = {}
+
+        def graded(
+            r: LabResult,
+            base: LabResult | None = base,
+            seen: dict[tuple[object, ...], grading.GradeResult] = seen,
+        ) -> grading.GradeResult:
             hb, anc = r.code is LabCode.HGB, r.code is LabCode.ANC
-            transfused, esa = _hb_support(run, day) if hb else (False, None)
-            gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
-            return grading.grade(
-                r,
-                scale,
-                baseline=base,
-                transfused=transfused,
-                growth_factor=gcsf,
-                erythropoietin=esa,
-            )
+            transfused: bool
+            esa: bool | None
+            if unsupported:
+                transfused, esa, gcsf = False, (False if hb else None), (False if anc else None)
+            else:
+                day = r.date or run.as_of
+                transfused, esa = _hb_support(run, day) if hb else (False, None)
+                gcsf = any(g.date <= day for g in run.growth_factor) if anc else None
+            key = (r.value, r.reported_value, r.reported_unit, transfused, esa, gcsf)
+            res = seen.get(key) if r.value != 0 and GRADE_EACH_VALUE_ONCE else None
+            if res is None:
+                res = grading.grade(
+                    r,
+                    scale,
+                    baseline=base,
+                    transfused=transfused,
+                    growth_factor=gcsf,
+                    erythropoietin=esa,
+                )
+                seen[key] = res
+            return res
 
-        results = [(r, graded(r)) for r in course_values]
         if scale is ToxicityScale.IWCLL_2008_HAEM:
+            results = [(r, graded(r)) for r in course_values]
             # The nadir: the lowest value that can be graded (Hb before any transfusion).
             usable = [
                 (r, g) for r, g in results if not g.decision.inputs_used.get("transfused")
             ] or results
             chosen, res = min(usable, key=lambda rg: (rg[0].value, rg[0].date or run.as_of))
             worst_r, worst = chosen, res
+            worst_grade = None if worst.grade is None else int(worst.grade)
             basis = "nadir"
             decision = dataclasses.replace(
                 res.decision,
@@ -790,11 +862,25 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             )
         else:
             chosen, res = latest, graded(latest)
-            gradable = [(r, g) for r, g in results if g.grade is not None]
-            worst_r, worst = max(
-                gradable or [(chosen, res)],
-                key=lambda rg: (_grade_rank(rg[1]), rg[0].date or run.as_of),
-            )
+            if GRADE_EACH_VALUE_ONCE:
+                # The worst grade by value alone (CTCAE grades the value, nothing else); the
+                # full result only for the latest value.
+                grade_of = _ctcae_grader(code)
+                ranked: list[tuple[LabResult, int | None]] = [
+                    (r, g) for r in course_values if (g := grade_of(r)) is not None
+                ]
+                worst_r, worst_grade = max(
+                    ranked or [(chosen, None if res.grade is None else int(res.grade))],
+                    key=lambda rg: (-1 if rg[1] is None else rg[1], rg[0].date or run.as_of),
+                )
+            else:
+                results = [(r, graded(r)) for r in course_values]
+                gradable = [(r, g) for r, g in results if g.grade is not None]
+                worst_r, worst = max(
+                    gradable or [(chosen, res)],
+                    key=lambda rg: (_grade_rank(rg[1]), rg[0].date or run.as_of),
+                )
+                worst_grade = None if worst.grade is None else int(worst.grade)
             basis = "latest"
             decision = res.decision
         run.decisions.append(decision)
@@ -806,7 +892,7 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             value=chosen.value,
             unit=code.canonical_unit.value,
             decision=decision,
-            worst=None if worst.grade is None else int(worst.grade),
+            worst=worst_grade,
             worst_date=worst_r.date or run.as_of,
             worst_value=worst_r.value,
             basis=basis,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,7 @@ from cllcds.domain import (
 from cllcds.domain import (
     weekly_window as _weekly_window,
 )
+from cllcds.domain._course import _EVENT_TYPE
 from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
@@ -325,7 +327,7 @@ _TYPE_ORDER = {
 def _content(e: Event) -> tuple[str, str, float, str]:
     if isinstance(e, LabEvent):  # the common tie: several labs on one day
         r = e.result
-        return ("0", r.code.value, r.value, f"{e.id!r} {e.supersedes!r}")
+        return ("0", r.code._value_, r.value, f"{e.id!r} {e.supersedes!r}")
     return ("1", "", 0.0, _full_content(e))
 
 
@@ -345,7 +347,23 @@ class _Profile:
     monotherapy: bool
 
 
+_PROFILES: dict[int, tuple[Regimen, _Profile]] = {}
+"""Profiles of the regimens replayed so far, by object (the library's regimens are read once
+per process, so a replay finds its regimen's profile here)."""
+
+
 def _profile(regimen: Regimen) -> _Profile:
+    hit = _PROFILES.get(id(regimen))
+    if hit is not None and hit[0] is regimen:
+        return hit[1]
+    if len(_PROFILES) >= 256:  # regimens built by hand (tests): keep the table small
+        _PROFILES.clear()
+    profile = _make_profile(regimen)
+    _PROFILES[id(regimen)] = (regimen, profile)
+    return profile
+
+
+def _make_profile(regimen: Regimen) -> _Profile:
     rules = [r for r in (*regimen.run_in, *regimen.components) if r.drug is Drug.ALEMTUZUMAB]
     esc = sorted(
         (r for r in rules if r.phase is DosePhase.ESCALATION and r.days),
@@ -398,6 +416,13 @@ class _Hold:
     """Held because the engine cannot decide (fail closed), not because a rule said so."""
 
 
+_DecisionArgs = tuple[
+    str, object, DecisionStatus, str, Citation, dict[str, object], tuple[str, ...]
+]
+"""The arguments of a :class:`Decision` not made yet (rule, outcome, status, rationale,
+citation, inputs used, inputs missing)."""
+
+
 @dataclass
 class _Run:
     """Mutable state while replaying (never leaves this module)."""
@@ -410,6 +435,8 @@ class _Run:
     ladder: knowledge.DoseModificationRules
     baseline: cytopenia.Counts
     doses: list[tuple[dt.date, float, AdministrationRoute]] = field(default_factory=list)
+    dose_dates: list[dt.date] = field(default_factory=list)
+    """The dates of ``doses`` (in date order, as replayed): the index of the weekly window."""
     schedule: tuple[_Slot, ...] | None = None
     """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
@@ -458,7 +485,8 @@ class _Run:
     """Days with an alemtuzumab dose recorded (any order within the day)."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
-    decisions: list[Decision[Any]] = field(default_factory=list)
+    decisions: list[Decision[Any] | _DecisionArgs] = field(default_factory=list)
+    """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
 
     # ---------------------------------------------------------------------------------------
     def alert(
@@ -486,9 +514,9 @@ class _Run:
         used: dict[str, object] | None = None,
         missing: Iterable[str] = (),
     ) -> None:
-        self.decisions.append(
-            Decision(rule, outcome, status, rationale, cite, used or {}, tuple(missing))
-        )
+        # Kept as its arguments: most rules are decided again later in the replay and only the
+        # latest decision of each rule is in the state (_latest_decisions makes those).
+        self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
 
     @property
     def started(self) -> bool:
@@ -604,7 +632,7 @@ class _Run:
                 self.discontinued[2],
                 day,
             )
-        for h in list(self.holds.values()):
+        for h in list(self.holds.values()) if self.holds else ():
             if h.since == day and (h.since_time is None or ev.time is None):
                 # Same day, not both timed: the order cannot be known (fail closed: flag it).
                 self.alert(
@@ -651,10 +679,11 @@ class _Run:
                 hold=key,
             )
         expected = self.expected_dose(day)
-        if self.doses:
-            gap = (day - self.doses[-1][0]).days
-            if gap >= GAP_RESTART_DAYS and mg > LABEL_FIRST_STEP_MG:
-                self.gap_alert(day, mg, gap)
+        # Days since the previous dose (None for the first); nothing below changes the doses
+        # until this one is added.
+        gap = (day - self.doses[-1][0]).days if self.doses else None
+        if gap is not None and gap >= GAP_RESTART_DAYS and mg > LABEL_FIRST_STEP_MG:
+            self.gap_alert(day, mg, gap)
         if expected is not None and mg > expected[0] and mg <= ALEMTUZUMAB_MAX_SINGLE_DOSE_MG:
             self.alert(
                 Severity.WARNING,
@@ -672,7 +701,7 @@ class _Run:
                 self.ladder.citation,
                 day,
             )
-        if self.doses and (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
+        if gap is not None and gap >= GAP_RESTART_DAYS:
             # A restart after a delay of 7 days or more escalates to 10 then 30 mg "as
             # tolerated" (footnote to every row of the ladder); after a second occurrence the
             # 2001 insert escalates "to 10 mg only" (data: gap_restart_ceiling_after_second_mg).
@@ -682,11 +711,13 @@ class _Run:
                 else self.profile.target_mg
             )
             self.escalation_ceiling_mg = self.maintenance_mg = min(ceiling, self.profile.target_mg)
-        if not self.doses or (day - self.doses[-1][0]).days >= GAP_RESTART_DAYS:
+        if gap is None or gap >= GAP_RESTART_DAYS:
             self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
-        week_mg, week_text = self.week_total(day), self.week_text(day)
+        self.dose_dates.append(day)
+        week_mg = self.week_total(day)
         if week_mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
+            week_text = self.week_text(day)  # only where it is said
             self.alert(
                 Severity.CRITICAL,
                 "weekly-ceiling",
@@ -705,11 +736,11 @@ class _Run:
                 used={"week_total_mg": week_mg, "reading": self.settings.weekly_ceiling},
             )
         # Where the course now stands in the escalation.
-        steps = [s for s, _ in self.profile.steps]
-        at_or_below = [i for i, s in enumerate(steps) if s <= mg]
-        self.step_index = at_or_below[-1] if at_or_below else 0
         if mg >= self.escalation_ceiling_mg:
-            self.step_index = len(steps)  # escalation complete
+            self.step_index = len(self.profile.steps)  # escalation complete
+        else:
+            at_or_below = [i for i, (s, _) in enumerate(self.profile.steps) if s <= mg]
+            self.step_index = at_or_below[-1] if at_or_below else 0
         self.last_dose_tolerated = True
         self.resume_dose_mg = None
         if HoldKind.CYTOPENIA not in self.holds:
@@ -724,7 +755,12 @@ class _Run:
         the days before it)."""
         lo, hi = self.week_bounds(day)
         hi = min(hi, day)
-        return sum(mg for d, mg, _ in self.doses if lo <= d <= hi and not (before and d == day))
+        # The doses are in date order: the window starts at the first dose on or after ``lo``
+        # (same doses, same order of summation as a scan of the whole list).
+        first = bisect_left(self.dose_dates, lo)
+        return sum(
+            mg for d, mg, _ in self.doses[first:] if lo <= d <= hi and not (before and d == day)
+        )
 
     def week_text(self, day: dt.date) -> str:
         lo, hi = self.week_bounds(day)
@@ -882,13 +918,14 @@ class _Run:
             self.labs[r.code] = r
             self.lab_day[r.code] = (ev.date, ev.time)
         self.lab_history.append(r)
-        waiting = []
-        for key, since, needs in self.count_waits:
-            if all(self.count_on_or_after(c, since) for c in needs):
-                self.release(key, ev.date)  # the count is in: the ladder judges it
-            else:
-                waiting.append((key, since, needs))
-        self.count_waits = waiting
+        if self.count_waits:
+            waiting = []
+            for key, since, needs in self.count_waits:
+                if all(self.count_on_or_after(c, since) for c in needs):
+                    self.release(key, ev.date)  # the count is in: the ladder judges it
+                else:
+                    waiting.append((key, since, needs))
+            self.count_waits = waiting
         if r.code in (LabCode.ANC, LabCode.PLT):
             if self.counts_pending is None:
                 self.counts_untimed = False
@@ -1433,10 +1470,18 @@ _AFTER_TIMED = frozenset(
 (results and observations) come before them: untimed labs on a dose day are pre-dose."""
 
 
+_CLASS_TYPE: dict[type[Event], EventType] = dict(_EVENT_TYPE)
+"""Each event class's type (a class is a cheap dictionary key; an enum member is not)."""
+_AFTER_TIMED_CLASSES = frozenset(c for c, t in _CLASS_TYPE.items() if t in _AFTER_TIMED)
+_CLASS_ORDER = {c: _TYPE_ORDER[t] for c, t in _CLASS_TYPE.items()}
+_UNTIMED_FIRST = (0, dt.time.min)
+_UNTIMED_LAST = (2, dt.time.min)
+
+
 def _slot(e: Event) -> tuple[int, dt.time]:
     if e.time is not None:
         return 1, e.time
-    return (2 if e.type in _AFTER_TIMED else 0), dt.time.min
+    return _UNTIMED_LAST if e.__class__ in _AFTER_TIMED_CLASSES else _UNTIMED_FIRST
 
 
 def weekly_window(
@@ -1461,21 +1506,27 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     results first, then timed events by time, then untimed doses and reactions; then by type
     (results, what was done, reactions to it); ties by content. Never by list position, so the
     order of entry cannot change the answer."""
-    events = sorted(
-        (e for e in course.effective_events() if e.date <= as_of),
-        key=lambda e: (e.date, _slot(e), _TYPE_ORDER[e.type]),
+    # One key per event: (date, slot, type order); each type has its own order, so equal keys
+    # are the same day, slot and type. The position in the list after the key keeps the sort
+    # stable (as a sort by the key alone is) and never lets it compare two events.
+    keyed = sorted(
+        ((e.date, _slot(e), _CLASS_ORDER[e.__class__]), i, e)
+        for i, e in enumerate(course.effective_events())
+        if e.date <= as_of
     )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
     out: list[Event] = []
-    i = 0
-    while i < len(events):
+    i, n = 0, len(keyed)
+    while i < n:
+        key = keyed[i][0]
         j = i + 1
-        key = (events[i].date, _slot(events[i]), events[i].type)
-        while j < len(events) and (events[j].date, _slot(events[j]), events[j].type) == key:
+        while j < n and keyed[j][0] == key:
             j += 1
-        run = events[i:j]
-        out.extend(run if len(run) == 1 else sorted(run, key=_content))
+        if j == i + 1:
+            out.append(keyed[i][2])
+        else:
+            out.extend(sorted((e for _, _, e in keyed[i:j]), key=_content))
         i = j
     return out
 
@@ -1562,7 +1613,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         if b is not None:
             run.all_anc.append((course.baseline.date, b.value))
     for ev in events:
-        run.release_due(ev.date)
+        if run.pending_release:
+            run.release_due(ev.date)
         if run.counts_pending is not None and (
             not isinstance(ev, LabEvent)
             or ev.date != run.counts_pending
@@ -1776,14 +1828,17 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
     return NextDose(day, "alemtuzumab", mg, route.value, phase, premed, why, cite)
 
 
-def _latest_decisions(decisions: list[Decision[Any]]) -> tuple[Decision[Any], ...]:
+def _latest_decisions(
+    decisions: list[Decision[Any] | _DecisionArgs],
+) -> tuple[Decision[Any], ...]:
     """The state's decisions: the latest of each rule (a replay decides some rules at every lab
     or dose; the earlier outcomes are history, not the state)."""
-    latest: dict[str, Decision[Any]] = {}
+    latest: dict[str, Decision[Any] | _DecisionArgs] = {}
     for d in decisions:
-        latest.pop(d.rule, None)
-        latest[d.rule] = d
-    return tuple(latest.values())
+        rule = d[0] if isinstance(d, tuple) else d.rule
+        latest.pop(rule, None)
+        latest[rule] = d
+    return tuple(Decision(*d) if isinstance(d, tuple) else d for d in latest.values())
 
 
 def _finish(run: _Run) -> CourseState:

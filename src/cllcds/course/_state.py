@@ -32,6 +32,10 @@ class CourseStatus(Enum):
 class HoldKind(Enum):
     """Why alemtuzumab is withheld."""
 
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
+
     CYTOPENIA = "cytopenia"
     INFUSION_REACTION = "infusion_reaction"
     SERIOUS_INFECTION = "serious_infection"
@@ -48,6 +52,10 @@ class HoldKind(Enum):
 
 class Severity(Enum):
     """How urgent an alert is."""
+
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
 
     CRITICAL = "critical"
     WARNING = "warning"

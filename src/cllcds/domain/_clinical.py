@@ -59,6 +59,10 @@ def parse_enum(enum: type[E], text: object, field: str) -> E:
 class LabUnit(Enum):
     """UCUM units accepted for lab values."""
 
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
+
     PER_10E9_L = "10*9/L"
     PER_10E3_UL = "10*3/uL"
     """Same magnitude as 10^9/L."""
@@ -162,6 +166,10 @@ count in 10^9/L: per-microlitre counts are reported as whole numbers."""
 
 class LabCode(Enum):
     """The labs cllcds grades and assesses, by short name (``LabCode.parse`` also takes LOINC)."""
+
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
 
     WBC = "WBC"
     ALC = "ALC"
@@ -883,3 +891,83 @@ class Assessment:
         if self.nodes is None:
             return None
         return sum(n.product_mm2 for n in self.nodes)
+
+
+# --------------------------------------------------------------------------------------------
+# Fast path for valid lab values (the course parser's): one dictionary lookup and one pass
+# --------------------------------------------------------------------------------------------
+
+
+def _lab_plan(
+    code: LabCode, unit: LabUnit
+) -> tuple[LabCode, LabUnit, bool, float, float, float, bool]:
+    """For ``code`` in ``unit``: (code, unit, divide?, factor, low, high, whole-number check).
+
+    The conversion is :func:`to_canonical`'s, as one multiplication or division that gives
+    the same float; the limits are :func:`_plausible`'s (PLT's non-zero floor is checked by
+    :func:`lab_fast`)."""
+    if code is LabCode.HGB:
+        divide, factor = (
+            (True, G_PER_L_PER_G_PER_DL)
+            if unit is LabUnit.G_L
+            else (False, HB_G_PER_DL_PER_MMOL_L if unit is LabUnit.MMOL_L else 1.0)
+        )
+        low, high = HGB_MIN_G_PER_DL, HGB_MAX_G_PER_DL
+    elif code is LabCode.CREAT:
+        divide, factor = (
+            (True, CREATININE_UMOL_PER_MG_DL) if unit is LabUnit.UMOL_L else (False, 1.0)
+        )
+        low, high = CREAT_MIN_MG_DL, CREAT_MAX_MG_DL
+    else:
+        per_ul = _PER_UL_FACTOR[unit]
+        if code is LabCode.CD4:
+            divide, factor = False, float(per_ul)
+        else:
+            divide, factor = (False, 1.0) if per_ul == UL_PER_10E9_L else (True, UL_PER_10E9_L)
+        low, high = 0.0, _MAX[code]
+    whole = code not in (LabCode.HGB, LabCode.CREAT) and _PER_UL_FACTOR.get(unit) == 1
+    return code, unit, divide, factor, low, high, whole
+
+
+_LAB_PLANS: dict[tuple[str, str], tuple[LabCode, LabUnit, bool, float, float, float, bool]] = {
+    (name, unit.value): _lab_plan(code, unit)
+    for code in LabCode
+    for name in (code.value, *_LOINC[code])
+    for unit in code.accepted_units
+}
+
+
+def lab_fast(code: str, value: float, unit: str, date: dt.date | None) -> LabResult | None:
+    """The :class:`LabResult` that ``LabResult.of(code, value, unit, date=date)`` returns, for a
+    code given as its exact short name or LOINC code, an exact UCUM unit the lab accepts and a
+    plausible finite ``float`` value; ``None`` for anything else (the caller then takes
+    :meth:`LabResult.of`, which says what is wrong). Checked against it by the tests."""
+    plan = _LAB_PLANS.get((code, unit))
+    if plan is None or value.__class__ is not float or not math.isfinite(value) or value < 0:
+        return None
+    lab, lab_unit, divide, factor, low, high, whole = plan
+    canonical = value / factor if divide else value * factor
+    if not low <= canonical <= high:
+        return None
+    if lab is LabCode.PLT and 0 < canonical < PLT_MIN_NONZERO_10E9_PER_L:
+        return None
+    if whole and value < FRACTIONAL_PER_UL_LIMIT and value != int(value):
+        return None
+    # Every slot set directly: the object LabResult(lab, canonical, date, value, lab_unit)
+    # makes, without its __post_init__ repeating the checks above.
+    result = _new(LabResult)
+    _SET_CODE(result, lab)
+    _SET_VALUE(result, canonical)
+    _SET_DATE(result, date)
+    _SET_REPORTED_VALUE(result, value)
+    _SET_REPORTED_UNIT(result, lab_unit)
+    return result
+
+
+_new = object.__new__
+_LAB_RESULT_FIELDS = ("code", "value", "date", "reported_value", "reported_unit")
+if tuple(f.name for f in dataclasses.fields(LabResult)) != _LAB_RESULT_FIELDS:
+    raise TypeError("LabResult's fields changed: update lab_fast")  # pragma: no cover
+_SET_CODE, _SET_VALUE, _SET_DATE, _SET_REPORTED_VALUE, _SET_REPORTED_UNIT = (
+    getattr(LabResult, name).__set__ for name in _LAB_RESULT_FIELDS
+)

@@ -158,6 +158,10 @@ class Baseline:
 class EventType(Enum):
     """The ``type`` of a course event."""
 
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by identity too (in C; the Enum
+    default hashes the name in Python, and the engine keys its tables by these members)."""
+
     DOSE = "dose"
     DOSE_HELD = "dose_held"
     LAB = "lab"

@@ -218,13 +218,17 @@ def week_bounds(anchor: date | None, day: date, reading: str) -> tuple[date, dat
     """The first and last day of the week holding ``day``: the treatment week counted from
     ``anchor`` (day 1 or the last restart), or under ``rolling-7-days`` (or with no anchor) the
     7 days ending ``day``."""
-    validate_weekly_ceiling(reading)
-    span = timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+    if reading not in WEEKLY_CEILING_READINGS:
+        validate_weekly_ceiling(reading)
     if reading == "rolling-7-days" or anchor is None:
-        return day - span, day
+        return day - _WEEK_SPAN, day
     k = (day - anchor).days // ALEMTUZUMAB_WINDOW_DAYS
     first = anchor + timedelta(days=k * ALEMTUZUMAB_WINDOW_DAYS)
-    return first, first + span
+    return first, first + _WEEK_SPAN
+
+
+_WEEK_SPAN = timedelta(days=ALEMTUZUMAB_WINDOW_DAYS - 1)
+"""From the first to the last day of a 7-day window."""
 
 
 def week_anchor(dose_dates: Iterable[date], day: date) -> date | None:

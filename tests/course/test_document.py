@@ -302,3 +302,50 @@ def test_new_event_problems_name_the_field_and_the_fix():
     assert any(p.startswith("events[3].intent") and "'preemptive'" in p for p in found)
     # 88 mg/dL is implausible; 88 µmol/L is 0.995 mg/dL: the message names the fix.
     assert any(p.startswith("events[4]") and "did you mean umol/L" in p for p in found)
+
+
+# Found while writing the fast reader: a blank required text dropped its event silently (a
+# dose with drug "" vanished from the course, so the engine advised as if it had not been
+# given), and a NaN or infinite number where no range is set crashed or was accepted.
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"type": "dose", "drug": "", "dose_mg": 3, "route": "iv"}, "drug"),
+        ({"type": "dose", "drug": "   ", "dose_mg": 3, "route": "iv"}, "drug"),
+        ({"type": "antiviral", "drug": " ", "intent": "prophylaxis"}, "drug"),
+        ({"type": "adverse_event", "grade": 3, "term": ""}, "term"),
+        ({"type": "autoimmune_cytopenia", "kind": ""}, "kind"),
+        ({"type": "resolved", "event_id": ""}, "event_id"),
+        ({"type": "esa", "drug": ""}, "drug"),
+        ({"type": "prophylaxis", "agent": "pcp", "action": "start", "drug": ""}, "drug"),
+    ],
+)
+def test_a_blank_required_text_is_refused_never_dropped(event, field):
+    found = problems(with_events({"date": "2007-01-10", **event}))
+    assert f"events[1].{field}: {event[field]!r} is invalid: give a non-blank text value" in found
+
+
+@pytest.mark.parametrize(("where", "value"), [("regimen", ""), ("patient.id", " ")])
+def test_a_blank_regimen_or_patient_id_is_refused(where, value):
+    doc = copy.deepcopy(REFERENCE)
+    if where == "regimen":
+        doc["regimen"] = value
+    else:
+        doc["patient"]["id"] = value
+    assert f"{where}: {value!r} is invalid: give a non-blank text value" in problems(doc)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_number_is_refused_with_its_place(value):
+    found = problems(
+        with_events(
+            {"date": "2007-01-10", "type": "antiviral", "drug": "valganciclovir",
+             "dose_mg": value},
+            {"date": "2007-01-11", "type": "lab", "code": "ANC", "value": value,
+             "unit": "10*9/L"},
+        )
+    )  # fmt: skip
+    assert any(p.startswith("events[1].dose_mg") for p in found)
+    assert any(p.startswith("events[2]") and "value" in p for p in found)

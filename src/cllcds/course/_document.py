@@ -223,8 +223,8 @@ class _Collector:
             self.add(where, raw, fix or "give a number")
             return None
         x = float(raw)
-        if math.isnan(x) or (low is not None and x < low) or (high is not None and x > high):
-            self.add(where, raw, fix or f"give a number from {low:g} to {high:g}")
+        if not math.isfinite(x) or (low is not None and x < low) or (high is not None and x > high):
+            self.add(where, raw, fix or _range_fix(low, high))
             return None
         return x
 
@@ -250,6 +250,10 @@ class _Collector:
         if not isinstance(raw, str):
             self.add(where, raw, "give a text value")
             return ""
+        if required and not raw.strip():
+            # A blank required text would leave the event unread: refuse it, never drop it.
+            self.add(where, raw, "give a non-blank text value")
+            return ""
         return raw
 
     def enum(self, enum: type[Any], raw: object, where: str, default: Any = None) -> Any:
@@ -261,6 +265,16 @@ class _Collector:
             valid = ", ".join(repr(m.value) for m in enum)
             self.add(where, raw, f"use one of: {valid}")
             return default
+
+
+def _range_fix(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"give a number from {low:g} to {high:g}"
+    if low is not None:
+        return f"give a number of at least {low:g}"
+    if high is not None:
+        return f"give a number of at most {high:g}"
+    return "give a finite number (not NaN or infinity)"
 
 
 RESOLVABLE_TYPES = frozenset(

@@ -193,7 +193,7 @@ def _build(s: _Hot, i: int, dates: dict[str, dt.date]) -> Event | None:
         ev = _new(LabEvent)
         _SET_RESULT(ev, result)
     elif isinstance(s, _Dose):
-        if not s.drug or s.route is None or s.dose_mg != s.dose_mg:
+        if not s.drug or s.drug.isspace() or s.route is None or s.dose_mg != s.dose_mg:
             return None
         ev = _new(DoseGiven)
         _SET_DRUG(ev, s.drug)
@@ -226,8 +226,8 @@ def _build(s: _Hot, i: int, dates: dict[str, dt.date]) -> Event | None:
         return Transfusion(
             date=date, time=time, index=i, id=ev_id, supersedes=sup, product=s.product or ""
         )
-    elif not s.event_id:
-        return None
+    elif not s.event_id or s.event_id.isspace():
+        return None  # the reference reader refuses a blank required text
     else:
         return Resolved(
             date=date, time=time, index=i, id=ev_id, supersedes=sup, event_id=s.event_id

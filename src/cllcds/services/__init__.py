@@ -117,12 +117,21 @@ if TYPE_CHECKING:
     from ._repository import (
         Actor,
         AppendResult,
+        ComputedState,
         ConflictError,
         CourseRepository,
         DuplicateError,
         Page,
         Role,
         Validator,
+    )
+    from ._stored_state import (
+        ENGINE_STATE_VERSION,
+        StateJson,
+        course_state_json,
+        course_summaries,
+        state_engine,
+        state_summary,
     )
     from ._workflow import (
         LATE_ENTRY_DAYS,
@@ -249,12 +258,21 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._repository": (
         "Actor",
         "AppendResult",
+        "ComputedState",
         "ConflictError",
         "CourseRepository",
         "DuplicateError",
         "Page",
         "Role",
         "Validator",
+    ),
+    "._stored_state": (
+        "ENGINE_STATE_VERSION",
+        "StateJson",
+        "course_state_json",
+        "course_summaries",
+        "state_engine",
+        "state_summary",
     ),
     "._workflow": (
         "LATE_ENTRY_DAYS",
@@ -300,6 +318,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ENGINE_STATE_VERSION",
     "LATE_ENTRY_DAYS",
     "ORDER_SIGN_ID",
     "PATIENT_VIEW_ID",
@@ -307,6 +326,7 @@ __all__ = [
     "SOURCE_LABEL",
     "Actor",
     "AppendResult",
+    "ComputedState",
     "ConflictError",
     "CourseRepository",
     "DatePolicy",
@@ -319,6 +339,7 @@ __all__ = [
     "PoolOptions",
     "PoolRequest",
     "Role",
+    "StateJson",
     "Validator",
     "Verdict",
     "add_user",
@@ -341,6 +362,8 @@ __all__ = [
     "course_plan",
     "course_schema_document",
     "course_state",
+    "course_state_json",
+    "course_summaries",
     "create_course",
     "create_patient",
     "default_rule_sets",
@@ -399,6 +422,8 @@ __all__ = [
     "set_user_disabled",
     "set_user_role",
     "start_course_from_plan",
+    "state_engine",
+    "state_summary",
     "stored_course_response",
     "stored_course_state",
     "study_detail",

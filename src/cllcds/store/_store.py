@@ -782,7 +782,11 @@ class Store:
                     and_(c.version == new.version, c.as_of == new.as_of, c.engine != new.engine),
                 ),
             )
-            kept += s.execute(stmt).rowcount  # type: ignore[attr-defined]
+            if self.dialect == "postgresql":
+                # Counted with RETURNING: psycopg reports no row count for this upsert.
+                kept += len(s.execute(stmt.returning(CourseStateRow.course_id)).all())
+            else:  # SQLite 3.24+ (upsert); RETURNING would need 3.35
+                kept += s.connection().execute(stmt).rowcount
         return kept
 
     def put_course_states(self, states: list[tuple[str, int, ComputedState]]) -> int:

@@ -12,22 +12,31 @@ loopback (a few hundred microseconds of it is HTTP).
   weekly CMV PCR: 416 events. *cold* is the first request after the course changed (load,
   validate, replay, charts, render); *warm* reuses the replayed state (the page caches the
   state, charts and timeline by course version), but still reads the course and renders.
-* **patient list, 200 patients**: one 12-week course each (96 events). *cold* replays all 200
-  courses; *warm* finds every state in the cache (a course's version is its cache key, so a
-  new event invalidates exactly that course).
+* **patient list, 200 patients**: one 12-week course each (96 events). *cold* is the first
+  list this server makes; *warm* the following ones.
+* **patient list after a restart**: each round starts a new server process on the same
+  database (``--restarts`` rounds) and times its first patient list, then its next ones. Two
+  kinds of round, interleaved: with the summaries stored with each course (migration 0004), and
+  with them removed first (``DELETE FROM course_states``), which is what every restart cost
+  before: every course is loaded, validated and replayed (and its summary stored again).
+* **course state, one client**: ``GET /courses/{id}/state`` of the 52-week course, served from
+  the stored state, and with the stored state removed before each request (computed as before).
 
-Run: ``.venv/bin/python benchmarks/bench_web.py [--rounds 15] [--write]``; with ``--write`` the
-table replaces the "## Web pages" section of ``docs/performance.md``.
+Run: ``.venv/bin/python benchmarks/bench_web.py [--rounds 15] [--restarts 3] [--write]``; with
+``--write`` the table replaces the "## Web pages" section of ``docs/performance.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import platform
 import re
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import uvicorn
 
 from cllcds.api import Settings, create_app, current_user, require
@@ -87,6 +97,56 @@ def serve(store: Store, url: str) -> tuple[uvicorn.Server, threading.Thread, str
     return server, thread, f"http://127.0.0.1:{port}"
 
 
+def login(client: httpx.Client) -> None:
+    """Sign in through the form as a browser does (its CSRF token first)."""
+    page = client.get("/app/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+    assert token, page.text[:300]
+    r = client.post(
+        "/app/login",
+        data={"username": "bench", "password": "bench-password", "login_csrf": token.group(1)},
+    )
+    assert r.status_code == 303, r.text[:300]
+
+
+def first_list(url: str, warm: int) -> None:
+    """In a fresh process: serve ``url``, sign in, time the first patient list and ``warm``
+    more; print them as JSON (the parent starts one such process per restart)."""
+    t0 = time.perf_counter()
+    store = Store.open(url)
+    server, thread, base = serve(store, url)
+    started = (time.perf_counter() - t0) * 1000
+    try:
+        with httpx.Client(base_url=base, timeout=300) as client:
+            login(client)
+            first = timed(client, "/app/")
+            after = [timed(client, "/app/") for _ in range(warm)]
+            size = len(client.get("/app/").content)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        store.close()
+    print(json.dumps({"first": first, "warm": after, "started": started, "size": size}))
+
+
+def restarted(url: str, warm: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--first-list", url, "--rounds", str(warm)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    found: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return found
+
+
+def drop_states(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM course_states"))
+    engine.dispose()
+
+
 def timed(client: httpx.Client, path: str) -> float:
     t0 = time.perf_counter()
     r = client.get(path)
@@ -111,8 +171,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--patients", type=int, default=200)
+    parser.add_argument("--restarts", type=int, default=3, help="rounds of each restart kind")
     parser.add_argument("--write", action="store_true", help="update docs/performance.md")
+    parser.add_argument("--first-list", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_list:
+        first_list(args.first_list, args.rounds)
+        return
     today = dt.date.today()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -127,10 +192,7 @@ def main() -> None:
         server, thread, base = serve(store, url)
         try:
             with httpx.Client(base_url=base, timeout=120) as client:
-                r = client.post(
-                    "/app/login", data={"username": "bench", "password": "bench-password"}
-                )
-                assert r.status_code == 303, r.text
+                login(client)
                 page = f"/app/courses/{year['id']}"
                 cold_course, warm_course = [], []
                 for _ in range(args.rounds):
@@ -141,10 +203,29 @@ def main() -> None:
                 list_cold = [timed(client, "/app/")]  # the first request replays all courses
                 list_warm = [timed(client, "/app/") for _ in range(args.rounds)]
                 size_list = len(client.get("/app/").content)
+                token = client.post(
+                    "/auth/token", json={"username": "bench", "password": "bench-password"}
+                ).json()["access_token"]
+                api = {"Authorization": f"Bearer {token}"}
+                state = f"/courses/{year['id']}/state"
+                state_stored, state_computed = [], []
+                for _ in range(args.rounds):
+                    t0 = time.perf_counter()
+                    assert client.get(state, headers=api).status_code == 200
+                    state_stored.append((time.perf_counter() - t0) * 1000)
+                    drop_states(url)
+                    t0 = time.perf_counter()
+                    assert client.get(state, headers=api).status_code == 200
+                    state_computed.append((time.perf_counter() - t0) * 1000)
         finally:
             server.should_exit = True
             thread.join(timeout=20)
             store.close()
+        stored_runs, removed_runs = [], []
+        for _ in range(args.restarts):
+            stored_runs.append(restarted(url, 3))
+            drop_states(url)
+            removed_runs.append(restarted(url, 3))
 
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):.0f}"
@@ -159,6 +240,27 @@ def main() -> None:
     ]
     table = "\n".join(rows)
     print(table)
+
+    def span(xs: list[float]) -> str:
+        return f"{min(xs):.0f} / {statistics.median(xs):.0f}"
+
+    restart_rows = [
+        "",
+        "| after a restart (new process) | first list ms, min / median | next lists ms |",
+        "|---|---:|---:|",
+        f"| summaries stored (this change) | {span([r['first'] for r in stored_runs])} | "
+        f"{med([w for r in stored_runs for w in r['warm']])} |",
+        f"| summaries removed (every course replayed, as before) | "
+        f"{span([r['first'] for r in removed_runs])} | "
+        f"{med([w for r in removed_runs for w in r['warm']])} |",
+        "",
+        "| GET /courses/{id}/state, 416 events, one client | ms, min / median |",
+        "|---|---:|",
+        f"| stored state | {span(state_stored)} |",
+        f"| stored state removed (computed, as before) | {span(state_computed)} |",
+    ]
+    print("\n".join(restart_rows))
+    print(f"({args.restarts} restarts of each kind, interleaved)")
     print(f"(seeding {args.patients - 1} courses through create_course took {seed_s:.1f} s)")
     if args.write:
         write(table, args.rounds)

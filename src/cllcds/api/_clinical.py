@@ -166,7 +166,8 @@ def append_event(
     ``id`` and ``supersedes``). The event is validated with the whole course before it is
     stored; a problem names its place (``events[12].value``)."""
     expected = if_match_version(if_match)
-    check_course(store, user, course_id)
+    # The access check reads the course's patient only (the write reads the events itself).
+    check_patient(store, user, cs.course_patient_id(store, course_id))
     result = cs.append_event(
         store,
         course_id,

@@ -128,6 +128,7 @@ if TYPE_CHECKING:
     from ._stored_state import (
         ENGINE_STATE_VERSION,
         StateJson,
+        course_patient_id,
         course_state_json,
         course_summaries,
         state_engine,
@@ -202,6 +203,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._course": (
         "assess_course",
         "assess_response_document",
+        "course_patient_id",
         "course_schema_document",
         "course_state",
         "default_rule_sets",
@@ -269,6 +271,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._stored_state": (
         "ENGINE_STATE_VERSION",
         "StateJson",
+        "course_patient_id",
         "course_state_json",
         "course_summaries",
         "state_engine",
@@ -311,6 +314,8 @@ def preload() -> None:
     for an import."""
     for module in _EXPORTS:
         importlib.import_module(module, __name__)
+    # The digest of the engine's code that a stored course state is checked against.
+    importlib.import_module("._stored_state", __name__).state_engine()
 
 
 def __dir__() -> list[str]:
@@ -359,6 +364,7 @@ __all__ = [
     "cohort_examples",
     "cohort_scenario",
     "cohort_simulate",
+    "course_patient_id",
     "course_plan",
     "course_schema_document",
     "course_state",

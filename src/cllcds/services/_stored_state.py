@@ -213,6 +213,11 @@ def course_state_json(
     )
 
 
+def course_patient_id(repo: CourseRepository, course_id: str) -> str:
+    """The patient of a stored course (for an access check), without reading its events."""
+    return str(repo.course_state_record(course_id, with_state=False)["patient_id"])
+
+
 def course_state_dict(
     repo: CourseRepository, course_id: str, as_of: dt.date | None = None
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, String, and_, delete, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cllcds.domain import InputError, NotFoundError
@@ -46,6 +46,9 @@ from ._models import (
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
 #: Retries of a write that lost a unique-key race to a concurrent identical write.
 RACE_RETRIES = 3
+#: How long a stored-state refresh waits for a row lock on PostgreSQL before it gives up (it
+#: is optional; PostgreSQL's deadlock check runs after 1 s, so a refresh is never the cause).
+REFRESH_LOCK_TIMEOUT_MS = 200
 #: The PostgreSQL advisory lock that serialises appends to the audit hash chain.
 AUDIT_CHAIN_LOCK = 0x636C6C63
 #: How a column is named to the user when a value is too long for it.
@@ -264,14 +267,14 @@ class Store:
 
     def list_patients(self, limit: int, offset: int, teams: list[str] | None = None) -> Page:
         with self._reading() as s:
-            base = select(PatientRow)
+            base = select(PatientRow.id, PatientRow.data, PatientRow.team)
             count = select(func.count()).select_from(PatientRow)
             if teams is not None:
                 seen = PatientRow.team.is_(None) | PatientRow.team.in_(teams)
                 base, count = base.where(seen), count.where(seen)
             total = s.scalar(count) or 0
-            rows = s.scalars(base.order_by(PatientRow.id).limit(limit).offset(offset))
-            items = [{"id": r.id, "patient": r.data, "team": r.team} for r in rows]
+            rows = s.execute(base.order_by(PatientRow.id).limit(limit).offset(offset))
+            items = [{"id": pid, "patient": data, "team": team} for pid, data, team in rows]
         return _page(items, total, limit, offset)
 
     # --------------------------------------------------------------------------- care teams
@@ -555,7 +558,14 @@ class Store:
         self, patient_id: str | None, limit: int, offset: int, teams: list[str] | None = None
     ) -> Page:
         with self._reading() as s:
-            base = select(CourseRow)
+            # The listed columns only: the header (JSON) is not decoded for a list.
+            base = select(
+                CourseRow.id,
+                CourseRow.patient_id,
+                CourseRow.regimen,
+                CourseRow.start_date,
+                CourseRow.version,
+            )
             count = select(func.count()).select_from(CourseRow)
             if teams is not None:
                 visible = select(PatientRow.id).where(
@@ -567,18 +577,18 @@ class Store:
                 base = base.where(CourseRow.patient_id == patient_id)
                 count = count.where(CourseRow.patient_id == patient_id)
             total = s.scalar(count) or 0
-            rows = s.scalars(
+            rows = s.execute(
                 base.order_by(CourseRow.created_at, CourseRow.id).limit(limit).offset(offset)
             )
             items = [
                 {
-                    "id": r.id,
-                    "patient_id": r.patient_id,
-                    "regimen": r.regimen,
-                    "start_date": r.start_date,
-                    "version": r.version,
+                    "id": cid,
+                    "patient_id": pid,
+                    "regimen": regimen,
+                    "start_date": start,
+                    "version": version,
                 }
-                for r in rows
+                for cid, pid, regimen, start, version in rows
             ]
         return _page(items, total, limit, offset)
 
@@ -792,16 +802,35 @@ class Store:
     def put_course_states(self, states: list[tuple[str, int, ComputedState]]) -> int:
         """Keep states computed on a read (course id, the version they were computed from,
         the state) in one transaction; a state never replaces a newer one (see
-        :meth:`_put_states`). Answers how many were kept."""
+        :meth:`_put_states`). Answers how many were kept.
+
+        Best effort: the reader has its answer already, so a refresh that would wait for a
+        writer's row lock (PostgreSQL: longer than :data:`REFRESH_LOCK_TIMEOUT_MS`) or fails
+        keeps nothing and answers 0; it never makes a writer wait long or become a deadlock
+        victim (its timeout is shorter than the deadlock check)."""
         if not states:
             return 0
-        with self._write() as s:
-            return self._put_states(s, states)
+        ordered = sorted(states, key=lambda item: item[0])  # one lock order for every refresh
+        try:
+            with self._write() as s:
+                if self.dialect == "postgresql":
+                    s.execute(text(f"SET LOCAL lock_timeout = {REFRESH_LOCK_TIMEOUT_MS}"))
+                return self._put_states(s, ordered)
+        except DBAPIError:
+            return 0
 
-    def course_state_record(self, course_id: str) -> dict[str, Any]:
+    def course_state_record(self, course_id: str, with_state: bool = True) -> dict[str, Any]:
         """A course's patient and current version with the state stored for it, if any
-        (``stored``: version, as_of, engine and the state's JSON text), in one query."""
+        (``stored``: version, as_of, engine and the state's JSON text), in one query; without
+        ``with_state`` only the patient and version (``stored`` is ``None``)."""
         with self._reading() as s:
+            if not with_state:
+                head = s.execute(
+                    select(CourseRow.patient_id, CourseRow.version).where(CourseRow.id == course_id)
+                ).first()
+                if head is None:
+                    raise NotFoundError("course", course_id, "give the id of a stored course")
+                return {"id": course_id, "patient_id": head[0], "version": head[1], "stored": None}
             found = s.execute(
                 select(
                     CourseRow.patient_id,

@@ -126,6 +126,9 @@ def make_router(
     loop); without it the password is checked in a worker thread.
     """
     router = APIRouter(include_in_schema=False)
+    # Compile the templates now, not on the first request after a (re)start.
+    for template in sorted((HERE / "templates").glob("*.html")):
+        _env.get_template(template.name)
     store_dep = Depends(get_store)
     reader = Depends(require(*READERS))
     state_cache: dict[tuple[int, str, int, str], dict[str, Any]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib
 import importlib.util
 import os
@@ -143,4 +144,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def app_from_env() -> FastAPI:
     """The factory uvicorn calls (``cllcds serve``): settings from the environment."""
-    return create_app(Settings.from_env())
+    app = create_app(Settings.from_env())
+    settle_startup_objects()
+    return app
+
+
+def settle_startup_objects() -> None:
+    """Keep what a worker loaded at start out of the garbage collector's full passes: they live
+    as long as the worker, and a full pass over them (modules, routes, templates: about 0.2
+    million objects) otherwise costs ~100 ms of CPU inside whichever request triggers it."""
+    gc.collect()
+    gc.freeze()

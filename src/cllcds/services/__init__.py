@@ -120,12 +120,22 @@ if TYPE_CHECKING:
     from ._repository import (
         Actor,
         AppendResult,
+        ComputedState,
         ConflictError,
         CourseRepository,
         DuplicateError,
         Page,
         Role,
         Validator,
+    )
+    from ._stored_state import (
+        ENGINE_STATE_VERSION,
+        StateJson,
+        course_patient_id,
+        course_state_json,
+        course_summaries,
+        state_engine,
+        state_summary,
     )
     from ._workflow import (
         LATE_ENTRY_DAYS,
@@ -198,6 +208,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "assess_course_path",
         "assess_course_text",
         "assess_response_document",
+        "course_patient_id",
         "course_schema_document",
         "course_state",
         "default_rule_sets",
@@ -255,12 +266,22 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "._repository": (
         "Actor",
         "AppendResult",
+        "ComputedState",
         "ConflictError",
         "CourseRepository",
         "DuplicateError",
         "Page",
         "Role",
         "Validator",
+    ),
+    "._stored_state": (
+        "ENGINE_STATE_VERSION",
+        "StateJson",
+        "course_patient_id",
+        "course_state_json",
+        "course_summaries",
+        "state_engine",
+        "state_summary",
     ),
     "._workflow": (
         "LATE_ENTRY_DAYS",
@@ -299,6 +320,8 @@ def preload() -> None:
     for an import."""
     for module in _EXPORTS:
         importlib.import_module(module, __name__)
+    # The digest of the engine's code that a stored course state is checked against.
+    importlib.import_module("._stored_state", __name__).state_engine()
 
 
 def __dir__() -> list[str]:
@@ -306,6 +329,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ENGINE_STATE_VERSION",
     "LATE_ENTRY_DAYS",
     "ORDER_SIGN_ID",
     "PATIENT_VIEW_ID",
@@ -313,6 +337,7 @@ __all__ = [
     "SOURCE_LABEL",
     "Actor",
     "AppendResult",
+    "ComputedState",
     "ConflictError",
     "CourseRepository",
     "DatePolicy",
@@ -325,6 +350,7 @@ __all__ = [
     "PoolOptions",
     "PoolRequest",
     "Role",
+    "StateJson",
     "Validator",
     "Verdict",
     "add_user",
@@ -346,9 +372,12 @@ __all__ = [
     "cohort_examples",
     "cohort_scenario",
     "cohort_simulate",
+    "course_patient_id",
     "course_plan",
     "course_schema_document",
     "course_state",
+    "course_state_json",
+    "course_summaries",
     "create_course",
     "create_patient",
     "default_rule_sets",
@@ -408,6 +437,8 @@ __all__ = [
     "set_user_disabled",
     "set_user_role",
     "start_course_from_plan",
+    "state_engine",
+    "state_summary",
     "stored_course_response",
     "stored_course_state",
     "study_detail",

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cllcds.domain import COURSE_FORMAT, DocumentError, InputError, ResponseCriteria
 
-from ._course import assess_course, assess_response_document, course_state, load_course
+from ._course import assess_course, assess_response_document, load_course
 from ._limits import (
     ID_CHARS,
     IDEMPOTENCY_KEY_CHARS,
@@ -34,7 +34,16 @@ from ._limits import (
     check_tree,
 )
 from ._planning import regimen_list
-from ._repository import Actor, AppendResult, CourseRepository, Page, Role, Validator
+from ._repository import (
+    Actor,
+    AppendResult,
+    ComputedState,
+    CourseRepository,
+    Page,
+    Role,
+    Validator,
+)
+from ._stored_state import course_state_dict, validated_state
 
 #: Keys of a course document that make up a stored course's header (events are stored apart).
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
@@ -46,10 +55,12 @@ USERNAME_MAX = USERNAME_CHARS
 _HASHER = PasswordHasher()
 
 
-def _validate_document(doc: Mapping[str, Any]) -> None:
+def _validate_document(doc: Mapping[str, Any]) -> ComputedState | None:
     """Refuse a would-be course the engine cannot judge: it must parse, and it must replay
-    (a stored course whose state cannot be computed would fail on every later read)."""
-    course_state(load_course(dict(doc)))
+    (a stored course whose state cannot be computed would fail on every later read). Answers
+    the course's state for today (from the same parse), which the store keeps with the new
+    version (``None`` when it cannot be computed: see :func:`validated_state`)."""
+    return validated_state(doc)
 
 
 def _object(value: Any, field: str) -> Mapping[str, Any]:
@@ -70,7 +81,7 @@ def _dated(policy: DatePolicy | None, new: int) -> Validator:
     too when the course is new), then the whole would-be course must parse and replay."""
     rules = policy or DatePolicy()
 
-    def validate(doc: Mapping[str, Any]) -> None:
+    def validate(doc: Mapping[str, Any]) -> ComputedState | None:
         events = doc.get("events") or []
         start = doc.get("start_date")
         if isinstance(events, list):
@@ -81,7 +92,7 @@ def _dated(policy: DatePolicy | None, new: int) -> Validator:
                 ev = events[i]
                 if isinstance(ev, Mapping):
                     check_event_date(ev.get("date"), start, rules, f"events[{i}].date")
-        _validate_document(doc)
+        return _validate_document(doc)
 
     return validate
 
@@ -295,8 +306,13 @@ def assess_stored_document(
 def stored_course_state(
     repo: CourseRepository, course_id: str, as_of: dt.date | None = None
 ) -> dict[str, Any]:
-    """The ``cllcds.state/1`` answer for a stored course."""
-    return assess_course(repo.get_course(course_id)["document"], as_of=as_of)
+    """The ``cllcds.state/1`` answer for a stored course on ``as_of`` (default: the date of its
+    last event, as a course document without ``as_of`` is assessed). On a given date the state
+    kept with the current version is answered when it was computed for that date by this
+    engine, otherwise it is computed (and kept, for today): see :func:`course_state_json`."""
+    if as_of is None:
+        return assess_course(repo.get_course(course_id)["document"])
+    return course_state_dict(repo, course_id, as_of)
 
 
 def stored_course_response(

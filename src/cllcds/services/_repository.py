@@ -72,7 +72,22 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Validator = Callable[[Mapping[str, Any]], None]
+@dataclass(frozen=True, slots=True)
+class ComputedState:
+    """A course state computed for one evaluation date, ready to be kept with the course version
+    it was computed from: the ``cllcds.state/1`` document as JSON text (exactly the bytes the API
+    answers), the summary the patient list shows, and the engine it was computed with (a stored
+    state of another engine is never served)."""
+
+    as_of: str
+    engine: str
+    state_json: str
+    summary: dict[str, Any]
+
+
+#: Checks a would-be course document before a write commits (raises when it is invalid); it may
+#: answer the state of the valid document for today, which the store keeps with the new version.
+Validator = Callable[[Mapping[str, Any]], ComputedState | None]
 
 
 class CourseRepository(Protocol):
@@ -126,6 +141,13 @@ class CourseRepository(Protocol):
     ) -> Page: ...
 
     def list_events(self, course_id: str, limit: int, offset: int) -> Page: ...
+
+    # stored course states
+    def course_state_record(self, course_id: str, with_state: bool = True) -> dict[str, Any]: ...
+
+    def put_course_states(self, states: list[tuple[str, int, ComputedState]]) -> int: ...
+
+    def course_summaries(self, teams: list[str] | None = None) -> dict[str, dict[str, Any]]: ...
 
     def append_event(
         self,

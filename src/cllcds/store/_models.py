@@ -36,6 +36,8 @@ from cllcds.services._limits import (
 
 #: A SHA-256 in hex.
 HASH_CHARS = 64
+#: The engine a stored state was computed by (``cllcds.services`` ``state_engine()``).
+ENGINE_CHARS = 100
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -83,6 +85,22 @@ class CourseRow(Base):
     created_by: Mapped[str] = mapped_column(String(USERNAME_CHARS))
     idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_CHARS))
     request_hash: Mapped[str | None] = mapped_column(String(HASH_CHARS))
+
+
+class CourseStateRow(Base):
+    """A course's state as computed for one version and date (``cllcds.state/1`` JSON text, as
+    the API answers it) with the summary the patient list shows. Served only when the version,
+    date and engine match the request (``cllcds.services`` decides)."""
+
+    __tablename__ = "course_states"
+
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[str] = mapped_column(String(DATE_CHARS))
+    engine: Mapped[str] = mapped_column(String(ENGINE_CHARS))
+    state: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]]
+    computed_at: Mapped[dt.datetime]
 
 
 class EventRow(Base):

@@ -11,14 +11,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, String, delete, event, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, String, and_, delete, event, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cllcds.domain import InputError, NotFoundError
 from cllcds.services import (
     Actor,
     AppendResult,
+    ComputedState,
     ConflictError,
     DuplicateError,
     Page,
@@ -32,6 +34,7 @@ from ._models import (
     AuditRow,
     Base,
     CourseRow,
+    CourseStateRow,
     EventRow,
     PatientRow,
     SeenJwtRow,
@@ -43,6 +46,9 @@ from ._models import (
 HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "baseline")
 #: Retries of a write that lost a unique-key race to a concurrent identical write.
 RACE_RETRIES = 3
+#: How long a stored-state refresh waits for a row lock on PostgreSQL before it gives up (it
+#: is optional; PostgreSQL's deadlock check runs after 1 s, so a refresh is never the cause).
+REFRESH_LOCK_TIMEOUT_MS = 200
 #: The PostgreSQL advisory lock that serialises appends to the audit hash chain.
 AUDIT_CHAIN_LOCK = 0x636C6C63
 #: How a column is named to the user when a value is too long for it.
@@ -261,14 +267,14 @@ class Store:
 
     def list_patients(self, limit: int, offset: int, teams: list[str] | None = None) -> Page:
         with self._reading() as s:
-            base = select(PatientRow)
+            base = select(PatientRow.id, PatientRow.data, PatientRow.team)
             count = select(func.count()).select_from(PatientRow)
             if teams is not None:
                 seen = PatientRow.team.is_(None) | PatientRow.team.in_(teams)
                 base, count = base.where(seen), count.where(seen)
             total = s.scalar(count) or 0
-            rows = s.scalars(base.order_by(PatientRow.id).limit(limit).offset(offset))
-            items = [{"id": r.id, "patient": r.data, "team": r.team} for r in rows]
+            rows = s.execute(base.order_by(PatientRow.id).limit(limit).offset(offset))
+            items = [{"id": pid, "patient": data, "team": team} for pid, data, team in rows]
         return _page(items, total, limit, offset)
 
     # --------------------------------------------------------------------------- care teams
@@ -347,6 +353,7 @@ class Store:
                 raise NotFoundError("patient", patient_id, "give the id of a registered patient")
             before = dict(row.data)
             courses = list(s.scalars(select(CourseRow).where(CourseRow.patient_id == patient_id)))
+            states = []
             for course in courses:
                 payloads = list(
                     s.scalars(
@@ -355,12 +362,14 @@ class Store:
                         .order_by(EventRow.seq)
                     )
                 )
-                validate({**course.header, "patient": data, "events": payloads})
+                states.append(validate({**course.header, "patient": data, "events": payloads}))
             row.data = data
-            for course in courses:
+            for course, state in zip(courses, states, strict=True):
                 old = dict(course.header)
                 course.header = {**old, "patient": data}
                 course.version = course.version + 1
+                if state is not None:
+                    self._put_states(s, [(course.id, course.version, state)])
                 self._audit(
                     s, actor, "course.patient_update", "course", course.id,
                     {"patient": old.get("patient")}, {"patient": data, "version": course.version},
@@ -394,11 +403,11 @@ class Store:
             if isinstance(p, dict):
                 p.setdefault("id", f"ev-{i}")
             payloads.append(p)
-        validate({**hdr, "events": payloads})
+        state = validate({**hdr, "events": payloads})
         for attempt in range(RACE_RETRIES):
             try:
                 return self._create_course_once(
-                    hdr, payloads, actor, idempotency_key, request_hash, team
+                    hdr, payloads, actor, idempotency_key, request_hash, team, state
                 )
             except IntegrityError:
                 if idempotency_key is not None:
@@ -440,6 +449,7 @@ class Store:
         key: str | None = None,
         request_hash: str | None = None,
         team: str | None = None,
+        state: ComputedState | None = None,
     ) -> dict[str, Any]:
         patient = hdr["patient"]
         pid = str(patient["id"])
@@ -476,6 +486,8 @@ class Store:
             s.flush()
             for seq, p in enumerate(payloads, start=1):
                 s.add(self._event_row(cid, seq, p, actor, now, seq, None, None))
+            if state is not None:
+                self._put_states(s, [(cid, version, state)])
             self._audit(
                 s,
                 actor,
@@ -546,7 +558,14 @@ class Store:
         self, patient_id: str | None, limit: int, offset: int, teams: list[str] | None = None
     ) -> Page:
         with self._reading() as s:
-            base = select(CourseRow)
+            # The listed columns only: the header (JSON) is not decoded for a list.
+            base = select(
+                CourseRow.id,
+                CourseRow.patient_id,
+                CourseRow.regimen,
+                CourseRow.start_date,
+                CourseRow.version,
+            )
             count = select(func.count()).select_from(CourseRow)
             if teams is not None:
                 visible = select(PatientRow.id).where(
@@ -558,18 +577,18 @@ class Store:
                 base = base.where(CourseRow.patient_id == patient_id)
                 count = count.where(CourseRow.patient_id == patient_id)
             total = s.scalar(count) or 0
-            rows = s.scalars(
+            rows = s.execute(
                 base.order_by(CourseRow.created_at, CourseRow.id).limit(limit).offset(offset)
             )
             items = [
                 {
-                    "id": r.id,
-                    "patient_id": r.patient_id,
-                    "regimen": r.regimen,
-                    "start_date": r.start_date,
-                    "version": r.version,
+                    "id": cid,
+                    "patient_id": pid,
+                    "regimen": regimen,
+                    "start_date": start,
+                    "version": version,
                 }
-                for r in rows
+                for cid, pid, regimen, start, version in rows
             ]
         return _page(items, total, limit, offset)
 
@@ -703,7 +722,7 @@ class Store:
                 payload = dict(ev)
                 payload.setdefault("id", f"ev-{first_seq + i}")
                 new.append(payload)
-            validate({**course.header, "events": [*payloads, *new]})
+            state = validate({**course.header, "events": [*payloads, *new]})
             old = course.version
             done = s.execute(
                 update(CourseRow)
@@ -712,6 +731,8 @@ class Store:
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 raise ConflictError("course", course_id, expected_version, old + len(new))
+            if state is not None:
+                self._put_states(s, [(course_id, old + len(new), state)])
             results: list[AppendResult] = []
             now = _now()
             for i, payload in enumerate(new):
@@ -736,6 +757,124 @@ class Store:
                 s.flush()
                 results.append(AppendResult(_event_record(row), version))
             return results
+
+    # ------------------------------------------------------------------------- course states
+
+    def _put_states(self, s: Session, states: list[tuple[str, int, ComputedState]]) -> int:
+        """Keep each computed state unless the course keeps a newer one already: a newer
+        version, or the same version for a later date (an upgraded engine replaces a state of
+        the same version and date). Answers how many were kept."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        kept = 0
+        now = _now()
+        s.flush()
+        for course_id, version, state in states:
+            stmt = insert(CourseStateRow).values(
+                course_id=course_id,
+                version=version,
+                as_of=state.as_of,
+                engine=state.engine,
+                state=state.state_json,
+                summary=state.summary,
+                computed_at=now,
+            )
+            new = stmt.excluded
+            c = CourseStateRow
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[CourseStateRow.course_id],
+                set_={
+                    k: new[k]
+                    for k in ("version", "as_of", "engine", "state", "summary", "computed_at")
+                },
+                where=or_(
+                    c.version < new.version,
+                    and_(c.version == new.version, c.as_of < new.as_of),
+                    and_(c.version == new.version, c.as_of == new.as_of, c.engine != new.engine),
+                ),
+            )
+            if self.dialect == "postgresql":
+                # Counted with RETURNING: psycopg reports no row count for this upsert.
+                kept += len(s.execute(stmt.returning(CourseStateRow.course_id)).all())
+            else:  # SQLite 3.24+ (upsert); RETURNING would need 3.35
+                kept += s.connection().execute(stmt).rowcount
+        return kept
+
+    def put_course_states(self, states: list[tuple[str, int, ComputedState]]) -> int:
+        """Keep states computed on a read (course id, the version they were computed from,
+        the state) in one transaction; a state never replaces a newer one (see
+        :meth:`_put_states`). Answers how many were kept.
+
+        Best effort: the reader has its answer already, so a refresh that would wait for a
+        writer's row lock (PostgreSQL: longer than :data:`REFRESH_LOCK_TIMEOUT_MS`) or fails
+        keeps nothing and answers 0; it never makes a writer wait long or become a deadlock
+        victim (its timeout is shorter than the deadlock check)."""
+        if not states:
+            return 0
+        ordered = sorted(states, key=lambda item: item[0])  # one lock order for every refresh
+        try:
+            with self._write() as s:
+                if self.dialect == "postgresql":
+                    s.execute(text(f"SET LOCAL lock_timeout = {REFRESH_LOCK_TIMEOUT_MS}"))
+                return self._put_states(s, ordered)
+        except DBAPIError:
+            return 0
+
+    def course_state_record(self, course_id: str, with_state: bool = True) -> dict[str, Any]:
+        """A course's patient and current version with the state stored for it, if any
+        (``stored``: version, as_of, engine and the state's JSON text), in one query; without
+        ``with_state`` only the patient and version (``stored`` is ``None``)."""
+        with self._reading() as s:
+            if not with_state:
+                head = s.execute(
+                    select(CourseRow.patient_id, CourseRow.version).where(CourseRow.id == course_id)
+                ).first()
+                if head is None:
+                    raise NotFoundError("course", course_id, "give the id of a stored course")
+                return {"id": course_id, "patient_id": head[0], "version": head[1], "stored": None}
+            found = s.execute(
+                select(
+                    CourseRow.patient_id,
+                    CourseRow.version,
+                    CourseStateRow.version,
+                    CourseStateRow.as_of,
+                    CourseStateRow.engine,
+                    CourseStateRow.state,
+                )
+                .outerjoin(CourseStateRow, CourseStateRow.course_id == CourseRow.id)
+                .where(CourseRow.id == course_id)
+            ).first()
+        if found is None:
+            raise NotFoundError("course", course_id, "give the id of a stored course")
+        patient_id, version, s_version, as_of, engine, state = found
+        stored = (
+            None
+            if s_version is None
+            else {"version": s_version, "as_of": as_of, "engine": engine, "state": state}
+        )
+        return {"id": course_id, "patient_id": patient_id, "version": version, "stored": stored}
+
+    def course_summaries(self, teams: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The stored summary of every course (of patients without a team or in ``teams``,
+        when given): course id → version, as_of, engine and summary."""
+        with self._reading() as s:
+            stmt = select(
+                CourseStateRow.course_id,
+                CourseStateRow.version,
+                CourseStateRow.as_of,
+                CourseStateRow.engine,
+                CourseStateRow.summary,
+            )
+            if teams is not None:
+                visible = select(PatientRow.id).where(
+                    PatientRow.team.is_(None) | PatientRow.team.in_(teams)
+                )
+                stmt = stmt.join(CourseRow, CourseRow.id == CourseStateRow.course_id).where(
+                    CourseRow.patient_id.in_(visible)
+                )
+            return {
+                cid: {"version": v, "as_of": a, "engine": e, "summary": m}
+                for cid, v, a, e, m in s.execute(stmt)
+            }
 
     # ------------------------------------------------------------------------------ accounts
 

@@ -126,6 +126,9 @@ def make_router(
     loop); without it the password is checked in a worker thread.
     """
     router = APIRouter(include_in_schema=False)
+    # Compile the templates now, not on the first request after a (re)start.
+    for template in sorted((HERE / "templates").glob("*.html")):
+        _env.get_template(template.name)
     store_dep = Depends(get_store)
     reader = Depends(require(*READERS))
     state_cache: dict[tuple[int, str, int, str], dict[str, Any]] = {}
@@ -375,14 +378,19 @@ def make_router(
         courses = cs.list_courses(store, limit=MAX_LIST, teams=teams).items
         listed = cs.list_patients(store, limit=MAX_LIST, teams=teams).items
         people = {p["id"]: p["patient"] for p in listed}
+        # Each course's summary as stored with its version for today (no replay); a course
+        # written before today, or by another engine, is assessed now and its summary kept.
+        summaries = cs.course_summaries(store, courses, today, teams)
         rows = []
         with_course = set()
         for c in courses:
             with_course.add(c["patient_id"])
-            try:
-                state = state_of(store, c["id"], c["version"], today)
-            except InputError as exc:  # a stored course the rules cannot read: say so
-                state = {"status": "cannot_assess", "alerts": [], "error": str(exc)}
+            found = summaries[str(c["id"])]
+            state: Mapping[str, Any]
+            if isinstance(found, InputError):  # a stored course the rules cannot read: say so
+                state = {"status": "cannot_assess", "alerts": [], "error": str(found)}
+            else:
+                state = found
             patient = people.get(c["patient_id"], {})
             start = dt.date.fromisoformat(str(c["start_date"])[:10])
             rows.append(row_of(c["patient_id"], patient, today, c, state, start))

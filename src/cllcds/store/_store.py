@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -30,6 +31,7 @@ from cllcds.services._limits import REQUEST_ID_CHARS, USERNAME_CHARS
 from ._engine import make_engine, upgrade
 from ._models import (
     AuditRow,
+    AuthEpochRow,
     Base,
     CourseRow,
     EventRow,
@@ -45,6 +47,15 @@ HEADER_KEYS = ("format", "rule_sets", "patient", "regimen", "start_date", "basel
 RACE_RETRIES = 3
 #: The PostgreSQL advisory lock that serialises appends to the audit hash chain.
 AUDIT_CHAIN_LOCK = 0x636C6C63
+#: How long this process trusts a resolved token without looking it up again (seconds). Any
+#: change made through cllcds (revocation, logout, disabling, a role or team change) is seen
+#: on the very next request whatever this is, through the auth epoch; this bound only matters
+#: for a change made to the tables by hand.
+TOKEN_CACHE_S = 60.0
+#: Resolved tokens kept per process (the cache is emptied when it is full).
+TOKEN_CACHE_SIZE = 10_000
+#: The one row of the auth epoch table.
+AUTH_EPOCH_ID = 1
 #: How a column is named to the user when a value is too long for it.
 FIELD_NAMES = {
     ("patients", "id"): "patient.id",
@@ -59,6 +70,9 @@ FIELD_NAMES = {
     ("users", "username"): "username",
     ("team_members", "team"): "team",
 }
+
+
+_EPOCH_QUERY = select(AuthEpochRow.value).where(AuthEpochRow.id == AUTH_EPOCH_ID)
 
 
 def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
@@ -166,6 +180,8 @@ class Store:
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else nullcontext()
         )
+        #: (token hash, kind) -> (auth epoch, monotonic time cached, expiry, account record).
+        self._tokens: dict[tuple[str, str], tuple[int, float, dt.datetime, dict[str, Any]]] = {}
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
@@ -188,6 +204,21 @@ class Store:
     def _reading(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
+
+    @staticmethod
+    def _bump_auth_epoch(s: Session) -> None:
+        """Make every process's resolved tokens stale (in the caller's transaction)."""
+        s.execute(
+            update(AuthEpochRow)
+            .where(AuthEpochRow.id == AUTH_EPOCH_ID)
+            .values(value=AuthEpochRow.value + 1)
+        )
+
+    def auth_epoch(self) -> int | None:
+        """The auth epoch now (``None`` when the database has none: then nothing is cached)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(_EPOCH_QUERY).scalar()
+        return None if value is None else int(value)
 
     def _audit(
         self,
@@ -309,6 +340,7 @@ class Store:
                 s.add(TeamMemberRow(team=team, username=username))
             elif not member and row is not None:
                 s.delete(row)
+            self._bump_auth_epoch(s)
             s.flush()
             action = "team.add" if member else "team.remove"
             self._audit(s, actor, action, "user", username, None, {"team": team})
@@ -809,6 +841,7 @@ class Store:
                 s.execute(
                     update(TokenRow).where(TokenRow.username == username).values(revoked=True)
                 )
+            self._bump_auth_epoch(s)
             s.flush()
             after = _user_record(row)
             self._audit(
@@ -829,6 +862,7 @@ class Store:
                 raise NotFoundError("username", username, "give an existing username")
             before = _user_record(row)
             row.role = role.value
+            self._bump_auth_epoch(s)
             s.flush()
             after = _user_record(row)
             self._audit(s, actor, "user.role", "user", username, before, after)
@@ -856,6 +890,35 @@ class Store:
             )
 
     def token_user(self, token_hash: str, kind: str) -> dict[str, Any] | None:
+        """The enabled account a live token belongs to, with ``csrf_hash``.
+
+        A resolved token is cached in this process with the auth epoch read *before* it was
+        looked up; a hit is used only while the epoch is unchanged, so a revocation or account
+        change committed by any process is seen on the next request (the epoch is read on
+        every call: one primary-key read instead of the join and two ORM objects)."""
+        key = (token_hash, kind)
+        epoch = self.auth_epoch()
+        if epoch is not None:
+            hit = self._tokens.get(key)
+            if (
+                hit is not None
+                and hit[0] == epoch
+                and time.monotonic() - hit[1] < TOKEN_CACHE_S
+                and hit[2] > _now()
+            ):
+                return dict(hit[3])
+        found = self._token_user(token_hash, kind)
+        if found is None:
+            self._tokens.pop(key, None)
+            return None
+        expires, record = found
+        if epoch is not None:
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens.clear()
+            self._tokens[key] = (epoch, time.monotonic(), expires, record)
+        return dict(record)
+
+    def _token_user(self, token_hash: str, kind: str) -> tuple[dt.datetime, dict[str, Any]] | None:
         with self._reading() as s:
             found = s.execute(
                 select(TokenRow, UserRow)
@@ -865,15 +928,19 @@ class Store:
             if found is None:
                 return None
             token, user = found
-            if token.revoked or user.disabled or _utc(token.expires_at) <= _now():
+            expires = _utc(token.expires_at)
+            if token.revoked or user.disabled or expires <= _now():
                 return None
-            return {**_user_record(user), "csrf_hash": token.csrf_hash}
+            return expires, {**_user_record(user), "csrf_hash": token.csrf_hash}
 
     def revoke_token(self, token_hash: str) -> None:
         with self._write() as s:
             s.execute(
                 update(TokenRow).where(TokenRow.token_hash == token_hash).values(revoked=True)
             )
+            self._bump_auth_epoch(s)
+        for kind in ("bearer", "session"):
+            self._tokens.pop((token_hash, kind), None)
 
     def remember_jwt(self, key: str, expires_at: dt.datetime, *, grace_s: float = 0) -> bool:
         """Record a JWT (``iss|jti``) as used until ``expires_at``; ``False`` when it was

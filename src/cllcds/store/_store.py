@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, String, delete, event, func, select, text, update
+from sqlalchemy import Engine, String, bindparam, delete, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,6 +73,19 @@ FIELD_NAMES = {
 
 
 _EPOCH_QUERY = select(AuthEpochRow.value).where(AuthEpochRow.id == AUTH_EPOCH_ID)
+_TOKEN_QUERY = (
+    select(
+        TokenRow.revoked,
+        TokenRow.expires_at,
+        TokenRow.csrf_hash,
+        UserRow.username,
+        UserRow.role,
+        UserRow.disabled,
+        UserRow.created_at,
+    )
+    .join(UserRow, UserRow.username == TokenRow.username)
+    .where(TokenRow.token_hash == bindparam("h"), TokenRow.kind == bindparam("k"))
+)
 
 
 def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
@@ -180,6 +193,14 @@ class Store:
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else nullcontext()
         )
+        # Single-statement reads on the request path (token, epoch, teams): one round trip
+        # each on PostgreSQL in autocommit, without BEGIN and ROLLBACK around it. (SQLite keeps
+        # the plain engine: its connections are in manual transaction control already.)
+        self._auth = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine
+        )
         #: (token hash, kind) -> (auth epoch, monotonic time cached, expiry, account record).
         self._tokens: dict[tuple[str, str], tuple[int, float, dt.datetime, dict[str, Any]]] = {}
 
@@ -216,7 +237,7 @@ class Store:
 
     def auth_epoch(self) -> int | None:
         """The auth epoch now (``None`` when the database has none: then nothing is cached)."""
-        with self.engine.connect() as conn:
+        with self._auth.connect() as conn:
             value = conn.execute(_EPOCH_QUERY).scalar()
         return None if value is None else int(value)
 
@@ -305,11 +326,14 @@ class Store:
     # --------------------------------------------------------------------------- care teams
 
     def patient_team(self, patient_id: str) -> str | None:
-        with self._reading() as s:
-            row = s.get(PatientRow, patient_id)
-            if row is None:
-                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
-            return row.team
+        with self._auth.connect() as conn:
+            row = conn.execute(
+                select(PatientRow.id, PatientRow.team).where(PatientRow.id == patient_id)
+            ).first()
+        if row is None:
+            raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+        team: str | None = row.team
+        return team
 
     def set_patient_team(self, patient_id: str, team: str | None, actor: Actor) -> dict[str, Any]:
         with self._write() as s:
@@ -322,9 +346,9 @@ class Store:
             return {"id": patient_id, "team": team}
 
     def user_teams(self, username: str) -> list[str]:
-        with self._reading() as s:
+        with self._auth.connect() as conn:
             return list(
-                s.scalars(
+                conn.scalars(
                     select(TeamMemberRow.team)
                     .where(TeamMemberRow.username == username)
                     .order_by(TeamMemberRow.team)
@@ -919,19 +943,21 @@ class Store:
         return dict(record)
 
     def _token_user(self, token_hash: str, kind: str) -> tuple[dt.datetime, dict[str, Any]] | None:
-        with self._reading() as s:
-            found = s.execute(
-                select(TokenRow, UserRow)
-                .join(UserRow, UserRow.username == TokenRow.username)
-                .where(TokenRow.token_hash == token_hash, TokenRow.kind == kind)
-            ).first()
-            if found is None:
-                return None
-            token, user = found
-            expires = _utc(token.expires_at)
-            if token.revoked or user.disabled or expires <= _now():
-                return None
-            return expires, {**_user_record(user), "csrf_hash": token.csrf_hash}
+        with self._auth.connect() as conn:
+            row = conn.execute(_TOKEN_QUERY, {"h": token_hash, "k": kind}).first()
+        if row is None:
+            return None
+        expires = _utc(row.expires_at)
+        if row.revoked or row.disabled or expires <= _now():
+            return None
+        record = {
+            "username": row.username,
+            "role": row.role,
+            "disabled": row.disabled,
+            "created_at": _iso(row.created_at),
+            "csrf_hash": row.csrf_hash,
+        }
+        return expires, record
 
     def revoke_token(self, token_hash: str) -> None:
         with self._write() as s:

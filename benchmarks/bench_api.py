@@ -26,7 +26,8 @@ reported (``gen CPU``: CPU seconds per wall second, 1.0 = one core), with the se
 expected one (200 / 201) or the connection fails (then the client reconnects).
 
 Run: ``.venv/bin/python benchmarks/bench_api.py [--quick] [--skip-pg] [--workers 2]
-[--clients 16] [--many 200] [--seconds 20] [--baseline-src /work/apiload-base/src]``.
+[--clients 16] [--many 200] [--seconds 20] [--phases get,many,post]
+[--baseline-src /work/apiload-base/src]``.
 It prints a Markdown table for ``docs/performance.md`` and the goals met.
 """
 
@@ -334,12 +335,13 @@ def run_tree(
     rows = []
     with serve(src, url, args.workers) as (port, pid):
         token = token_for(port)
-        phases = [
-            ("GET state", ids[: args.clients], False),
-            ("GET state (many)", ids[: args.many], False),
-            ("POST event", ids[: args.clients], True),
-        ]
-        for label, chosen, write in phases:
+        phases = {
+            "get": ("GET state", ids[: args.clients], False),
+            "many": ("GET state (many)", ids[: args.many], False),
+            "post": ("POST event", ids[: args.clients], True),
+        }
+        for name in args.phases.split(","):
+            label, chosen, write = phases[name.strip()]
             row = measure(label, port, pid, token, chosen, args.seconds, args.warmup, write)
             rows.append({"tree": tree, "database": database, **row})
             print(_line(rows[-1]), file=sys.stderr, flush=True)
@@ -394,6 +396,9 @@ def main() -> None:
         help="also run another checkout's src/ (e.g. a worktree of main) as the comparator",
     )
     parser.add_argument("--quick", action="store_true", help="5 s phases, 1 s warm-up")
+    parser.add_argument(
+        "--phases", default="get,many,post", help="which phases, in order (get, many, post)"
+    )
     parser.add_argument("--setup-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup_only:

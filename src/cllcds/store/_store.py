@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, String, bindparam, delete, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -86,6 +93,52 @@ _TOKEN_QUERY = (
     .join(UserRow, UserRow.username == TokenRow.username)
     .where(TokenRow.token_hash == bindparam("h"), TokenRow.kind == bindparam("k"))
 )
+
+
+def _sqlite_lock_path(engine: Engine) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return f"{Path(database).expanduser()}-writelock"
+
+
+class WriteLock:
+    """SQLite writers one at a time: a thread lock in this process, then (POSIX, file database)
+    an exclusive ``flock`` on ``path`` across processes. Waiters block in the kernel and are
+    woken when the lock is released, instead of SQLite's sleep-and-retry."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread = threading.Lock()
+        self._path = path if fcntl is not None else None
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        if self._path is None or fcntl is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            # No lock file (read-only directory, ...): SQLite's own locking still holds.
+            pass
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None and fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+    def close(self) -> None:
+        with self._thread:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
@@ -187,12 +240,14 @@ class Store:
             engine.execution_options(cllcds_write=True), expire_on_commit=False
         )
         event.listen(self._writer, "before_flush", _check_lengths)
-        # SQLite has one writer at a time; queueing this process's writers on a lock avoids
-        # the busy handler's sleep-and-poll (latency spikes). Other processes still wait on
-        # busy_timeout. PostgreSQL serialises per course with row locks instead.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if self.dialect == "sqlite" else nullcontext()
-        )
+        # SQLite has one writer at a time; queueing writers on a lock avoids the busy
+        # handler's sleep-and-poll (latency spikes): this process's on a thread lock, every
+        # process's (``cllcds serve --workers N``) on a file lock beside the database. A writer
+        # outside cllcds still waits on busy_timeout. PostgreSQL serialises per course with
+        # row locks instead.
+        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        if self.dialect == "sqlite":
+            self._write_lock = WriteLock(_sqlite_lock_path(engine))
         # Single-statement reads on the request path (token, epoch, teams): one round trip
         # each on PostgreSQL in autocommit, without BEGIN and ROLLBACK around it. (SQLite keeps
         # the plain engine: its connections are in manual transaction control already.)
@@ -215,6 +270,8 @@ class Store:
     def close(self) -> None:
         """Release the connection pool."""
         self.engine.dispose()
+        if isinstance(self._write_lock, WriteLock):
+            self._write_lock.close()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:

@@ -22,8 +22,9 @@ The load generator is one asyncio process speaking HTTP/1.1 over raw sockets (no
 it writes a request and reads status, headers and ``Content-Length`` bytes), so that it takes as
 little as possible of the CPUs it shares with the server; its own CPU time per phase is
 reported (``gen CPU``: CPU seconds per wall second, 1.0 = one core), with the server's
-(``srv CPU``) and the load average. A request counts as an error when the status is not the
-expected one (200 / 201) or the connection fails (then the client reconnects).
+(``srv CPU``; ``srv ms/req``: the server processes' CPU milliseconds per request, without
+the database server's), and the load average. A request counts as an error when the status is
+not the expected one (200 / 201) or the connection fails (then the client reconnects).
 
 Run: ``.venv/bin/python benchmarks/bench_api.py [--quick] [--skip-pg] [--workers 2]
 [--clients 16] [--many 200] [--seconds 20] [--phases get,many,post]
@@ -281,6 +282,7 @@ def measure(
         "min_per_client": min(res.per_client),
         "gen_cpu": (gen1 - gen0) / elapsed,
         "srv_cpu": (srv1 - srv0) / elapsed,
+        "srv_ms": (srv1 - srv0) / max(res.requests, 1) * 1000,
         "load": f"{load0:.1f}-{os.getloadavg()[0]:.1f}",
         "first_error": res.first_error,
     }
@@ -352,7 +354,8 @@ def _line(r: dict[str, Any]) -> str:
     return (
         f"| {r['tree']} | {r['database']} | {r['phase']} | {r['clients']} | {r['requests']} | "
         f"{r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
-        f"{r['min_per_client']} | {r['gen_cpu']:.2f} | {r['srv_cpu']:.2f} | {r['load']} |"
+        f"{r['min_per_client']} | {r['gen_cpu']:.2f} | {r['srv_cpu']:.2f} | {r['srv_ms']:.1f} | "
+        f"{r['load']} |"
     )
 
 
@@ -414,7 +417,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     header = (
         "| code | database | phase | clients | requests | errors | req/s | p50 ms | p95 ms | "
-        "p99 ms | min/client | gen CPU | srv CPU | load avg |"
+        "p99 ms | min/client | gen CPU | srv CPU | srv ms/req | load avg |"
     )
     print(header, file=sys.stderr)
     for database in ("SQLite", "PostgreSQL"):
@@ -437,7 +440,7 @@ def main() -> None:
         + "\n"
     )
     print(header + " goal |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
         print(f"{_line(r)} {goal(r)} |")
     for r in rows:

@@ -110,6 +110,58 @@ def free_port() -> int:
         return port
 
 
+def auth_micro(url: str, database: str, n: int) -> list[dict[str, Any]]:
+    """In one process, per call: the token lookup as ``main`` does it (an ORM session joining
+    the token and the account), the same through this tree's single statement, and a cache hit
+    (the auth epoch read and a dictionary lookup); and the patient team check."""
+    import datetime as dt  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from cllcds.services import _clinical_store as cs  # noqa: PLC0415
+    from cllcds.services._repository import Actor, Role  # noqa: PLC0415
+    from cllcds.store import Store  # noqa: PLC0415
+    from cllcds.store._models import TokenRow, UserRow  # noqa: PLC0415
+
+    store = Store.open(url)
+    cs.add_user(store, "micro", PASSWORD, Role.CLINICIAN, Actor("bench"))
+    token, _csrf, _exp = cs.issue_token(store, "micro", "bearer", dt.timedelta(hours=1))
+    digest = cs.token_digest(token)
+    doc = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    doc.pop("as_of", None)
+    doc["patient"]["id"] = "micro-1"
+    cs.create_course(store, doc, Actor("bench"))
+
+    def orm_lookup() -> None:  # main's Store.token_user
+        with store._reading() as s:
+            s.execute(
+                select(TokenRow, UserRow)
+                .join(UserRow, UserRow.username == TokenRow.username)
+                .where(TokenRow.token_hash == digest, TokenRow.kind == "bearer")
+            ).first()
+
+    def timed(func: Any) -> float:
+        func()
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                func()
+            best = min(best, (time.perf_counter() - t0) / n * 1e6)
+        return best
+
+    rows = [
+        ("token: ORM session + join (main)", orm_lookup),
+        ("token: one statement, uncached", lambda: store._token_user(digest, "bearer")),
+        ("token: cached (epoch read + dict)", lambda: store.token_user(digest, "bearer")),
+        ("auth epoch read alone", store.auth_epoch),
+        ("patient team check", lambda: store.patient_team("micro-1")),
+    ]
+    out = [{"database": database, "what": label, "us": timed(f)} for label, f in rows]
+    store.close()
+    return out
+
+
 # ------------------------------------------------------------------------ a lean client
 
 
@@ -402,10 +454,25 @@ def main() -> None:
     parser.add_argument(
         "--phases", default="get,many,post", help="which phases, in order (get, many, post)"
     )
+    parser.add_argument(
+        "--auth-micro", action="store_true", help="only the in-process token lookup timings"
+    )
     parser.add_argument("--setup-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup_only:
         setup_main(args.setup_only, args.many)
+        return
+    if args.auth_micro:
+        micro: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory(prefix="cllcds-bench-") as tmp:
+            micro += auth_micro(f"sqlite:///{Path(tmp) / 'micro.db'}", "SQLite", 500)
+        if not args.skip_pg:
+            with pg_schema(args.pg_url) as url:
+                micro += auth_micro(url, "PostgreSQL", 500)
+        print(f"load average {os.getloadavg()[0]:.1f}; best of 3 x 500 calls\n")
+        print("| database | step | µs per call |\n|---|---|---:|")
+        for m in micro:
+            print(f"| {m['database']} | {m['what']} | {m['us']:.0f} |")
         return
     if args.quick:
         args.seconds, args.warmup = 5.0, 1.0

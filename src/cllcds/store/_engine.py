@@ -63,7 +63,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # Writers take the write lock at BEGIN: a deferred transaction that later upgrades its lock
     # can fail with SQLITE_BUSY without waiting; IMMEDIATE waits (busy_timeout) instead.
-    immediate = conn.get_execution_options().get("cllcds_write", False)
+    options = conn.get_execution_options()
+    if options.get("cllcds_single_read", False):
+        return  # one SELECT: SQLite runs it in a transaction of its own (a consistent snapshot)
+    immediate = options.get("cllcds_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 

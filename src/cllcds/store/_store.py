@@ -80,6 +80,12 @@ FIELD_NAMES = {
 
 
 _EPOCH_QUERY = select(AuthEpochRow.value).where(AuthEpochRow.id == AUTH_EPOCH_ID)
+_PATIENT_TEAM_QUERY = select(PatientRow.id, PatientRow.team).where(PatientRow.id == bindparam("p"))
+_USER_TEAMS_QUERY = (
+    select(TeamMemberRow.team)
+    .where(TeamMemberRow.username == bindparam("u"))
+    .order_by(TeamMemberRow.team)
+)
 _TOKEN_QUERY = (
     select(
         TokenRow.revoked,
@@ -248,13 +254,13 @@ class Store:
         self._write_lock: AbstractContextManager[Any] = nullcontext()
         if self.dialect == "sqlite":
             self._write_lock = WriteLock(_sqlite_lock_path(engine))
-        # Single-statement reads on the request path (token, epoch, teams): one round trip
-        # each on PostgreSQL in autocommit, without BEGIN and ROLLBACK around it. (SQLite keeps
-        # the plain engine: its connections are in manual transaction control already.)
+        # Single-statement reads on the request path (token, epoch, teams), without BEGIN and
+        # ROLLBACK around them: one round trip each on PostgreSQL (autocommit); on SQLite (its
+        # connections are in manual transaction control) the statement is its own transaction.
         self._auth = (
             engine.execution_options(isolation_level="AUTOCOMMIT")
             if self.dialect == "postgresql"
-            else engine
+            else engine.execution_options(cllcds_single_read=True)
         )
         #: (token hash, kind) -> (auth epoch, monotonic time cached, expiry, account record).
         self._tokens: dict[tuple[str, str], tuple[int, float, dt.datetime, dict[str, Any]]] = {}
@@ -384,9 +390,7 @@ class Store:
 
     def patient_team(self, patient_id: str) -> str | None:
         with self._auth.connect() as conn:
-            row = conn.execute(
-                select(PatientRow.id, PatientRow.team).where(PatientRow.id == patient_id)
-            ).first()
+            row = conn.execute(_PATIENT_TEAM_QUERY, {"p": patient_id}).first()
         if row is None:
             raise NotFoundError("patient", patient_id, "give the id of a registered patient")
         team: str | None = row.team
@@ -404,13 +408,7 @@ class Store:
 
     def user_teams(self, username: str) -> list[str]:
         with self._auth.connect() as conn:
-            return list(
-                conn.scalars(
-                    select(TeamMemberRow.team)
-                    .where(TeamMemberRow.username == username)
-                    .order_by(TeamMemberRow.team)
-                )
-            )
+            return list(conn.scalars(_USER_TEAMS_QUERY, {"u": username}))
 
     def set_team_member(self, team: str, username: str, member: bool, actor: Actor) -> list[str]:
         with self._write() as s:

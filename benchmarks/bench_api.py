@@ -1,22 +1,25 @@
 """REST API under load on loopback: ``cllcds serve --workers 2`` on SQLite and PostgreSQL,
 driven by a lean load generator on the same machine.
 
-For each database (and each code tree: this one and, with ``--baseline-src``, another checkout
-such as ``main`` for the before/after comparison in the same run) the script
+For each database, and each code tree (this one and, with ``--baseline-src``, another checkout
+such as ``main``: the before/after comparison in the same run, each on its own database), the
+script
 
 1. migrates a fresh database (a temporary SQLite file; a fresh schema in the PostgreSQL named by
    ``--pg-url``) and creates a clinician and one course per client (the example course:
    baseline and three events), in a subprocess running that code tree;
 2. starts ``cllcds serve --workers N --no-access-log`` as a user runs it (same code tree), gets
    a bearer token from ``POST /auth/token``;
-3. runs the phases, each after a short warm-up, every client on its own keep-alive connection
-   sending its next request as soon as the answer arrives:
+3. runs the phases in ``--rounds`` interleaved rounds (round by round, phase by phase, tree by
+   tree, all servers up at once, so that a change in the machine's load falls on every tree
+   alike), each after a short warm-up, every client on its own keep-alive connection sending
+   its next request as soon as the answer arrives:
 
    * ``GET state`` (``--clients``, default 16): ``GET /courses/{id}/state``;
    * ``GET state`` at ``--many`` clients (default 200): the same with many connections;
    * ``POST event`` (``--clients``): a note with ``If-Match: *`` and a fresh
      ``Idempotency-Key``, validated with the whole course, committed durably and audited; each
-     client writes to its own course (run last: the courses grow during it).
+     client writes to its own course (last in each round: the courses grow with it).
 
 The load generator is one asyncio process speaking HTTP/1.1 over raw sockets (no HTTP library:
 it writes a request and reads status, headers and ``Content-Length`` bytes), so that it takes as
@@ -27,7 +30,7 @@ the database server's), and the load average. A request counts as an error when 
 not the expected one (200 / 201) or the connection fails (then the client reconnects).
 
 Run: ``.venv/bin/python benchmarks/bench_api.py [--quick] [--skip-pg] [--workers 2]
-[--clients 16] [--many 200] [--seconds 20] [--phases get,many,post]
+[--clients 16] [--many 200] [--seconds 10] [--rounds 3] [--phases get,many,post]
 [--baseline-src /work/apiload-base/src]``.
 It prints a Markdown table for ``docs/performance.md`` and the goals met.
 """
@@ -331,10 +334,13 @@ def measure(
         "p50": percentile(res.latencies, 0.50) * 1000,
         "p95": percentile(res.latencies, 0.95) * 1000,
         "p99": percentile(res.latencies, 0.99) * 1000,
+        "per_client": res.per_client,
         "min_per_client": min(res.per_client),
         "gen_cpu": (gen1 - gen0) / elapsed,
         "srv_cpu": (srv1 - srv0) / elapsed,
         "srv_ms": (srv1 - srv0) / max(res.requests, 1) * 1000,
+        "load0": load0,
+        "load1": os.getloadavg()[0],
         "load": f"{load0:.1f}-{os.getloadavg()[0]:.1f}",
         "first_error": res.first_error,
     }
@@ -382,33 +388,93 @@ def token_for(port: int) -> str:
     return token
 
 
-def run_tree(
-    tree: str, src: Path | None, database: str, url: str, args: argparse.Namespace
+@dataclass
+class Target:
+    """One code tree served on its own database, ready to be driven."""
+
+    tree: str
+    port: int
+    pid: int
+    token: str
+    ids: list[str]
+
+
+def run_database(
+    database: str, trees: list[tuple[str, Path | None]], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
-    ids = setup(src, url, max(args.clients, args.many))
-    rows = []
-    with serve(src, url, args.workers) as (port, pid):
-        token = token_for(port)
+    """Every tree on a database of its own, all servers up at once; the phases interleaved
+    (round by round, phase by phase, tree by tree) so that a change in the machine's load
+    falls on every tree alike. Answers one row per tree, phase and round."""
+    rows: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        targets = []
+        for tree, src in trees:
+            if database == "SQLite":
+                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="cllcds-bench-"))
+                url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            else:
+                url = stack.enter_context(pg_schema(args.pg_url))
+            ids = setup(src, url, max(args.clients, args.many))
+            port, pid = stack.enter_context(serve(src, url, args.workers))
+            targets.append(Target(tree, port, pid, token_for(port), ids))
         phases = {
-            "get": ("GET state", ids[: args.clients], False),
-            "many": ("GET state (many)", ids[: args.many], False),
-            "post": ("POST event", ids[: args.clients], True),
+            "get": ("GET state", args.clients, False),
+            "many": ("GET state (many)", args.many, False),
+            "post": ("POST event", args.clients, True),
         }
-        for name in args.phases.split(","):
-            label, chosen, write = phases[name.strip()]
-            row = measure(label, port, pid, token, chosen, args.seconds, args.warmup, write)
-            rows.append({"tree": tree, "database": database, **row})
-            print(_line(rows[-1]), file=sys.stderr, flush=True)
+        for rnd in range(1, args.rounds + 1):
+            for name in args.phases.split(","):
+                label, clients, write = phases[name.strip()]
+                for t in targets:
+                    row = measure(
+                        label, t.port, t.pid, t.token, t.ids[:clients], args.seconds,
+                        args.warmup, write,
+                    )  # fmt: skip
+                    rows.append({"tree": t.tree, "database": database, "round": rnd, **row})
+                    print(_line(rows[-1]), file=sys.stderr, flush=True)
     return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per tree, database and phase: the round with the median req/s (its latencies), the
+    req/s range over the rounds, the median server CPU per request, the total requests and
+    errors, the fewest requests any client completed over all rounds, the load range."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["tree"], r["database"], r["phase"]), []).append(r)
+    out = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda r: r["rps"])
+        median = dict(ordered[len(ordered) // 2])
+        median["rps_range"] = f"{ordered[0]['rps']:.0f}-{ordered[-1]['rps']:.0f}"
+        median["requests"] = sum(r["requests"] for r in group)
+        median["errors"] = sum(r["errors"] for r in group)
+        # Requests per client over all rounds (a client keeps its course from round to round).
+        median["min_per_client"] = min(
+            sum(counts) for counts in zip(*(r["per_client"] for r in group), strict=True)
+        )
+        median["srv_ms"] = sorted(r["srv_ms"] for r in group)[len(group) // 2]
+        median["first_error"] = next((r["first_error"] for r in group if r["first_error"]), "")
+        loads = [r["load0"] for r in group] + [r["load1"] for r in group]
+        median["load"] = f"{min(loads):.1f}-{max(loads):.1f}"
+        out.append(median)
+    return out
 
 
 def _line(r: dict[str, Any]) -> str:
     return (
         f"| {r['tree']} | {r['database']} | {r['phase']} | {r['clients']} | {r['requests']} | "
-        f"{r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
+        f"{r['errors']} | {r['rps']:.0f}{_range(r)} | {r['p50']:.1f} | {r['p95']:.1f} | "
+        f"{r['p99']:.1f} | "
         f"{r['min_per_client']} | {r['gen_cpu']:.2f} | {r['srv_cpu']:.2f} | {r['srv_ms']:.1f} | "
         f"{r['load']} |"
     )
+
+
+def _range(r: dict[str, Any]) -> str:
+    if "rps_range" in r:
+        return f" ({r['rps_range']})"
+    return f" (round {r['round']})" if "round" in r else ""
 
 
 def goal(r: dict[str, Any]) -> str:
@@ -439,7 +505,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clients", type=int, default=16, help="clients in the 16-client phases")
     parser.add_argument("--many", type=int, default=200, help="clients in the many-client phase")
-    parser.add_argument("--seconds", type=float, default=20.0, help="seconds per phase")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per phase and round")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per phase")
     parser.add_argument("--workers", type=int, default=2, help="cllcds serve --workers")
     parser.add_argument("--pg-url", default=os.environ.get("CLLCDS_BENCH_PG_URL", DEFAULT_PG))
@@ -450,7 +516,8 @@ def main() -> None:
         type=Path,
         help="also run another checkout's src/ (e.g. a worktree of main) as the comparator",
     )
-    parser.add_argument("--quick", action="store_true", help="5 s phases, 1 s warm-up")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median kept)")
+    parser.add_argument("--quick", action="store_true", help="1 round of 5 s phases")
     parser.add_argument(
         "--phases", default="get,many,post", help="which phases, in order (get, many, post)"
     )
@@ -475,7 +542,7 @@ def main() -> None:
             print(f"| {m['database']} | {m['what']} | {m['us']:.0f} |")
         return
     if args.quick:
-        args.seconds, args.warmup = 5.0, 1.0
+        args.seconds, args.warmup, args.rounds = 5.0, 1.0, 1
 
     trees: list[tuple[str, Path | None]] = []
     if args.baseline_src is not None:
@@ -490,19 +557,15 @@ def main() -> None:
     for database in ("SQLite", "PostgreSQL"):
         if (database == "SQLite" and args.skip_sqlite) or (database != "SQLite" and args.skip_pg):
             continue
-        for tree, src in trees:
-            if database == "SQLite":
-                with tempfile.TemporaryDirectory(prefix="cllcds-bench-") as tmp:
-                    url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-                    rows += run_tree(tree, src, database, url, args)
-            else:
-                with pg_schema(args.pg_url) as url:
-                    rows += run_tree(tree, src, database, url, args)
+        rows += run_database(database, trees, args)
+    rows = summarise(rows)
 
     print(
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"cllcds serve --workers {args.workers}, {args.seconds:g} s per phase after "
-        f"{args.warmup:g} s warm-up; load generator: one asyncio process, raw HTTP/1.1 keep-alive"
+        f"cllcds serve --workers {args.workers}, {args.rounds} interleaved round(s) of "
+        f"{args.seconds:g} s per phase after {args.warmup:g} s warm-up (req/s: the median "
+        "round, its latencies, and the range over the rounds); load generator: one asyncio "
+        "process, raw HTTP/1.1 keep-alive"
         + (f"; baseline = {args.baseline_src}" if args.baseline_src else "")
         + "\n"
     )

@@ -1,9 +1,13 @@
 """PostgreSQL connections are pinged only after they sat idle; a connection the server ended
-while it was idle (a restart, an idle timeout) is replaced before a request sees it."""
+while it was idle (a restart, an idle timeout) is replaced before a request sees it. SQLite
+writers of several stores (worker processes) take turns on a file lock."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -47,3 +51,32 @@ def test_idle_connection_ended_by_the_server_is_replaced(
     assert pg_store.get_user("nina")["role"] == "viewer"
     assert pg_store.user_teams("nina") == []
     assert pg_store.auth_epoch() is not None
+
+
+def test_sqlite_writers_of_two_stores_take_turns(tmp_path: Path) -> None:
+    """Two stores on one SQLite file (as two worker processes have) exclude each other's
+    writers with the file lock, and both writes land."""
+    url = f"sqlite:///{tmp_path / 'cllcds.db'}"
+    a, b = Store.open(url), Store.open(url)
+    released = threading.Event()
+    seen: list[bool] = []
+
+    def other() -> None:
+        with b._write_lock:
+            seen.append(released.is_set())
+
+    try:
+        with a._write_lock:
+            thread = threading.Thread(target=other)
+            thread.start()
+            time.sleep(0.3)  # long enough for the other writer to be waiting
+            released.set()
+        thread.join(timeout=10)
+        assert seen == [True]  # it entered only after the first writer left
+        a.create_user("w1", "x" * 20, Role.VIEWER, Actor("test"))
+        b.create_user("w2", "x" * 20, Role.VIEWER, Actor("test"))
+        assert {u["username"] for u in a.list_users()} == {"w1", "w2"}
+        assert (tmp_path / "cllcds.db-writelock").is_file()
+    finally:
+        a.close()
+        b.close()

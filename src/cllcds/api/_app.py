@@ -7,13 +7,12 @@ import gc
 import importlib
 import importlib.util
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from cllcds import __version__, services
@@ -22,7 +21,7 @@ from cllcds.store import Store
 
 from . import _accounts, _clinical, _problems, _reference
 from ._auth import current_user, get_store, require
-from ._guard import BodyGuard, SecurityHeaders
+from ._guard import BodyGuard, RequestId, SecurityHeaders
 from ._throttle import ACCOUNT_FAILURES, ADDRESS_FAILURES, PASSWORD_CHECKS, PasswordChecks, Throttle
 
 CDS_HOOKS_MODULE = "cllcds.api._cds_hooks"
@@ -101,17 +100,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.password_checks = PasswordChecks(cfg.password_checks)
     _problems.install(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get("X-Request-ID", "")[:MAX_REQUEST_ID] or uuid.uuid4().hex
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = rid
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(RequestId, max_chars=MAX_REQUEST_ID)
     # Outermost last: the headers go on every response, the guard's refusals included.
     app.add_middleware(BodyGuard, max_bytes=cfg.max_body_bytes)
     app.add_middleware(SecurityHeaders)

@@ -11,6 +11,7 @@ every response, errors included.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -40,12 +41,15 @@ DOCS_CSP = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+_CSP_BYTES = CSP.encode("ascii")
+_DOCS_CSP_BYTES = DOCS_CSP.encode("ascii")
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 #: An oversized body is read and dropped up to this many times the limit (then: close).
 DRAIN_FACTOR = 8
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -179,18 +183,54 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else CSP
+        csp = _DOCS_CSP_BYTES if path.startswith(DOCS_PATHS) else _CSP_BYTES
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if bytes(k).lower() not in {h for h, _ in SECURITY_HEADERS}
+                    if bytes(k).lower() not in _SECURITY_NAMES
                 ]
                 headers.extend(SECURITY_HEADERS)
-                headers.append((b"content-security-policy", csp.encode("ascii")))
+                headers.append((b"content-security-policy", csp))
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RequestId:
+    """Name every request: the caller's ``X-Request-ID`` (cut to ``max_chars``) or a new one,
+    kept in ``request.state.request_id`` (the audit log records it) and echoed on the response,
+    which also gets ``Cache-Control: no-store`` unless the route set its own.
+
+    Plain ASGI: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware("http")``) runs the app in
+    a task group with memory streams, which costs more per request than the rest of this."""
+
+    def __init__(self, app: ASGIApp, max_chars: int) -> None:
+        self.app = app
+        self.max_chars = max_chars
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = (_header(scope, b"x-request-id") or "")[: self.max_chars] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        raw = rid.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if bytes(k).lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", raw))
+                if not any(bytes(k).lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from cllcds.domain import InputError
 
@@ -20,6 +21,14 @@ DATA_DIR_ENV = "CLLCDS_DATA_DIR"
 #: How long a SQLite writer waits for the write lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: PostgreSQL connections: the pool per process, and the ones it may open beyond it at a peak.
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 10
+#: A PostgreSQL connection idle in the pool longer than this is pinged before use (seconds).
+#: A busy server reuses its connections within milliseconds, so it saves a round trip per
+#: checkout (``pool_pre_ping`` pings every time); one idle through a database restart is still
+#: found dead and replaced before a request sees it.
+PG_PING_AFTER_IDLE_S = 2.0
 
 
 def data_dir() -> Path:
@@ -54,8 +63,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     # Writers take the write lock at BEGIN: a deferred transaction that later upgrades its lock
     # can fail with SQLITE_BUSY without waiting; IMMEDIATE waits (busy_timeout) instead.
-    immediate = conn.get_execution_options().get("cllcds_write", False)
+    options = conn.get_execution_options()
+    if options.get("cllcds_single_read", False):
+        return  # one SELECT: SQLite runs it in a transaction of its own (a consistent snapshot)
+    immediate = options.get("cllcds_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has been idle a while (see
+    :data:`PG_PING_AFTER_IDLE_S`); a dead one is replaced (the pool retries the checkout)."""
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["cllcds_idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("cllcds_idle_since")
+        if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure: drop this connection, take another
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -77,7 +109,9 @@ def make_engine(url: str | None = None) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW)
+        _ping_when_idle(engine)
+        return engine
     raise InputError(
         "database URL", resolved, "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )

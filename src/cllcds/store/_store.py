@@ -5,13 +5,33 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, String, and_, delete, event, func, or_, select, text, update
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
+
+from sqlalchemy import (
+    Engine,
+    String,
+    and_,
+    bindparam,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +52,7 @@ from cllcds.services._limits import REQUEST_ID_CHARS, USERNAME_CHARS
 from ._engine import make_engine, upgrade
 from ._models import (
     AuditRow,
+    AuthEpochRow,
     Base,
     CourseRow,
     CourseStateRow,
@@ -51,6 +72,15 @@ RACE_RETRIES = 3
 REFRESH_LOCK_TIMEOUT_MS = 200
 #: The PostgreSQL advisory lock that serialises appends to the audit hash chain.
 AUDIT_CHAIN_LOCK = 0x636C6C63
+#: How long this process trusts a resolved token without looking it up again (seconds). Any
+#: change made through cllcds (revocation, logout, disabling, a role or team change) is seen
+#: on the very next request whatever this is, through the auth epoch; this bound only matters
+#: for a change made to the tables by hand.
+TOKEN_CACHE_S = 60.0
+#: Resolved tokens kept per process (the cache is emptied when it is full).
+TOKEN_CACHE_SIZE = 10_000
+#: The one row of the auth epoch table.
+AUTH_EPOCH_ID = 1
 #: How a column is named to the user when a value is too long for it.
 FIELD_NAMES = {
     ("patients", "id"): "patient.id",
@@ -65,6 +95,74 @@ FIELD_NAMES = {
     ("users", "username"): "username",
     ("team_members", "team"): "team",
 }
+
+
+_EPOCH_QUERY = select(AuthEpochRow.value).where(AuthEpochRow.id == AUTH_EPOCH_ID)
+_PATIENT_TEAM_QUERY = select(PatientRow.id, PatientRow.team).where(PatientRow.id == bindparam("p"))
+_USER_TEAMS_QUERY = (
+    select(TeamMemberRow.team)
+    .where(TeamMemberRow.username == bindparam("u"))
+    .order_by(TeamMemberRow.team)
+)
+_TOKEN_QUERY = (
+    select(
+        TokenRow.revoked,
+        TokenRow.expires_at,
+        TokenRow.csrf_hash,
+        UserRow.username,
+        UserRow.role,
+        UserRow.disabled,
+        UserRow.created_at,
+    )
+    .join(UserRow, UserRow.username == TokenRow.username)
+    .where(TokenRow.token_hash == bindparam("h"), TokenRow.kind == bindparam("k"))
+)
+
+
+def _sqlite_lock_path(engine: Engine) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return f"{Path(database).expanduser()}-writelock"
+
+
+class WriteLock:
+    """SQLite writers one at a time: a thread lock in this process, then (POSIX, file database)
+    an exclusive ``flock`` on ``path`` across processes. Waiters block in the kernel and are
+    woken when the lock is released, instead of SQLite's sleep-and-retry."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread = threading.Lock()
+        self._path = path if fcntl is not None else None
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        if self._path is None or fcntl is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            # No lock file (read-only directory, ...): SQLite's own locking still holds.
+            pass
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None and fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+    def close(self) -> None:
+        with self._thread:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
@@ -166,12 +264,24 @@ class Store:
             engine.execution_options(cllcds_write=True), expire_on_commit=False
         )
         event.listen(self._writer, "before_flush", _check_lengths)
-        # SQLite has one writer at a time; queueing this process's writers on a lock avoids
-        # the busy handler's sleep-and-poll (latency spikes). Other processes still wait on
-        # busy_timeout. PostgreSQL serialises per course with row locks instead.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        # SQLite has one writer at a time; queueing writers on a lock avoids the busy
+        # handler's sleep-and-poll (latency spikes): this process's on a thread lock, every
+        # process's (``cllcds serve --workers N``) on a file lock beside the database. A writer
+        # outside cllcds still waits on busy_timeout. PostgreSQL serialises per course with
+        # row locks instead.
+        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        if self.dialect == "sqlite":
+            self._write_lock = WriteLock(_sqlite_lock_path(engine))
+        # Single-statement reads on the request path (token, epoch, teams), without BEGIN and
+        # ROLLBACK around them: one round trip each on PostgreSQL (autocommit); on SQLite (its
+        # connections are in manual transaction control) the statement is its own transaction.
+        self._auth = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine.execution_options(cllcds_single_read=True)
         )
+        #: (token hash, kind) -> (auth epoch, monotonic time cached, expiry, account record).
+        self._tokens: dict[tuple[str, str], tuple[int, float, dt.datetime, dict[str, Any]]] = {}
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
@@ -184,6 +294,8 @@ class Store:
     def close(self) -> None:
         """Release the connection pool."""
         self.engine.dispose()
+        if isinstance(self._write_lock, WriteLock):
+            self._write_lock.close()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -194,6 +306,21 @@ class Store:
     def _reading(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
+
+    @staticmethod
+    def _bump_auth_epoch(s: Session) -> None:
+        """Make every process's resolved tokens stale (in the caller's transaction)."""
+        s.execute(
+            update(AuthEpochRow)
+            .where(AuthEpochRow.id == AUTH_EPOCH_ID)
+            .values(value=AuthEpochRow.value + 1)
+        )
+
+    def auth_epoch(self) -> int | None:
+        """The auth epoch now (``None`` when the database has none: then nothing is cached)."""
+        with self._auth.connect() as conn:
+            value = conn.execute(_EPOCH_QUERY).scalar()
+        return None if value is None else int(value)
 
     def _audit(
         self,
@@ -280,11 +407,12 @@ class Store:
     # --------------------------------------------------------------------------- care teams
 
     def patient_team(self, patient_id: str) -> str | None:
-        with self._reading() as s:
-            row = s.get(PatientRow, patient_id)
-            if row is None:
-                raise NotFoundError("patient", patient_id, "give the id of a registered patient")
-            return row.team
+        with self._auth.connect() as conn:
+            row = conn.execute(_PATIENT_TEAM_QUERY, {"p": patient_id}).first()
+        if row is None:
+            raise NotFoundError("patient", patient_id, "give the id of a registered patient")
+        team: str | None = row.team
+        return team
 
     def set_patient_team(self, patient_id: str, team: str | None, actor: Actor) -> dict[str, Any]:
         with self._write() as s:
@@ -297,14 +425,8 @@ class Store:
             return {"id": patient_id, "team": team}
 
     def user_teams(self, username: str) -> list[str]:
-        with self._reading() as s:
-            return list(
-                s.scalars(
-                    select(TeamMemberRow.team)
-                    .where(TeamMemberRow.username == username)
-                    .order_by(TeamMemberRow.team)
-                )
-            )
+        with self._auth.connect() as conn:
+            return list(conn.scalars(_USER_TEAMS_QUERY, {"u": username}))
 
     def set_team_member(self, team: str, username: str, member: bool, actor: Actor) -> list[str]:
         with self._write() as s:
@@ -315,6 +437,7 @@ class Store:
                 s.add(TeamMemberRow(team=team, username=username))
             elif not member and row is not None:
                 s.delete(row)
+            self._bump_auth_epoch(s)
             s.flush()
             action = "team.add" if member else "team.remove"
             self._audit(s, actor, action, "user", username, None, {"team": team})
@@ -948,6 +1071,7 @@ class Store:
                 s.execute(
                     update(TokenRow).where(TokenRow.username == username).values(revoked=True)
                 )
+            self._bump_auth_epoch(s)
             s.flush()
             after = _user_record(row)
             self._audit(
@@ -968,6 +1092,7 @@ class Store:
                 raise NotFoundError("username", username, "give an existing username")
             before = _user_record(row)
             row.role = role.value
+            self._bump_auth_epoch(s)
             s.flush()
             after = _user_record(row)
             self._audit(s, actor, "user.role", "user", username, before, after)
@@ -995,24 +1120,59 @@ class Store:
             )
 
     def token_user(self, token_hash: str, kind: str) -> dict[str, Any] | None:
-        with self._reading() as s:
-            found = s.execute(
-                select(TokenRow, UserRow)
-                .join(UserRow, UserRow.username == TokenRow.username)
-                .where(TokenRow.token_hash == token_hash, TokenRow.kind == kind)
-            ).first()
-            if found is None:
-                return None
-            token, user = found
-            if token.revoked or user.disabled or _utc(token.expires_at) <= _now():
-                return None
-            return {**_user_record(user), "csrf_hash": token.csrf_hash}
+        """The enabled account a live token belongs to, with ``csrf_hash``.
+
+        A resolved token is cached in this process with the auth epoch read *before* it was
+        looked up; a hit is used only while the epoch is unchanged, so a revocation or account
+        change committed by any process is seen on the next request (the epoch is read on
+        every call: one primary-key read instead of the join and two ORM objects)."""
+        key = (token_hash, kind)
+        epoch = self.auth_epoch()
+        if epoch is not None:
+            hit = self._tokens.get(key)
+            if (
+                hit is not None
+                and hit[0] == epoch
+                and time.monotonic() - hit[1] < TOKEN_CACHE_S
+                and hit[2] > _now()
+            ):
+                return dict(hit[3])
+        found = self._token_user(token_hash, kind)
+        if found is None:
+            self._tokens.pop(key, None)
+            return None
+        expires, record = found
+        if epoch is not None:
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens.clear()
+            self._tokens[key] = (epoch, time.monotonic(), expires, record)
+        return dict(record)
+
+    def _token_user(self, token_hash: str, kind: str) -> tuple[dt.datetime, dict[str, Any]] | None:
+        with self._auth.connect() as conn:
+            row = conn.execute(_TOKEN_QUERY, {"h": token_hash, "k": kind}).first()
+        if row is None:
+            return None
+        expires = _utc(row.expires_at)
+        if row.revoked or row.disabled or expires <= _now():
+            return None
+        record = {
+            "username": row.username,
+            "role": row.role,
+            "disabled": row.disabled,
+            "created_at": _iso(row.created_at),
+            "csrf_hash": row.csrf_hash,
+        }
+        return expires, record
 
     def revoke_token(self, token_hash: str) -> None:
         with self._write() as s:
             s.execute(
                 update(TokenRow).where(TokenRow.token_hash == token_hash).values(revoked=True)
             )
+            self._bump_auth_epoch(s)
+        for kind in ("bearer", "session"):
+            self._tokens.pop((token_hash, kind), None)
 
     def remember_jwt(self, key: str, expires_at: dt.datetime, *, grace_s: float = 0) -> bool:
         """Record a JWT (``iss|jti``) as used until ``expires_at``; ``False`` when it was

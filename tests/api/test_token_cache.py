@@ -165,6 +165,24 @@ def test_role_change_takes_effect_on_the_next_request(pair: Pair) -> None:
     assert httpx.post(f"{pair.b}/courses", json=_course_doc(), headers=auth).status_code == 201
 
 
+def test_password_reset_ends_every_token_of_the_account_at_once(pair: Pair) -> None:
+    """An admin resets a password that was exposed: whoever signed in with the old password is
+    shut out on the next request, by every server; a sign-in with the new password works."""
+    name, token = _user(pair, Role.CLINICIAN)
+    other, other_token = _user(pair, Role.CLINICIAN)
+    assert _me(pair.a, token).status_code == _me(pair.b, token).status_code == 200
+    cs.reset_password(pair.store, name, "a-new-password-1234", SETUP)
+    for base in (pair.b, pair.a):
+        assert _me(base, token).status_code == 401
+    assert _me(pair.b, other_token).json()["username"] == other  # other accounts untouched
+    r = httpx.post(f"{pair.a}/auth/token", json={"username": name, "password": PASSWORD})
+    assert r.status_code == 401
+    r = httpx.post(
+        f"{pair.a}/auth/token", json={"username": name, "password": "a-new-password-1234"}
+    )
+    assert _me(pair.b, r.json()["access_token"]).status_code == 200
+
+
 def test_session_logout_is_refused_at_once_by_the_other_server(pair: Pair) -> None:
     name, _token = _user(pair, Role.PHARMACIST)
     with httpx.Client(base_url=pair.a) as web:

@@ -182,7 +182,11 @@ class CourseRepository(Protocol):
 
     def user_password_hash(self, username: str) -> str | None: ...
 
-    def update_password_hash(self, username: str, password_hash: str) -> None: ...
+    def update_password_hash(
+        self, username: str, password_hash: str, *, revoke_tokens: bool = False
+    ) -> None:
+        """Store a new password hash; ``revoke_tokens`` also ends every session and API token
+        of the account (a password reset), seen by every worker on its next request."""
 
     def list_users(self) -> list[dict[str, Any]]: ...
 

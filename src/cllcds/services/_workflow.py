@@ -237,11 +237,13 @@ def set_user_role(
 def reset_password(
     repo: CourseRepository, username: str, password: str, actor: Actor
 ) -> dict[str, Any]:
-    """Set a new password for an account (audited, the password itself never)."""
+    """Set a new password for an account (audited, the password itself never). Every session
+    and API token of the account is revoked with it: a reset after a password was exposed must
+    also shut out whoever signed in with it."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InputError("password", "***", f"use at least {MIN_PASSWORD_LENGTH} characters")
     user = repo.get_user(username)
-    repo.update_password_hash(username, _HASHER.hash(password))
+    repo.update_password_hash(username, _HASHER.hash(password), revoke_tokens=True)
     repo.record_audit(actor, "user.password_reset", "user", username, None, {"by": actor.username})
     return user
 

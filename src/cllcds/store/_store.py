@@ -1035,13 +1035,20 @@ class Store:
             row = s.get(UserRow, username)
             return None if row is None else row.password_hash
 
-    def update_password_hash(self, username: str, password_hash: str) -> None:
+    def update_password_hash(
+        self, username: str, password_hash: str, *, revoke_tokens: bool = False
+    ) -> None:
         with self._write() as s:
             s.execute(
                 update(UserRow)
                 .where(UserRow.username == username)
                 .values(password_hash=password_hash)
             )
+            if revoke_tokens:
+                s.execute(
+                    update(TokenRow).where(TokenRow.username == username).values(revoked=True)
+                )
+                self._bump_auth_epoch(s)
 
     def list_users(self) -> list[dict[str, Any]]:
         with self._reading() as s:

@@ -6,6 +6,8 @@
   as a scan of every dose.
 * Grading each distinct value of a lab once per replay gives the state that grading every value
   afresh gives.
+* Deciding the cytopenia rules by their predicates and writing only the decisions the state
+  shows gives the state that writing every decision gives.
 """
 
 from __future__ import annotations
@@ -136,6 +138,19 @@ def test_grading_each_value_once_gives_the_same_state(
     every = replay(course)
     assert repr(once) == repr(every)
     assert state_document(once) == state_document(every)
+
+
+@pytest.mark.parametrize(("name", "course"), COURSES, ids=[n for n, _ in COURSES])
+def test_deciding_first_gives_the_same_state(
+    name: str, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cytopenia rules decided by their predicates, their decisions written only for the
+    state, give the state that writing every decision as it is taken gives."""
+    first = replay(course)
+    monkeypatch.setattr(engine, "DECIDE_FIRST", False)
+    every = replay(course)
+    assert repr(first) == repr(every)
+    assert state_document(first) == state_document(every)
 
 
 def test_ctcae_grade_is_the_grade_of_grading_grade() -> None:

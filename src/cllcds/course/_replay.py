@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cllcds import knowledge
@@ -423,6 +424,24 @@ _DecisionArgs = tuple[
 citation, inputs used, inputs missing)."""
 
 
+DECIDE_FIRST = True
+"""Decide the cytopenia rules with their predicates and write a decision (its rationale) only
+for the one the state shows (``False``: write every decision as it is taken, as the tests
+compare)."""
+
+
+class _Deferred:
+    """A rule's decision not written yet: its rule name and the call that writes it. The
+    replay decides with the rule's predicate; the decision (with its rationale) is written only
+    if it is the latest of its rule, the one the state shows."""
+
+    __slots__ = ("make", "rule")
+
+    def __init__(self, rule: str, make: Callable[[], Decision[Any]]) -> None:
+        self.rule = rule
+        self.make = make
+
+
 @dataclass
 class _Run:
     """Mutable state while replaying (never leaves this module)."""
@@ -485,7 +504,11 @@ class _Run:
     """Days with an alemtuzumab dose recorded (any order within the day)."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
-    decisions: list[Decision[Any] | _DecisionArgs] = field(default_factory=list)
+    trigger_test: Callable[[cytopenia.Counts], bool] = field(init=False)
+    """``cytopenia.triggered(ladder, counts, baseline).outcome`` (decides without writing)."""
+    resume_test: Callable[[cytopenia.Counts], bool] = field(init=False)
+    """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing)."""
+    decisions: list[Decision[Any] | _DecisionArgs | _Deferred] = field(default_factory=list)
     """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
 
     # ---------------------------------------------------------------------------------------
@@ -503,6 +526,10 @@ class _Run:
         self.alerts.append(Alert(sev, code, msg, cite, day))
         self.alert_hold.append(hold)
 
+    def __post_init__(self) -> None:
+        self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline)
+        self.resume_test = cytopenia.resume_test(self.ladder, self.baseline)
+
     def decide(
         self,
         rule: str,
@@ -517,6 +544,16 @@ class _Run:
         # Kept as its arguments: most rules are decided again later in the replay and only the
         # latest decision of each rule is in the state (_latest_decisions makes those).
         self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
+
+    @property
+    def trigger_rule(self) -> str:
+        """The rule name of :func:`cytopenia.triggered` under this course's label rules."""
+        return f"cytopenia.trigger.{self.ladder.rule_set.value}"
+
+    @property
+    def resume_rule(self) -> str:
+        """The rule name of :func:`cytopenia.may_resume` under this course's label rules."""
+        return f"cytopenia.resume.{self.ladder.rule_set.value}"
 
     @property
     def started(self) -> bool:
@@ -954,9 +991,20 @@ class _Run:
             return
         counts = self.current_counts(day)
         if HoldKind.CYTOPENIA in self.holds:
-            dec = cytopenia.may_resume(self.ladder, counts, self.baseline)
-            self.decisions.append(dec)
-            if dec.outcome:
+            if DECIDE_FIRST:
+                # The rule decides now; its decision is written only if the state shows it.
+                self.decisions.append(
+                    _Deferred(
+                        self.resume_rule,
+                        partial(cytopenia.may_resume, self.ladder, counts, self.baseline),
+                    )
+                )
+                recovered = self.resume_test(counts)
+            else:
+                dec = cytopenia.may_resume(self.ladder, counts, self.baseline)
+                self.decisions.append(dec)
+                recovered = bool(dec.outcome)
+            if recovered:
                 self.release(HoldKind.CYTOPENIA, day)
                 step = self.ladder.step(self.occurrences)
                 last_mg = self.doses[-1][1] if self.doses else self.profile.target_mg
@@ -977,6 +1025,15 @@ class _Run:
                     self.ladder.citation,
                     used={"occurrence": self.occurrences},
                 )
+            return
+        if DECIDE_FIRST and not self.trigger_test(counts):
+            # Decided: no trigger. The decision is written only if the state shows it.
+            self.decisions.append(
+                _Deferred(
+                    self.trigger_rule,
+                    partial(cytopenia.triggered, self.ladder, counts, self.baseline),
+                )
+            )
             return
         dec = cytopenia.triggered(self.ladder, counts, self.baseline)
         self.decisions.append(dec)
@@ -1829,16 +1886,19 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
 
 
 def _latest_decisions(
-    decisions: list[Decision[Any] | _DecisionArgs],
+    decisions: list[Decision[Any] | _DecisionArgs | _Deferred],
 ) -> tuple[Decision[Any], ...]:
     """The state's decisions: the latest of each rule (a replay decides some rules at every lab
     or dose; the earlier outcomes are history, not the state)."""
-    latest: dict[str, Decision[Any] | _DecisionArgs] = {}
+    latest: dict[str, Decision[Any] | _DecisionArgs | _Deferred] = {}
     for d in decisions:
         rule = d[0] if isinstance(d, tuple) else d.rule
         latest.pop(rule, None)
         latest[rule] = d
-    return tuple(Decision(*d) if isinstance(d, tuple) else d for d in latest.values())
+    return tuple(
+        Decision(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
+        for d in latest.values()
+    )
 
 
 def _finish(run: _Run) -> CourseState:

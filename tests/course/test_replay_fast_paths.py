@@ -179,3 +179,19 @@ def test_ctcae_grade_is_the_grade_of_grading_grade() -> None:
                 assert _findings.ctcae_grade(r) == expected, (code, unit, v)
                 checked += 1
     assert checked > 300
+
+
+def test_every_event_class_has_its_branch() -> None:
+    """The replay finds each event's handler by its class (once per class): every event type
+    but a note (and a resolution, read before the replay) has a branch, the first it is of."""
+    from cllcds.domain import EventType
+    from cllcds.domain._course import _EVENT_TYPE
+
+    for cls, event_type in _EVENT_TYPE.items():
+        handler = engine._handler(cls)
+        if event_type in (EventType.NOTE, EventType.RESOLVED):
+            assert handler is engine._ignore
+            continue
+        assert handler is not engine._ignore, cls
+        first = next(h for types, h in engine._BRANCHES if issubclass(cls, types))
+        assert handler is first

@@ -526,10 +526,6 @@ class _Run:
         self.alerts.append(Alert(sev, code, msg, cite, day))
         self.alert_hold.append(hold)
 
-    def __post_init__(self) -> None:
-        self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline)
-        self.resume_test = cytopenia.resume_test(self.ladder, self.baseline)
-
     def decide(
         self,
         rule: str,
@@ -1647,6 +1643,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         maintenance_mg=profile.target_mg,
         schedule=cycle_schedule(regimen, course.start_date, settings),
     )
+    run.trigger_test = cytopenia.trigger_test(run.ladder, run.baseline)
+    run.resume_test = cytopenia.resume_test(run.ladder, run.baseline)
     if not profile.monotherapy:
         run.alert(
             Severity.INFO,
@@ -1679,46 +1677,58 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         ):
             run.cytopenia_check(run.counts_pending)
             run.counts_pending = None
-        if isinstance(ev, DoseGiven):
-            run.on_dose(ev)
-        elif isinstance(ev, InfusionReaction):
-            run.on_reaction(ev)
-        elif isinstance(ev, LabEvent):
-            run.on_lab(ev)
-        elif isinstance(ev, Infection):
-            run.on_infection(ev)
-        elif isinstance(ev, AutoimmuneCytopenia):
-            run.on_autoimmune(ev)
-        elif isinstance(ev, Fever):
-            run.on_fever(ev)
-        elif isinstance(ev, CmvPcr | CmvAntigenemia):
-            run.cmv_tests.append(ev)
-        elif isinstance(ev, Antiviral):
-            run.antivirals.append(ev)
-        elif isinstance(ev, AssessmentEvent):
-            run.assessments.append(ev)
-            if ev.assessment.transformation is not None:
-                run.on_progression(ev)
-        elif isinstance(ev, AdverseEvent):
-            run.on_adverse_event(ev)
-        elif isinstance(ev, Progression):
-            run.on_progression(ev)
-        elif isinstance(ev, Transfusion):
-            run.transfusions.append(ev)
-        elif isinstance(ev, GrowthFactor):
-            run.growth_factor.append(ev)
-        elif isinstance(ev, Esa):
-            run.esas.append(ev)
-        elif isinstance(ev, ProphylaxisEvent):
-            run.prophylaxis_events.append(ev)
-        elif isinstance(ev, DoseHeld):
-            run.held_days.append(ev)
-        elif isinstance(ev, TreatmentStopped):
-            run.on_stop(ev)
+        handler = _HANDLERS.get(ev.__class__)
+        if handler is None:
+            handler = _HANDLERS[ev.__class__] = _handler(ev.__class__)
+        handler(run, ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
     run.release_due(as_of)
     return _finish(run)
+
+
+def _on_assessment(run: _Run, ev: AssessmentEvent) -> None:
+    run.assessments.append(ev)
+    if ev.assessment.transformation is not None:
+        run.on_progression(ev)
+
+
+def _ignore(run: _Run, ev: Event) -> None:
+    return None
+
+
+_BRANCHES: tuple[tuple[type | tuple[type, ...], Callable[[_Run, Any], None]], ...] = (
+    (DoseGiven, _Run.on_dose),
+    (InfusionReaction, _Run.on_reaction),
+    (LabEvent, _Run.on_lab),
+    (Infection, _Run.on_infection),
+    (AutoimmuneCytopenia, _Run.on_autoimmune),
+    (Fever, _Run.on_fever),
+    ((CmvPcr, CmvAntigenemia), lambda run, ev: run.cmv_tests.append(ev)),
+    (Antiviral, lambda run, ev: run.antivirals.append(ev)),
+    (AssessmentEvent, _on_assessment),
+    (AdverseEvent, _Run.on_adverse_event),
+    (Progression, _Run.on_progression),
+    (Transfusion, lambda run, ev: run.transfusions.append(ev)),
+    (GrowthFactor, lambda run, ev: run.growth_factor.append(ev)),
+    (Esa, lambda run, ev: run.esas.append(ev)),
+    (ProphylaxisEvent, lambda run, ev: run.prophylaxis_events.append(ev)),
+    (DoseHeld, lambda run, ev: run.held_days.append(ev)),
+    (TreatmentStopped, _Run.on_stop),
+)
+"""What the replay does with an event: the first branch whose type the event is (in this
+order; an event of none of them, such as a note, changes nothing)."""
+
+_HANDLERS: dict[type, Callable[[_Run, Any], None]] = {}
+"""The branch of each event class, found once per class (:func:`_handler`)."""
+
+
+def _handler(cls: type) -> Callable[[_Run, Any], None]:
+    """The first branch of :data:`_BRANCHES` that an event of class ``cls`` takes."""
+    for types, handler in _BRANCHES:
+        if issubclass(cls, types):
+            return handler
+    return _ignore
 
 
 def _course_end(run: _Run) -> dt.date | None:

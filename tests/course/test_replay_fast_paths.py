@@ -195,3 +195,26 @@ def test_every_event_class_has_its_branch() -> None:
         assert handler is not engine._ignore, cls
         first = next(h for types, h in engine._BRANCHES if issubclass(cls, types))
         assert handler is first
+
+
+def test_tied_labs_in_content_order() -> None:
+    """Results of one day and slot ordered by (code, value) where that decides, else by the full
+    content key: the order of a sort by the full content key, whatever the list order."""
+    from cllcds.domain import LabEvent, LabResult
+
+    rng = random.Random(14)
+    day = dt.date(2024, 1, 8)
+    codes = [("ANC", "10*9/L"), ("PLT", "10*9/L"), ("ALC", "10*9/L"), ("HGB", "g/dL")]
+    for n in range(300):
+        tied: list[Event] = []
+        for k in range(rng.randrange(2, 7)):
+            code, unit = rng.choice(codes)
+            value = rng.choice([2, 2.0, 2.5, 9.5, 10, 10.0, 15.0])
+            ident = rng.choice([None, f"e{k}", "a"])
+            sup = rng.choice([None, None, "x"])
+            result = LabResult.of(code, value, unit, date=day)
+            tied.append(LabEvent(date=day, result=result, id=ident, supersedes=sup, index=k))
+        expected = sorted(tied, key=engine._content)
+        assert engine._tie_order(tied) == expected, n
+        rng.shuffle(tied)
+        assert engine._tie_order(tied) == sorted(tied, key=engine._content), n

@@ -197,24 +197,30 @@ def test_every_event_class_has_its_branch() -> None:
         assert handler is first
 
 
-def test_tied_labs_in_content_order() -> None:
-    """Results of one day and slot ordered by (code, value) where that decides, else by the full
-    content key: the order of a sort by the full content key, whatever the list order."""
-    from cllcds.domain import LabEvent, LabResult
+def test_lab_results_of_one_draw_in_content_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results of one day and slot sorted by code and value with the other keys (the content
+    key only for results sharing both): the plain order (every tie by the full content key),
+    whatever the list order."""
+    from cllcds.domain import LabEvent, LabResult, Patient
 
     rng = random.Random(14)
-    day = dt.date(2024, 1, 8)
+    start = dt.date(2024, 1, 8)
     codes = [("ANC", "10*9/L"), ("PLT", "10*9/L"), ("ALC", "10*9/L"), ("HGB", "g/dL")]
-    for n in range(300):
-        tied: list[Event] = []
-        for k in range(rng.randrange(2, 7)):
+    for n in range(200):
+        events: list[Event] = []
+        for k in range(rng.randrange(2, 12)):
             code, unit = rng.choice(codes)
             value = rng.choice([2, 2.0, 2.5, 9.5, 10, 10.0, 15.0])
+            day = start + dt.timedelta(days=rng.choice([0, 0, 1]))
             ident = rng.choice([None, f"e{k}", "a"])
             sup = rng.choice([None, None, "x"])
             result = LabResult.of(code, value, unit, date=day)
-            tied.append(LabEvent(date=day, result=result, id=ident, supersedes=sup, index=k))
-        expected = sorted(tied, key=engine._content)
-        assert engine._tie_order(tied) == expected, n
-        rng.shuffle(tied)
-        assert engine._tie_order(tied) == sorted(tied, key=engine._content), n
+            events.append(LabEvent(date=day, result=result, id=ident, supersedes=sup, index=k))
+        rng.shuffle(events)
+        course = Course(Patient("p1"), "alemtuzumab-iv-label", start, events=tuple(events))
+        as_of = start + dt.timedelta(days=2)
+        fast = engine._sorted_events(course, as_of)
+        assert fast == _plain_order(course, as_of), n
+        monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", False)
+        assert engine._sorted_events(course, as_of) == fast, n
+        monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", True)

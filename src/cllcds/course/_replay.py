@@ -1527,6 +1527,7 @@ _CLASS_TYPE: dict[type[Event], EventType] = dict(_EVENT_TYPE)
 """Each event class's type (a class is a cheap dictionary key; an enum member is not)."""
 _AFTER_TIMED_CLASSES = frozenset(c for c, t in _CLASS_TYPE.items() if t in _AFTER_TIMED)
 _CLASS_ORDER = {c: _TYPE_ORDER[t] for c, t in _CLASS_TYPE.items()}
+_LAB_ORDER = _CLASS_ORDER[LabEvent]
 _UNTIMED_FIRST = (0, dt.time.min)
 _UNTIMED_LAST = (2, dt.time.min)
 
@@ -1560,12 +1561,15 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     (results, what was done, reactions to it); ties by content. Never by list position, so the
     order of entry cannot change the answer."""
     # One key per event: (date, slot, type order); each type has its own order, so equal keys
-    # are the same day, slot and type. The position in the list after the key keeps the sort
-    # stable (as a sort by the key alone is) and never lets it compare two events.
+    # are the same day, slot and type. A lab result's key goes on with its code and value, the
+    # start of its content key: results of one draw are then in content order unless two share
+    # code and value (a tie, put in order below). The position in the list after the key keeps
+    # the sort stable (as a sort by the key alone is) and never lets it compare two events.
+    order_key: Callable[[Event], tuple[object, ...]] = (
+        _order_key if LAB_KEY_IN_ORDER else _plain_key
+    )
     keyed = sorted(
-        ((e.date, _slot(e), _CLASS_ORDER[e.__class__]), i, e)
-        for i, e in enumerate(course.effective_events())
-        if e.date <= as_of
+        (order_key(e), i, e) for i, e in enumerate(course.effective_events()) if e.date <= as_of
     )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
@@ -1579,25 +1583,26 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
         if j == i + 1:
             out.append(keyed[i][2])
         else:
-            out.extend(_tie_order([e for _, _, e in keyed[i:j]]))
+            out.extend(sorted((e for _, _, e in keyed[i:j]), key=_content))
         i = j
     return out
 
 
-def _tie_order(tied: list[Event]) -> list[Event]:
-    """Events of one day, slot and type in content order (:func:`_content`). Results of one lab
-    type differ by code or value: when no two share both, the order by (code, value) is the
-    content order (the rest of the key never decides), without writing the rest of the key."""
-    if CONTENT_KEY_WHEN_NEEDED and all(isinstance(e, LabEvent) for e in tied):
-        cheap = [(e.result.code._value_, e.result.value) for e in tied if isinstance(e, LabEvent)]
-        if len(set(cheap)) == len(cheap):
-            return [tied[k] for k in sorted(range(len(tied)), key=cheap.__getitem__)]
-    return sorted(tied, key=_content)
+def _plain_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int]:
+    return (e.date, _slot(e), _CLASS_ORDER[e.__class__])
 
 
-CONTENT_KEY_WHEN_NEEDED = True
-"""Order tied lab results by (code, value) when that decides, as :func:`_content` would
-(``False``: always by the full content key, as the tests compare)."""
+def _order_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int, str, float]:
+    if isinstance(e, LabEvent) and e.__class__ is LabEvent:
+        r = e.result
+        return (e.date, _slot(e), _LAB_ORDER, r.code._value_, r.value)
+    return (e.date, _slot(e), _CLASS_ORDER[e.__class__], "", 0.0)
+
+
+LAB_KEY_IN_ORDER = True
+"""Sort lab results of one draw by code and value with the other keys, leaving only results
+that share both to the content key (``False``: every tie by the content key, as the tests
+compare)."""
 
 
 def _worse(a: LabResult, b: LabResult) -> LabResult:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cllcds import knowledge
@@ -423,6 +424,24 @@ _DecisionArgs = tuple[
 citation, inputs used, inputs missing)."""
 
 
+DECIDE_FIRST = True
+"""Decide the cytopenia rules with their predicates and write a decision (its rationale) only
+for the one the state shows (``False``: write every decision as it is taken, as the tests
+compare)."""
+
+
+class _Deferred:
+    """A rule's decision not written yet: its rule name and the call that writes it. The
+    replay decides with the rule's predicate; the decision (with its rationale) is written only
+    if it is the latest of its rule, the one the state shows."""
+
+    __slots__ = ("make", "rule")
+
+    def __init__(self, rule: str, make: Callable[[], Decision[Any]]) -> None:
+        self.rule = rule
+        self.make = make
+
+
 @dataclass
 class _Run:
     """Mutable state while replaying (never leaves this module)."""
@@ -485,7 +504,11 @@ class _Run:
     """Days with an alemtuzumab dose recorded (any order within the day)."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
-    decisions: list[Decision[Any] | _DecisionArgs] = field(default_factory=list)
+    trigger_test: Callable[[cytopenia.Counts], bool] = field(init=False)
+    """``cytopenia.triggered(ladder, counts, baseline).outcome`` (decides without writing)."""
+    resume_test: Callable[[cytopenia.Counts], bool] = field(init=False)
+    """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing)."""
+    decisions: list[Decision[Any] | _DecisionArgs | _Deferred] = field(default_factory=list)
     """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
 
     # ---------------------------------------------------------------------------------------
@@ -517,6 +540,16 @@ class _Run:
         # Kept as its arguments: most rules are decided again later in the replay and only the
         # latest decision of each rule is in the state (_latest_decisions makes those).
         self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
+
+    @property
+    def trigger_rule(self) -> str:
+        """The rule name of :func:`cytopenia.triggered` under this course's label rules."""
+        return f"cytopenia.trigger.{self.ladder.rule_set.value}"
+
+    @property
+    def resume_rule(self) -> str:
+        """The rule name of :func:`cytopenia.may_resume` under this course's label rules."""
+        return f"cytopenia.resume.{self.ladder.rule_set.value}"
 
     @property
     def started(self) -> bool:
@@ -954,9 +987,20 @@ class _Run:
             return
         counts = self.current_counts(day)
         if HoldKind.CYTOPENIA in self.holds:
-            dec = cytopenia.may_resume(self.ladder, counts, self.baseline)
-            self.decisions.append(dec)
-            if dec.outcome:
+            if DECIDE_FIRST:
+                # The rule decides now; its decision is written only if the state shows it.
+                self.decisions.append(
+                    _Deferred(
+                        self.resume_rule,
+                        partial(cytopenia.may_resume, self.ladder, counts, self.baseline),
+                    )
+                )
+                recovered = self.resume_test(counts)
+            else:
+                dec = cytopenia.may_resume(self.ladder, counts, self.baseline)
+                self.decisions.append(dec)
+                recovered = bool(dec.outcome)
+            if recovered:
                 self.release(HoldKind.CYTOPENIA, day)
                 step = self.ladder.step(self.occurrences)
                 last_mg = self.doses[-1][1] if self.doses else self.profile.target_mg
@@ -977,6 +1021,15 @@ class _Run:
                     self.ladder.citation,
                     used={"occurrence": self.occurrences},
                 )
+            return
+        if DECIDE_FIRST and not self.trigger_test(counts):
+            # Decided: no trigger. The decision is written only if the state shows it.
+            self.decisions.append(
+                _Deferred(
+                    self.trigger_rule,
+                    partial(cytopenia.triggered, self.ladder, counts, self.baseline),
+                )
+            )
             return
         dec = cytopenia.triggered(self.ladder, counts, self.baseline)
         self.decisions.append(dec)
@@ -1474,6 +1527,7 @@ _CLASS_TYPE: dict[type[Event], EventType] = dict(_EVENT_TYPE)
 """Each event class's type (a class is a cheap dictionary key; an enum member is not)."""
 _AFTER_TIMED_CLASSES = frozenset(c for c, t in _CLASS_TYPE.items() if t in _AFTER_TIMED)
 _CLASS_ORDER = {c: _TYPE_ORDER[t] for c, t in _CLASS_TYPE.items()}
+_LAB_ORDER = _CLASS_ORDER[LabEvent]
 _UNTIMED_FIRST = (0, dt.time.min)
 _UNTIMED_LAST = (2, dt.time.min)
 
@@ -1507,12 +1561,15 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     (results, what was done, reactions to it); ties by content. Never by list position, so the
     order of entry cannot change the answer."""
     # One key per event: (date, slot, type order); each type has its own order, so equal keys
-    # are the same day, slot and type. The position in the list after the key keeps the sort
-    # stable (as a sort by the key alone is) and never lets it compare two events.
+    # are the same day, slot and type. A lab result's key goes on with its code and value, the
+    # start of its content key: results of one draw are then in content order unless two share
+    # code and value (a tie, put in order below). The position in the list after the key keeps
+    # the sort stable (as a sort by the key alone is) and never lets it compare two events.
+    order_key: Callable[[Event], tuple[object, ...]] = (
+        _order_key if LAB_KEY_IN_ORDER else _plain_key
+    )
     keyed = sorted(
-        ((e.date, _slot(e), _CLASS_ORDER[e.__class__]), i, e)
-        for i, e in enumerate(course.effective_events())
-        if e.date <= as_of
+        (order_key(e), i, e) for i, e in enumerate(course.effective_events()) if e.date <= as_of
     )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
@@ -1529,6 +1586,23 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
             out.extend(sorted((e for _, _, e in keyed[i:j]), key=_content))
         i = j
     return out
+
+
+def _plain_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int]:
+    return (e.date, _slot(e), _CLASS_ORDER[e.__class__])
+
+
+def _order_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int, str, float]:
+    if isinstance(e, LabEvent) and e.__class__ is LabEvent:
+        r = e.result
+        return (e.date, _slot(e), _LAB_ORDER, r.code._value_, r.value)
+    return (e.date, _slot(e), _CLASS_ORDER[e.__class__], "", 0.0)
+
+
+LAB_KEY_IN_ORDER = True
+"""Sort lab results of one draw by code and value with the other keys, leaving only results
+that share both to the content key (``False``: every tie by the content key, as the tests
+compare)."""
 
 
 def _worse(a: LabResult, b: LabResult) -> LabResult:
@@ -1590,6 +1664,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         maintenance_mg=profile.target_mg,
         schedule=cycle_schedule(regimen, course.start_date, settings),
     )
+    run.trigger_test = cytopenia.trigger_test(run.ladder, run.baseline)
+    run.resume_test = cytopenia.resume_test(run.ladder, run.baseline)
     if not profile.monotherapy:
         run.alert(
             Severity.INFO,
@@ -1622,46 +1698,58 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         ):
             run.cytopenia_check(run.counts_pending)
             run.counts_pending = None
-        if isinstance(ev, DoseGiven):
-            run.on_dose(ev)
-        elif isinstance(ev, InfusionReaction):
-            run.on_reaction(ev)
-        elif isinstance(ev, LabEvent):
-            run.on_lab(ev)
-        elif isinstance(ev, Infection):
-            run.on_infection(ev)
-        elif isinstance(ev, AutoimmuneCytopenia):
-            run.on_autoimmune(ev)
-        elif isinstance(ev, Fever):
-            run.on_fever(ev)
-        elif isinstance(ev, CmvPcr | CmvAntigenemia):
-            run.cmv_tests.append(ev)
-        elif isinstance(ev, Antiviral):
-            run.antivirals.append(ev)
-        elif isinstance(ev, AssessmentEvent):
-            run.assessments.append(ev)
-            if ev.assessment.transformation is not None:
-                run.on_progression(ev)
-        elif isinstance(ev, AdverseEvent):
-            run.on_adverse_event(ev)
-        elif isinstance(ev, Progression):
-            run.on_progression(ev)
-        elif isinstance(ev, Transfusion):
-            run.transfusions.append(ev)
-        elif isinstance(ev, GrowthFactor):
-            run.growth_factor.append(ev)
-        elif isinstance(ev, Esa):
-            run.esas.append(ev)
-        elif isinstance(ev, ProphylaxisEvent):
-            run.prophylaxis_events.append(ev)
-        elif isinstance(ev, DoseHeld):
-            run.held_days.append(ev)
-        elif isinstance(ev, TreatmentStopped):
-            run.on_stop(ev)
+        handler = _HANDLERS.get(ev.__class__)
+        if handler is None:
+            handler = _HANDLERS[ev.__class__] = _handler(ev.__class__)
+        handler(run, ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
     run.release_due(as_of)
     return _finish(run)
+
+
+def _on_assessment(run: _Run, ev: AssessmentEvent) -> None:
+    run.assessments.append(ev)
+    if ev.assessment.transformation is not None:
+        run.on_progression(ev)
+
+
+def _ignore(run: _Run, ev: Event) -> None:
+    return None
+
+
+_BRANCHES: tuple[tuple[type | tuple[type, ...], Callable[[_Run, Any], None]], ...] = (
+    (DoseGiven, _Run.on_dose),
+    (InfusionReaction, _Run.on_reaction),
+    (LabEvent, _Run.on_lab),
+    (Infection, _Run.on_infection),
+    (AutoimmuneCytopenia, _Run.on_autoimmune),
+    (Fever, _Run.on_fever),
+    ((CmvPcr, CmvAntigenemia), lambda run, ev: run.cmv_tests.append(ev)),
+    (Antiviral, lambda run, ev: run.antivirals.append(ev)),
+    (AssessmentEvent, _on_assessment),
+    (AdverseEvent, _Run.on_adverse_event),
+    (Progression, _Run.on_progression),
+    (Transfusion, lambda run, ev: run.transfusions.append(ev)),
+    (GrowthFactor, lambda run, ev: run.growth_factor.append(ev)),
+    (Esa, lambda run, ev: run.esas.append(ev)),
+    (ProphylaxisEvent, lambda run, ev: run.prophylaxis_events.append(ev)),
+    (DoseHeld, lambda run, ev: run.held_days.append(ev)),
+    (TreatmentStopped, _Run.on_stop),
+)
+"""What the replay does with an event: the first branch whose type the event is (in this
+order; an event of none of them, such as a note, changes nothing)."""
+
+_HANDLERS: dict[type, Callable[[_Run, Any], None]] = {}
+"""The branch of each event class, found once per class (:func:`_handler`)."""
+
+
+def _handler(cls: type) -> Callable[[_Run, Any], None]:
+    """The first branch of :data:`_BRANCHES` that an event of class ``cls`` takes."""
+    for types, handler in _BRANCHES:
+        if issubclass(cls, types):
+            return handler
+    return _ignore
 
 
 def _course_end(run: _Run) -> dt.date | None:
@@ -1829,16 +1917,19 @@ def _next_dose(run: _Run, status: CourseStatus, end: dt.date | None) -> NextDose
 
 
 def _latest_decisions(
-    decisions: list[Decision[Any] | _DecisionArgs],
+    decisions: list[Decision[Any] | _DecisionArgs | _Deferred],
 ) -> tuple[Decision[Any], ...]:
     """The state's decisions: the latest of each rule (a replay decides some rules at every lab
     or dose; the earlier outcomes are history, not the state)."""
-    latest: dict[str, Decision[Any] | _DecisionArgs] = {}
+    latest: dict[str, Decision[Any] | _DecisionArgs | _Deferred] = {}
     for d in decisions:
         rule = d[0] if isinstance(d, tuple) else d.rule
         latest.pop(rule, None)
         latest[rule] = d
-    return tuple(Decision(*d) if isinstance(d, tuple) else d for d in latest.values())
+    return tuple(
+        Decision(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
+        for d in latest.values()
+    )
 
 
 def _finish(run: _Run) -> CourseState:

@@ -18,7 +18,7 @@ Lymphopenia never modifies the dose (L3, E1): no function here looks at lymphocy
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cllcds.domain import (
@@ -129,6 +129,54 @@ def triggered(rules: DoseModificationRules, current: Counts, baseline: Counts) -
     )
 
 
+def _at_most(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return x <= limit
+
+    return test
+
+
+def _below(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return x < limit
+
+    return test
+
+
+def _not_below(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return not x < limit
+
+    return test
+
+
+def trigger_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+    """The outcome of ``triggered(rules, current, baseline)`` as a predicate of ``current``,
+    without writing the decision: whether either lab meets its trigger. The thresholds are
+    looked up once; a replay asks this at every day with counts and writes the decision only
+    for the day the state shows."""
+    low = baseline_low(rules, baseline)
+    tests: list[Callable[[float], bool]] = []
+    for lab in LABS:
+        base = baseline.get(lab)
+        if low[lab]:
+            assert base is not None
+            limit = _fall_limit(rules, base)
+            if rules.baseline_low_fall_op.value == ">=":
+                tests.append(_at_most(limit))
+            else:
+                tests.append(_below(limit))
+        else:
+            tests.append(_first(rules.trigger, lab).holds)
+    anc_test, plt_test = tests
+
+    def test(current: Counts) -> bool:
+        anc, plt = current.anc, current.plt
+        return (anc is not None and anc_test(anc)) or (plt is not None and plt_test(plt))
+
+    return test
+
+
 def may_resume(rules: DoseModificationRules, current: Counts, baseline: Counts) -> Decision[bool]:
     """Whether counts have recovered enough to resume after a cytopenia hold.
 
@@ -179,6 +227,28 @@ def may_resume(rules: DoseModificationRules, current: Counts, baseline: Counts) 
         citation=_cite(rules),
         inputs_used=used,
     )
+
+
+def resume_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+    """The outcome of ``may_resume(rules, current, baseline)`` as a predicate of ``current``,
+    without writing the decision: both labs measured and recovered (thresholds looked up
+    once)."""
+    low = baseline_low(rules, baseline)
+    tests: list[Callable[[float], bool]] = []
+    for lab in LABS:
+        base = baseline.get(lab)
+        if low[lab]:
+            assert base is not None
+            tests.append(_not_below(base))
+        else:
+            tests.append(_first(rules.resume, lab).holds)
+    anc_test, plt_test = tests
+
+    def test(current: Counts) -> bool:
+        anc, plt = current.anc, current.plt
+        return anc is not None and plt is not None and anc_test(anc) and plt_test(plt)
+
+    return test
 
 
 def resume_condition(rules: DoseModificationRules, baseline: Counts) -> str:

@@ -163,7 +163,8 @@ class Store:
 
     1. the patient's row (``update_patient``, ``set_patient_team``, a new patient's insert);
     2. course rows, in course id order (``SELECT ... FOR UPDATE``);
-    3. rows of those courses (events, stored states) and of accounts, teams and tokens;
+    3. rows of those courses (events, stored states) and of accounts, teams and tokens (rows
+       of one table locked together: in key order);
     4. last, the audit chain's advisory lock (:data:`AUDIT_CHAIN_LOCK`): :meth:`_audit` flushes
        every pending row write before it takes it, and no row is locked after it.
 
@@ -966,7 +967,8 @@ class Store:
                     UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False)
                 )
                 if self.dialect == "postgresql":
-                    admins = admins.with_for_update()
+                    # In username order, like every set of rows locked at once.
+                    admins = admins.order_by(UserRow.username).with_for_update()
                 if len(list(s.scalars(admins))) <= 1:
                     raise InputError(
                         "username",

@@ -254,6 +254,20 @@ class Store:
     Every method opens and commits its own transaction and returns plain data. Writers to one
     course are serialised (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
     SQLite) and checked against the course version, so a stale write is refused, never lost.
+
+    Lock order (so that no two writers can deadlock): SQLite has one write lock per database
+    (this process's lock, then ``BEGIN IMMEDIATE``), taken first by every write. On PostgreSQL
+    every write takes its locks in this order, each held until it commits:
+
+    1. the patient's row (``update_patient``, ``set_patient_team``, a new patient's insert);
+    2. course rows, in course id order (``SELECT ... FOR UPDATE``);
+    3. rows of those courses (events, stored states) and of accounts, teams and tokens (rows
+       of one table locked together: in key order);
+    4. last, the audit chain's advisory lock (:data:`AUDIT_CHAIN_LOCK`): :meth:`_audit` flushes
+       every pending row write before it takes it, and no row is locked after it.
+
+    ``put_course_states`` (a best-effort refresh outside a write) takes state rows in course
+    id order and gives up after :data:`REFRESH_LOCK_TIMEOUT_MS` instead of waiting.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -333,10 +347,13 @@ class Store:
         after: dict[str, Any] | None,
         course_id: str | None = None,
     ) -> None:
+        # Every row this transaction writes is locked before the audit lock (the lock order,
+        # see the class): a row lock taken while holding it could wait for a writer that
+        # waits for the audit lock.
+        s.flush()
         if self.dialect == "postgresql":
             # One chain: appends to it are serialised until this transaction ends.
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK})
-        s.flush()
         prev = s.scalars(
             select(AuditRow.hash)
             .where(AuditRow.hash.is_not(None))
@@ -471,11 +488,21 @@ class Store:
         header (a new course version, each would-be course validated), all audited."""
         data = dict(patient)
         with self._write() as s:
-            row = s.get(PatientRow, patient_id)
+            # The lock order (see the class): the patient, then its courses in id order, and
+            # only then (in _audit) the audit lock. The courses are read under their locks, so
+            # each is validated and bumped from its current version, never a stale one.
+            find = select(PatientRow).where(PatientRow.id == patient_id)
+            of_patient = (
+                select(CourseRow).where(CourseRow.patient_id == patient_id).order_by(CourseRow.id)
+            )
+            if self.dialect == "postgresql":
+                find = find.with_for_update(key_share=True)
+                of_patient = of_patient.with_for_update()
+            row = s.scalars(find).first()
             if row is None:
                 raise NotFoundError("patient", patient_id, "give the id of a registered patient")
             before = dict(row.data)
-            courses = list(s.scalars(select(CourseRow).where(CourseRow.patient_id == patient_id)))
+            courses = list(s.scalars(of_patient))
             states = []
             for course in courses:
                 payloads = list(
@@ -487,12 +514,14 @@ class Store:
                 )
                 states.append(validate({**course.header, "patient": data, "events": payloads}))
             row.data = data
+            olds = []
             for course, state in zip(courses, states, strict=True):
-                old = dict(course.header)
-                course.header = {**old, "patient": data}
+                olds.append(dict(course.header))
+                course.header = {**course.header, "patient": data}
                 course.version = course.version + 1
                 if state is not None:
                     self._put_states(s, [(course.id, course.version, state)])
+            for course, old in zip(courses, olds, strict=True):
                 self._audit(
                     s, actor, "course.patient_update", "course", course.id,
                     {"patient": old.get("patient")}, {"patient": data, "version": course.version},
@@ -580,7 +609,8 @@ class Store:
         version = len(payloads)
         now = _now()
         with self._write() as s:
-            if s.get(PatientRow, pid) is None:
+            new_patient = s.get(PatientRow, pid) is None
+            if new_patient:
                 s.add(
                     PatientRow(
                         id=pid,
@@ -590,7 +620,6 @@ class Store:
                         team=team,
                     )
                 )
-                self._audit(s, actor, "patient.create", "patient", pid, None, dict(patient))
                 s.flush()
             s.add(
                 CourseRow(
@@ -611,6 +640,9 @@ class Store:
                 s.add(self._event_row(cid, seq, p, actor, now, seq, None, None))
             if state is not None:
                 self._put_states(s, [(cid, version, state)])
+            # Audited after the rows are written (the lock order, see the class).
+            if new_patient:
+                self._audit(s, actor, "patient.create", "patient", pid, None, dict(patient))
             self._audit(
                 s,
                 actor,
@@ -1065,7 +1097,8 @@ class Store:
                     UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False)
                 )
                 if self.dialect == "postgresql":
-                    admins = admins.with_for_update()
+                    # In username order, like every set of rows locked at once.
+                    admins = admins.order_by(UserRow.username).with_for_update()
                 if len(list(s.scalars(admins))) <= 1:
                     raise InputError(
                         "username",

@@ -224,3 +224,33 @@ def test_lab_results_of_one_draw_in_content_order(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", False)
         assert engine._sorted_events(course, as_of) == fast, n
         monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", True)
+
+
+@pytest.mark.parametrize(("name", "course"), COURSES[:20], ids=[n for n, _ in COURSES[:20]])
+def test_tied_notes_in_any_order_give_the_state_of_the_content_order(
+    name: str, course: Course, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notes the replay ignores are not put in content order when they tie (same day, slot
+    and class; many notes on one day made every write of a long course pay a content key per
+    note): in any list order they give the state of the content-sorted order."""
+    from cllcds.domain import Note
+
+    days = sorted({e.date for e in course.events}) or [course.start_date]
+    notes = [Note(date=days[k % len(days)], id=f"n{k}", text=f"note {k % 3}") for k in range(24)]
+    mixed = [*course.events, *notes]
+    random.Random(name).shuffle(mixed)
+    with_notes = Course(
+        course.patient,
+        course.regimen_id,
+        course.start_date,
+        course.rule_sets,
+        course.baseline,
+        tuple(mixed),
+        course.as_of,
+    )
+    assert engine._inert(Note)
+    fast = replay(with_notes)
+    monkeypatch.setattr(engine, "_inert", lambda cls: False)
+    sorted_by_content = replay(with_notes)
+    assert repr(fast) == repr(sorted_by_content)
+    assert state_document(fast) == state_document(sorted_by_content)

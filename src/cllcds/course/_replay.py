@@ -1582,10 +1582,22 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
             j += 1
         if j == i + 1:
             out.append(keyed[i][2])
+        elif _inert(keyed[i][2].__class__):
+            # Events the replay ignores (notes): tied ones are the same day, slot and class,
+            # so their order among themselves cannot change the answer; no content key.
+            out.extend(e for _, _, e in keyed[i:j])
         else:
             out.extend(sorted((e for _, _, e in keyed[i:j]), key=_content))
         i = j
     return out
+
+
+def _inert(cls: type) -> bool:
+    """Whether the replay does nothing with an event of class ``cls`` (:func:`_ignore`)."""
+    handler = _HANDLERS.get(cls)
+    if handler is None:
+        handler = _HANDLERS[cls] = _handler(cls)
+    return handler is _ignore
 
 
 def _plain_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int]:

@@ -7,9 +7,6 @@ clients are httpx against the socket, not an in-process test client.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,33 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from cllcds import services as cs
 from cllcds.api import Settings, create_app
 from cllcds.services import Actor, Role
 from cllcds.store import Store
+from live_server import free_socket, serving
 from pgtools import drop_pg_schema, new_pg_schema
 
-__all__ = ["drop_pg_schema", "new_pg_schema"]  # test_durability imports them from here
+__all__ = ["drop_pg_schema", "free_socket", "new_pg_schema"]  # imported from here by tests
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "courses" / "escalating.json"
 PASSWORD = "correct horse battery"
 ROLES = ("clinician", "pharmacist", "viewer", "admin")
-
-
-def free_socket() -> socket.socket:
-    """A TCP socket bound to a free loopback port, for uvicorn to listen on.
-
-    With TCP_NODELAY: asyncio sets it only on connections of sockets it makes itself
-    (``proto=IPPROTO_TCP``), not on those accepted from a socket made here, and without it
-    a response written in two parts waits ~40 ms for the client's delayed ACK. Linux copies
-    the option to every accepted connection."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 @dataclass
@@ -80,30 +63,19 @@ def _serve(url: str, database: str) -> Iterator[Live]:
     # shared server (the per-account limit stays); test_reliability checks the address limit
     # on a server of its own.
     app = create_app(Settings(database_url=url, login_address_failures=100_000), store=store)
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    live = Live(f"http://127.0.0.1:{port}", store, database)
-    for role in ROLES:
-        cs.add_user(store, f"u-{role}", PASSWORD, Role(role), Actor("test-setup"))
-        r = httpx.post(
-            f"{live.base_url}/auth/token", json={"username": f"u-{role}", "password": PASSWORD}
-        )
-        assert r.status_code == 200, r.text
-        live.tokens[role] = r.json()["access_token"]
     try:
-        yield live
+        with serving(app) as base_url:
+            live = Live(base_url, store, database)
+            for role in ROLES:
+                cs.add_user(store, f"u-{role}", PASSWORD, Role(role), Actor("test-setup"))
+                r = httpx.post(
+                    f"{base_url}/auth/token",
+                    json={"username": f"u-{role}", "password": PASSWORD},
+                )
+                assert r.status_code == 200, r.text
+                live.tokens[role] = r.json()["access_token"]
+            yield live
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
         store.close()
 
 

@@ -13,10 +13,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from fastapi import FastAPI
 
 from cllcds import services as cs
 from cllcds.api import Settings, create_app
 from cllcds.services import Actor, Role
 from cllcds.store import Store
+from live_server import serving
 from pgtools import drop_pg_schema, new_pg_schema
 
 from .conftest import EXAMPLE, PASSWORD, free_socket
@@ -47,31 +46,22 @@ class Pair:
     store: Store
 
 
-def _start(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server, thread
-
-
 def _pair(url: str) -> Iterator[Pair]:
     stores = [Store.open(url) for _ in range(3)]
-    servers = [
-        _start(create_app(Settings(database_url=url, login_address_failures=100_000), store=s))
-        for s in stores[:2]
-    ]
     try:
-        yield Pair(servers[0][0], servers[1][0], stores[2])
+        with ExitStack() as servers:
+            a, b = (
+                servers.enter_context(
+                    serving(
+                        create_app(
+                            Settings(database_url=url, login_address_failures=100_000), store=s
+                        )
+                    )
+                )
+                for s in stores[:2]
+            )
+            yield Pair(a, b, stores[2])
     finally:
-        for _base, server, thread in servers:
-            server.should_exit = True
-            thread.join(timeout=20)
         for s in stores:
             s.close()
 

@@ -12,21 +12,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from cllcds.api import Settings, create_app, current_user, require
 from cllcds.api._auth import get_store
 from cllcds.store import Store
 from cllcds.web import DEMO_ACCOUNTS, make_router, seed_demo
+from live_server import serving
 from pgtools import drop_pg_schema, new_pg_schema
 
 CHROMIUM = os.environ.get("CLLCDS_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -65,28 +62,10 @@ def live(
         app.include_router(
             make_router(current_user=current_user, get_store=get_store, require=require)
         )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Inherited by accepted connections (asyncio sets it only on sockets it makes): no
-    # ~40 ms delayed-ACK stall per response.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield Live(f"http://127.0.0.1:{port}", store)
+        with serving(app) as base_url:
+            yield Live(base_url, store)
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
         store.close()
         drop()
 

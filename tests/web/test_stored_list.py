@@ -7,9 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +25,7 @@ from cllcds.services._course import assess_course
 from cllcds.services._repository import Actor
 from cllcds.store import Store
 from cllcds.web import _views, make_router, seed_demo
+from live_server import serving
 from pgtools import drop_pg_schema, new_pg_schema
 
 from .conftest import PASSWORDS, web_login
@@ -39,30 +37,16 @@ ACTOR = Actor("test-setup")
 @contextmanager
 def _serving(url: str) -> Iterator[str]:
     """A server on ``url`` with a store of its own (a restart each time), as ``serve`` runs."""
-    import uvicorn
-
     store = Store.open(url)
     app = create_app(Settings(database_url=url), store=store)
     if not any(getattr(r, "path", "") == "/app/" for r in app.routes):
         app.include_router(
             make_router(current_user=current_user, get_store=get_store, require=require)
         )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK stalls
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        with serving(app) as base_url:
+            yield base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
         store.close()
 
 

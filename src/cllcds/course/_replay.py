@@ -1594,10 +1594,7 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
 
 def _inert(cls: type) -> bool:
     """Whether the replay does nothing with an event of class ``cls`` (:func:`_ignore`)."""
-    handler = _HANDLERS.get(cls)
-    if handler is None:
-        handler = _HANDLERS[cls] = _handler(cls)
-    return handler is _ignore
+    return _handler_of(cls) is _ignore
 
 
 def _plain_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int]:
@@ -1710,10 +1707,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         ):
             run.cytopenia_check(run.counts_pending)
             run.counts_pending = None
-        handler = _HANDLERS.get(ev.__class__)
-        if handler is None:
-            handler = _HANDLERS[ev.__class__] = _handler(ev.__class__)
-        handler(run, ev)
+        _handler_of(ev.__class__)(run, ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
     run.release_due(as_of)
@@ -1754,6 +1748,14 @@ order; an event of none of them, such as a note, changes nothing)."""
 
 _HANDLERS: dict[type, Callable[[_Run, Any], None]] = {}
 """The branch of each event class, found once per class (:func:`_handler`)."""
+
+
+def _handler_of(cls: type) -> Callable[[_Run, Any], None]:
+    """The branch of an event class, from :data:`_HANDLERS` (found on first use)."""
+    handler = _HANDLERS.get(cls)
+    if handler is None:
+        handler = _HANDLERS[cls] = _handler(cls)
+    return handler
 
 
 def _handler(cls: type) -> Callable[[_Run, Any], None]:

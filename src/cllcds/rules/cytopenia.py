@@ -150,25 +150,38 @@ def _not_below(limit: float) -> Callable[[float], bool]:
     return test
 
 
-def trigger_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
-    """The outcome of ``triggered(rules, current, baseline)`` as a predicate of ``current``,
-    without writing the decision: whether either lab meets its trigger. The thresholds are
-    looked up once; a replay asks this at every day with counts and writes the decision only
-    for the day the state shows."""
+def _lab_tests(
+    rules: DoseModificationRules,
+    baseline: Counts,
+    thresholds: tuple[Threshold, ...],
+    from_low_baseline: Callable[[float], Callable[[float], bool]],
+) -> tuple[Callable[[float], bool], Callable[[float], bool]]:
+    """The ANC and platelet tests of a rule: against the baseline for a lab whose baseline was
+    low, else the rule set's threshold for the lab."""
     low = baseline_low(rules, baseline)
     tests: list[Callable[[float], bool]] = []
     for lab in LABS:
         base = baseline.get(lab)
         if low[lab]:
             assert base is not None
-            limit = _fall_limit(rules, base)
-            if rules.baseline_low_fall_op.value == ">=":
-                tests.append(_at_most(limit))
-            else:
-                tests.append(_below(limit))
+            tests.append(from_low_baseline(base))
         else:
-            tests.append(_first(rules.trigger, lab).holds)
+            tests.append(_first(thresholds, lab).holds)
     anc_test, plt_test = tests
+    return anc_test, plt_test
+
+
+def trigger_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+    """The outcome of ``triggered(rules, current, baseline)`` as a predicate of ``current``,
+    without writing the decision: whether either lab meets its trigger. The thresholds are
+    looked up once; a replay asks this at every day with counts and writes the decision only
+    for the day the state shows."""
+
+    def from_low_baseline(base: float) -> Callable[[float], bool]:
+        limit = _fall_limit(rules, base)
+        return _at_most(limit) if rules.baseline_low_fall_op.value == ">=" else _below(limit)
+
+    anc_test, plt_test = _lab_tests(rules, baseline, rules.trigger, from_low_baseline)
 
     def test(current: Counts) -> bool:
         anc, plt = current.anc, current.plt
@@ -233,16 +246,7 @@ def resume_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Cou
     """The outcome of ``may_resume(rules, current, baseline)`` as a predicate of ``current``,
     without writing the decision: both labs measured and recovered (thresholds looked up
     once)."""
-    low = baseline_low(rules, baseline)
-    tests: list[Callable[[float], bool]] = []
-    for lab in LABS:
-        base = baseline.get(lab)
-        if low[lab]:
-            assert base is not None
-            tests.append(_not_below(base))
-        else:
-            tests.append(_first(rules.resume, lab).holds)
-    anc_test, plt_test = tests
+    anc_test, plt_test = _lab_tests(rules, baseline, rules.resume, _not_below)
 
     def test(current: Counts) -> bool:
         anc, plt = current.anc, current.plt

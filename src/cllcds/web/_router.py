@@ -193,6 +193,19 @@ def make_router(
             return not_found(user, exc)
         return outside_teams(store, user, course["patient_id"]) or course
 
+    def team_entry(
+        store: Any, user: WebUser, course_id: str, event_id: str, verb: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | HTMLResponse:
+        """The stored course and one of its entries (``verb``: what the page does with it), or
+        the page that refuses them (:func:`team_course`, or no such entry)."""
+        course = team_course(store, user, course_id)
+        if isinstance(course, HTMLResponse):
+            return course
+        original = find_event(course["document"], event_id)
+        if original is None:
+            return not_found(user, NotFoundError("event", event_id, f"choose an entry to {verb}"))
+        return course, original
+
     def state_of(store: Any, course_id: str, version: int, today: dt.date) -> dict[str, Any]:
         key = (id(store), course_id, version, today.isoformat())
         hit = state_cache.get(key)
@@ -691,12 +704,10 @@ def make_router(
             return to_login(request)
         if not user.can_record:
             return forbidden(user, f"The {user.role.value} role may not record events.")
-        course = team_course(store, user, course_id)
-        if isinstance(course, HTMLResponse):
-            return course
-        original = find_event(course["document"], event_id)
-        if original is None:
-            return not_found(user, NotFoundError("event", event_id, "choose an entry to correct"))
+        entry = team_entry(store, user, course_id, event_id, "correct")
+        if isinstance(entry, HTMLResponse):
+            return entry
+        course, original = entry
         kind, values = _forms.values_of(original)
         values["version"] = str(course["version"])
         values["nonce"] = secrets.token_urlsafe(12)
@@ -710,12 +721,12 @@ def make_router(
         if isinstance(got, Response):
             return got
         user, values = got
-        course = team_course(store, user, course_id)
-        if isinstance(course, HTMLResponse):
-            return course
-        original = find_event(course["document"], event_id)
+        entry = team_entry(store, user, course_id, event_id, "correct")
+        if isinstance(entry, HTMLResponse):
+            return entry
+        course, original = entry
         kind = values.get("kind", "")
-        if original is None or kind not in _forms.FORMS_BY_KIND:
+        if kind not in _forms.FORMS_BY_KIND:
             return not_found(user, NotFoundError("event", event_id, "choose an entry to correct"))
         parsed = _forms.parse(kind, values)
         reason = values.get("reason_for_change", "").strip()
@@ -757,12 +768,10 @@ def make_router(
         if isinstance(got, Response):
             return got
         user, values = got
-        course = team_course(store, user, course_id)
-        if isinstance(course, HTMLResponse):
-            return course
-        original = find_event(course["document"], event_id)
-        if original is None:
-            return not_found(user, NotFoundError("event", event_id, "choose an entry to retract"))
+        entry = team_entry(store, user, course_id, event_id, "retract")
+        if isinstance(entry, HTMLResponse):
+            return entry
+        _course, original = entry
         reason = values.get("reason_for_change", "").strip()
         if not reason:
             return course_page(

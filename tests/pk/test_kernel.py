@@ -136,6 +136,34 @@ def test_compiled_results_do_not_depend_on_chunking(monkeypatch):
     assert_same(chunked, simulate(label_iv_schedule(3), backend="numpy", **kwargs))
 
 
+def test_compiled_lanes_and_blocks_give_the_numpy_numbers_bit_for_bit(monkeypatch):
+    """The kernel advances _LANES patients side by side per thread, a lane taking the next
+    patient of its block when one is done, in blocks over the threads; patients that share a
+    lane or a block, and a chunk boundary in the middle, change nothing: every number equals the
+    NumPy path's exactly (1,100 patients: three blocks, each lane serving many patients)."""
+    import cllcds.pk._kernel as kernel
+
+    n = 1100
+    assert n > 2 * 16 * kernel._LANES  # more than two blocks of the smallest size
+    ind = individuals(PkParameters(), n, rng=np.random.default_rng(33))
+    kwargs = {
+        "individuals_override": ind,
+        "keep_profiles": True,
+        "keep_interval_auc": True,
+        "thresholds_mg_per_l": (0.5, 2.0),
+        "targets_mg_per_l": (0.3, 1.0),
+    }
+    numpy = simulate(SC_SCHEDULE, backend="numpy", **kwargs)
+    monkeypatch.setattr(kernel, "CHUNK_VALUES", 25 * n)
+    compiled = simulate(SC_SCHEDULE, backend="compiled", **kwargs)
+    assert compiled.stats == numpy.stats
+    for key in numpy.per_patient:
+        assert np.array_equal(compiled.per_patient[key], numpy.per_patient[key], equal_nan=True)
+    for a, b in zip(compiled.patient_profiles, numpy.patient_profiles, strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(compiled.interval_auc[1], numpy.interval_auc[1])
+
+
 def test_unknown_backend_is_refused():
     with pytest.raises(InputError) as err:
         simulate(label_iv_schedule(), backend="fortran")

@@ -3,8 +3,12 @@
 :func:`cllcds.pk._simulate.integrate` advances all patients together with NumPy array
 operations; each patient's trajectory depends only on that patient (its own step size, its own
 accept/reject decisions), so the same computation can run patient by patient in compiled code,
-in parallel over patients (``numba.prange``), with the arithmetic written in the same order.
-This module is that translation:
+in parallel over patients, with the arithmetic written in the same order. Each thread takes
+blocks of patients and advances :data:`_LANES` of them side by side, one per "lane": every step
+attempt is computed for all lanes in loops over the lanes, so the processor overlaps the
+patients' long chains of dependent operations (about 1.5-2× less time per step than one patient
+at a time); a lane whose patient has finished takes the block's next one, so lanes do not wait
+for one another. This module is that translation:
 
 * the same Rosenbrock 4(3) method (Shampine 1982), the same closed-form arrowhead solve, the
   same error norm, rejection of unphysical steps, step-size controller, first step after an
@@ -82,6 +86,7 @@ from ._simulate import (
     _SHRINK_CLIP,
     _W_FLOOR,
     CUBE_ROOT,
+    IntArray,
     IntegrationStats,
     _segments,
     power_table,
@@ -102,6 +107,10 @@ _UNDERFLOW = 1
 _ITERATIONS = 2
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+
+_MANT_BITS = (1 << 52) - 1
+_HALF_BITS = 1022 << 52
+"""IEEE-754 binary64: the fraction bits, and the exponent bits of a number in [0.5, 1)."""
 
 
 def _power_impl(x: float, table: FloatArray) -> float:
@@ -206,12 +215,80 @@ def _interior_extreme_impl(
 _interior_extreme = _jit(_interior_extreme_impl)
 
 
-def _patient_impl(
-    i: int,
+_LANES = 32
+"""Patients advanced side by side in one thread (one "lane" each): every step attempt is
+computed for all lanes in a loop over the lanes, so the processor overlaps the lanes' long
+dependency chains (and vectorises parts); a lane whose patient is done takes the next one."""
+_BLOCKS = 64
+"""Blocks of patients handed to the threads (at least 16 patients per lane each)."""
+
+
+def _lanes_rhs_impl(
+    a1: FloatArray,
+    a2: FloatArray,
+    w: FloatArray,
+    asc: FloatArray,
+    rate: FloatArray,
+    p: FloatArray,
+    wpow: FloatArray,
+    x: FloatArray,
+    bits: IntArray,
+    mant: IntArray,
+    f0: FloatArray,
+    f1: FloatArray,
+    f2: FloatArray,
+    f3: FloatArray,
+    vm: FloatArray,
+) -> None:
+    # _rhs for every lane (p[:, l]: lane l's parameters), _power written out with frexp from
+    # the IEEE-754 bits (x is normal and positive where it is valid; elsewhere NaN, as _power).
+    mf = mant.view(np.float64)
+    for lane in range(_LANES):
+        wl = w[lane]
+        wf = _W_FLOOR if wl < _W_FLOOR else wl
+        xl = wf / WBC_REFERENCE
+        x[lane] = xl if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else 1.0
+    for lane in range(_LANES):
+        b = bits[lane]
+        mant[lane] = (b & _MANT_BITS) | _HALF_BITS
+        bits[lane] = ((b >> 52) & 0x7FF) - 1022
+    for lane in range(_LANES):
+        m = mf[lane]
+        j = int((m - 0.5) * (2 * _POW_CELLS))
+        u = m * wpow[_POW_INV + j] - 1.0
+        s = float(wpow[_POW_TERMS - 1])
+        for k in range(_POW_TERMS - 2, -1, -1):
+            s = s * u + wpow[k]
+        wl = w[lane]
+        wf = _W_FLOOR if wl < _W_FLOOR else wl
+        xl = wf / WBC_REFERENCE
+        pw = wpow[_POW_MANT + j] * wpow[_POW_EXP - _POW_EMIN + bits[lane]] * s
+        pw = pw if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else math.nan
+        c = a1[lane] * p[0, lane]
+        cp = 0.0 if c < 0.0 else c
+        v = p[3, lane] * pw
+        den = p[4, lane] + cp
+        den50 = p[6, lane] + cp
+        r = 1.0 / (den * den50)
+        elim = v * c * den50 * r
+        absorbed = p[9, lane] * asc[lane]
+        f0[lane] = rate[lane] + absorbed - elim - p[1, lane] * a1[lane] + p[2, lane] * a2[lane]
+        f1[lane] = p[1, lane] * a1[lane] - p[2, lane] * a2[lane]
+        f2[lane] = p[7, lane] - p[8, lane] * (1.0 + p[5, lane] * cp * den * r) * w[lane]
+        f3[lane] = -absorbed
+        vm[lane] = v
+
+
+_lanes_rhs = _jit(_lanes_rhs_impl)
+
+
+def _block_impl(
+    lo: int,
+    hi: int,
     par: FloatArray,
     wexp: float,
     wpow: FloatArray,
-    f_sc: float,
+    f_sc: FloatArray,
     y: FloatArray,
     hv: FloatArray,
     seg_t0: FloatArray,
@@ -240,142 +317,265 @@ def _patient_impl(
     time_above: FloatArray,
     time_to: FloatArray,
     counts: FloatArray,
-) -> int:
-    """One patient through the chunk's segments; returns a status (0 = fine)."""
-    p = par[i]
-    inv_v1 = p[0]
-    q_v1 = p[1]
-    q_v2 = p[2]
-    ka = p[9]
-    a1 = y[0, i]
-    a2 = y[1, i]
-    w = y[2, i]
-    asc = y[3, i]
-    h = hv[i]
+    status: FloatArray,
+) -> None:
+    """Patients ``lo`` to ``hi - 1`` through the chunk's segments, :data:`_LANES` at a time.
+
+    Each lane runs one patient exactly as the NumPy path does (the same operations in the same
+    order, so the same numbers); only the interleaving of patients differs.
+    """
+    n_seg = seg_t0.size
     floor = -_NEG_AMOUNTS * atol[0]
-    # Per-patient accumulators live in locals (registers) and are stored once at the end.
-    n_acc = 0
-    n_rej = 0
-    n_all = counts[2, i]
-    auc_i = auc[i]
-    ivl_i = ivl[i]
-    cmax_i = cmax[i]
-    tmax_i = tmax[i]
-    nadir_i = nadir[i]
-    tnad_i = t_nadir[i]
-    status = _OK
-    for k in range(seg_t0.size):
-        out_c[k, i] = a1 * inv_v1
-        out_w[k, i] = w
-        out_ivl[k, i] = ivl_i
-        if seg_reset[k] != 0:
-            ivl_i = 0.0
-        if seg_sc[k] > 0:
-            asc += f_sc * seg_sc[k]
-        # After an input change: the remembered first step of this kind of change
-        # (_simulate._PHASES), until the first accepted step updates it.
-        first = seg_restart[k] != 0
-        phase = int(seg_phase[k])
-        if first:
-            h = min(h, h_mem[phase, i])
-        rate = seg_rate[k]
-        depot = asc != 0.0  # otherwise it stays exactly 0 through the segment
-        f0, f1, f2, f3, vm0 = _rhs(a1, a2, w, asc, rate, p, wpow)
-        t = seg_t0[k]
-        t1 = seg_t1[k]
-        tol_t = 1e-12 * max(1.0, t1)
-        n_try = 0
-        while True:
-            n_try += 1
-            n_all += 1
-            if n_all > _MAX_STEPS:
-                status = _ITERATIONS
-                break
-            hs = min(h, h_max)
-            last = t + hs >= t1 - 1e-9 * max(1.0, t1)
-            if last:
-                hs = t1 - t
-            if not hs > tol_t:
-                hs = tol_t
-            # -- one Rosenbrock step (the same operations as _simulate._rosenbrock_step) --
-            c = a1 * inv_v1
+    nl = _LANES
+    p = np.empty((10, nl))
+    pat = np.full(nl, -1, dtype=np.int64)
+    kseg = np.zeros(nl, dtype=np.int64)
+    phase = np.zeros(nl, dtype=np.int64)
+    n_try = np.zeros(nl, dtype=np.int64)
+    n_all = np.zeros(nl)
+    n_acc = np.zeros(nl)
+    n_rej = np.zeros(nl)
+    first = np.zeros(nl, dtype=np.bool_)
+    depot = np.zeros(nl, dtype=np.bool_)
+    last = np.zeros(nl, dtype=np.bool_)
+    a1 = np.zeros(nl)
+    a2 = np.zeros(nl)
+    w = np.ones(nl)
+    asc = np.zeros(nl)
+    f0 = np.zeros(nl)
+    f1 = np.zeros(nl)
+    f2 = np.zeros(nl)
+    f3 = np.zeros(nl)
+    vm0 = np.zeros(nl)
+    t = np.zeros(nl)
+    t1 = np.ones(nl)
+    tol_t = np.full(nl, 1e-12)
+    h = np.ones(nl)
+    hs = np.ones(nl)
+    rate = np.zeros(nl)
+    auc_l = np.zeros(nl)
+    ivl_l = np.zeros(nl)
+    cmax_l = np.zeros(nl)
+    tmax_l = np.zeros(nl)
+    nadir_l = np.zeros(nl)
+    tnad_l = np.zeros(nl)
+    # the step's intermediate values, lane by lane
+    g = np.zeros((16, nl))
+    sol = np.zeros((8, nl))
+    xs = np.zeros((4, nl))
+    e0 = np.zeros(nl)
+    e1 = np.zeros(nl)
+    e2 = np.zeros(nl)
+    e3 = np.zeros(nl)
+    vmx = np.zeros(nl)
+    k0 = np.zeros(nl)
+    k1 = np.zeros(nl)
+    k2 = np.zeros(nl)
+    k3 = np.zeros(nl)
+    vm1 = np.zeros(nl)
+    err = np.zeros(nl)
+    xp = np.zeros(nl)
+    bits = xp.view(np.int64)
+    mant = np.zeros(nl, dtype=np.int64)
+    for q in range(10):
+        for lane in range(nl):
+            p[q, lane] = par[lo, q] if lo < hi else 1.0
+    nxt = lo
+    live = 0
+    for lane in range(nl):
+        if nxt < hi:
+            pat[lane] = nxt
+            nxt += 1
+            live += 1
+    start = np.ones(nl, dtype=np.bool_)  # the lane has just taken a new patient
+    begin = np.zeros(nl, dtype=np.bool_)  # the lane starts segment kseg
+    while live > 0:
+        # -- take a new patient, start segments (lane by lane, as the NumPy path does) --
+        for lane in range(nl):
+            i = pat[lane]
+            if i < 0:
+                continue
+            if start[lane]:
+                start[lane] = False
+                for q in range(10):
+                    p[q, lane] = par[i, q]
+                a1[lane] = y[0, i]
+                a2[lane] = y[1, i]
+                w[lane] = y[2, i]
+                asc[lane] = y[3, i]
+                h[lane] = hv[i]
+                n_all[lane] = counts[2, i]
+                n_acc[lane] = 0.0
+                n_rej[lane] = 0.0
+                auc_l[lane] = auc[i]
+                ivl_l[lane] = ivl[i]
+                cmax_l[lane] = cmax[i]
+                tmax_l[lane] = tmax[i]
+                nadir_l[lane] = nadir[i]
+                tnad_l[lane] = t_nadir[i]
+                kseg[lane] = 0
+                begin[lane] = True
+            if begin[lane]:
+                begin[lane] = False
+                k = kseg[lane]
+                out_c[k, i] = a1[lane] * p[0, lane]
+                out_w[k, i] = w[lane]
+                out_ivl[k, i] = ivl_l[lane]
+                if seg_reset[k] != 0:
+                    ivl_l[lane] = 0.0
+                if seg_sc[k] > 0:
+                    asc[lane] += f_sc[i] * seg_sc[k]
+                first[lane] = seg_restart[k] != 0
+                phase[lane] = int(seg_phase[k])
+                if first[lane]:
+                    h[lane] = min(h[lane], h_mem[phase[lane], i])
+                rate[lane] = seg_rate[k]
+                depot[lane] = asc[lane] != 0.0
+                f0[lane], f1[lane], f2[lane], f3[lane], vm0[lane] = _rhs(
+                    a1[lane], a2[lane], w[lane], asc[lane], rate[lane], par[i], wpow
+                )
+                t[lane] = seg_t0[k]
+                t1[lane] = seg_t1[k]
+                tol_t[lane] = 1e-12 * max(1.0, seg_t1[k])
+                n_try[lane] = 0
+        # -- one Rosenbrock step attempt in every lane (_simulate._rosenbrock_step) --
+        for lane in range(nl):
+            tl = t[lane]
+            t1l = t1[lane]
+            hl = min(h[lane], h_max)
+            la = tl + hl >= t1l - 1e-9 * max(1.0, t1l)
+            if la:
+                hl = t1l - tl
+            if not hl > tol_t[lane]:
+                hl = tol_t[lane]
+            hs[lane] = hl
+            last[lane] = la
+            inv_v1 = p[0, lane]
+            q_v1 = p[1, lane]
+            q_v2 = p[2, lane]
+            ka = p[9, lane]
+            wl = w[lane]
+            c = a1[lane] * inv_v1
             cp = 0.0 if c < 0.0 else c
-            wpos = _W_FLOOR if w < _W_FLOOR else w
-            vm = vm0  # Vmax(W) at the step's start, as the right-hand side computed it
-            den = p[4] + cp
-            den50 = p[6] + cp
+            wpos = _W_FLOOR if wl < _W_FLOOR else wl
+            vm = vm0[lane]
+            den = p[4, lane] + cp
+            den50 = p[6, lane] + cp
             r = 1.0 / (den * den50)
             iden = den50 * r
             iden50 = den * r
-            j11 = -vm * p[4] * inv_v1 * iden * iden - q_v1
+            j11 = -vm * p[4, lane] * inv_v1 * iden * iden - q_v1
             j13 = -wexp * vm * c * iden / wpos
-            j31 = -p[8] * p[5] * p[6] * inv_v1 * iden50 * iden50 * w if c > 0 else 0.0
-            j33 = -p[8] * (1.0 + p[5] * cp * iden50)
-            inv_h = 1.0 / hs
+            j31 = (
+                -p[8, lane] * p[5, lane] * p[6, lane] * inv_v1 * iden50 * iden50 * wl
+                if c > 0
+                else 0.0
+            )
+            j33 = -p[8, lane] * (1.0 + p[5, lane] * cp * iden50)
+            inv_h = 1.0 / hl
             d = inv_h * (1.0 / _GAM)
             dq = d + q_v2
             dj = d - j33
             pq = 1.0 / (dq * dj)
             p2 = dj * pq
             p3 = dq * pq
-            # Without SC drug in the depot its terms are exactly 0 (as in the NumPy path).
-            p4 = 1.0 / (d + ka) if depot else 0.0
+            p4 = 1.0 / (d + ka) if depot[lane] else 0.0
             u2 = q_v2 * p2
             u3 = j13 * p3
             sv = 1.0 / (d - j11 - q_v2 * q_v1 * p2 - j13 * j31 * p3)
-            # g1 = solve(f)
-            b0, b1, b2, b3 = f0, f1, f2, f3
+            sol[0, lane] = inv_h
+            sol[1, lane] = p2
+            sol[2, lane] = p3
+            sol[3, lane] = p4
+            sol[4, lane] = u2
+            sol[5, lane] = u3
+            sol[6, lane] = sv
+            sol[7, lane] = j31
+            b0, b1, b2, b3 = f0[lane], f1[lane], f2[lane], f3[lane]
             g13 = b3 * p4
             g10 = sv * (b0 + ka * g13 + u2 * b1 + u3 * b2)
             g11 = p2 * (b1 + q_v1 * g10)
             g12 = p3 * (b2 + j31 * g10)
-            e0, e1, e2, e3, _ = _rhs(
-                a1 + _A21 * g10, a2 + _A21 * g11, w + _A21 * g12, asc + _A21 * g13, rate, p, wpow
-            )
+            g[0, lane] = g10
+            g[1, lane] = g11
+            g[2, lane] = g12
+            g[3, lane] = g13
+            xs[0, lane] = a1[lane] + _A21 * g10
+            xs[1, lane] = a2[lane] + _A21 * g11
+            xs[2, lane] = wl + _A21 * g12
+            xs[3, lane] = asc[lane] + _A21 * g13
+        _lanes_rhs(xs[0], xs[1], xs[2], xs[3], rate, p, wpow, xp, bits, mant, e0, e1, e2, e3, vmx)
+        for lane in range(nl):
+            inv_h = sol[0, lane]
+            p2 = sol[1, lane]
+            p3 = sol[2, lane]
+            p4 = sol[3, lane]
+            u2 = sol[4, lane]
+            u3 = sol[5, lane]
+            sv = sol[6, lane]
+            j31 = sol[7, lane]
+            q_v1 = p[1, lane]
+            ka = p[9, lane]
+            g10, g11, g12, g13 = g[0, lane], g[1, lane], g[2, lane], g[3, lane]
             ch = _C21 * inv_h
-            b0 = e0 + ch * g10
-            b1 = e1 + ch * g11
-            b2 = e2 + ch * g12
-            b3 = e3 + ch * g13
+            b0 = e0[lane] + ch * g10
+            b1 = e1[lane] + ch * g11
+            b2 = e2[lane] + ch * g12
+            b3 = e3[lane] + ch * g13
             g23 = b3 * p4
             g20 = sv * (b0 + ka * g23 + u2 * b1 + u3 * b2)
             g21 = p2 * (b1 + q_v1 * g20)
             g22 = p3 * (b2 + j31 * g20)
-            e0, e1, e2, e3, _ = _rhs(
-                a1 + _A31 * g10 + _A32 * g20,
-                a2 + _A31 * g11 + _A32 * g21,
-                w + _A31 * g12 + _A32 * g22,
-                asc + _A31 * g13 + _A32 * g23,
-                rate,
-                p,
-                wpow,
-            )
-            b0 = e0 + inv_h * (_C31 * g10 + _C32 * g20)
-            b1 = e1 + inv_h * (_C31 * g11 + _C32 * g21)
-            b2 = e2 + inv_h * (_C31 * g12 + _C32 * g22)
-            b3 = e3 + inv_h * (_C31 * g13 + _C32 * g23)
+            g[4, lane] = g20
+            g[5, lane] = g21
+            g[6, lane] = g22
+            g[7, lane] = g23
+            xs[0, lane] = a1[lane] + _A31 * g10 + _A32 * g20
+            xs[1, lane] = a2[lane] + _A31 * g11 + _A32 * g21
+            xs[2, lane] = w[lane] + _A31 * g12 + _A32 * g22
+            xs[3, lane] = asc[lane] + _A31 * g13 + _A32 * g23
+        _lanes_rhs(xs[0], xs[1], xs[2], xs[3], rate, p, wpow, xp, bits, mant, e0, e1, e2, e3, vmx)
+        for lane in range(nl):
+            inv_h = sol[0, lane]
+            p2 = sol[1, lane]
+            p3 = sol[2, lane]
+            p4 = sol[3, lane]
+            u2 = sol[4, lane]
+            u3 = sol[5, lane]
+            sv = sol[6, lane]
+            j31 = sol[7, lane]
+            q_v1 = p[1, lane]
+            ka = p[9, lane]
+            g10, g11, g12, g13 = g[0, lane], g[1, lane], g[2, lane], g[3, lane]
+            g20, g21, g22, g23 = g[4, lane], g[5, lane], g[6, lane], g[7, lane]
+            ea, eb, ec, ed = e0[lane], e1[lane], e2[lane], e3[lane]
+            b0 = ea + inv_h * (_C31 * g10 + _C32 * g20)
+            b1 = eb + inv_h * (_C31 * g11 + _C32 * g21)
+            b2 = ec + inv_h * (_C31 * g12 + _C32 * g22)
+            b3 = ed + inv_h * (_C31 * g13 + _C32 * g23)
             g33 = b3 * p4
             g30 = sv * (b0 + ka * g33 + u2 * b1 + u3 * b2)
             g31 = p2 * (b1 + q_v1 * g30)
             g32 = p3 * (b2 + j31 * g30)
-            b0 = e0 + inv_h * (_C41 * g10 + _C42 * g20 + _C43 * g30)
-            b1 = e1 + inv_h * (_C41 * g11 + _C42 * g21 + _C43 * g31)
-            b2 = e2 + inv_h * (_C41 * g12 + _C42 * g22 + _C43 * g32)
-            b3 = e3 + inv_h * (_C41 * g13 + _C42 * g23 + _C43 * g33)
+            b0 = ea + inv_h * (_C41 * g10 + _C42 * g20 + _C43 * g30)
+            b1 = eb + inv_h * (_C41 * g11 + _C42 * g21 + _C43 * g31)
+            b2 = ec + inv_h * (_C41 * g12 + _C42 * g22 + _C43 * g32)
+            b3 = ed + inv_h * (_C41 * g13 + _C42 * g23 + _C43 * g33)
             g43 = b3 * p4
             g40 = sv * (b0 + ka * g43 + u2 * b1 + u3 * b2)
             g41 = p2 * (b1 + q_v1 * g40)
             g42 = p3 * (b2 + j31 * g40)
-            n0 = a1 + _B1 * g10 + _B2 * g20 + _B3 * g30 + _B4 * g40
-            n1 = a2 + _B1 * g11 + _B2 * g21 + _B3 * g31 + _B4 * g41
-            n2 = w + _B1 * g12 + _B2 * g22 + _B3 * g32 + _B4 * g42
-            n3 = asc + _B1 * g13 + _B2 * g23 + _B3 * g33 + _B4 * g43
-            r0 = abs(_E1 * g10 + _E2 * g20 + _E4 * g40) / (atol[0] + rtol * max(abs(a1), abs(n0)))
-            r1 = abs(_E1 * g11 + _E2 * g21 + _E4 * g41) / (atol[1] + rtol * max(abs(a2), abs(n1)))
-            r2 = abs(_E1 * g12 + _E2 * g22 + _E4 * g42) / (atol[2] + rtol * max(abs(w), abs(n2)))
+            y0, y1, y2, y3 = a1[lane], a2[lane], w[lane], asc[lane]
+            n0 = y0 + _B1 * g10 + _B2 * g20 + _B3 * g30 + _B4 * g40
+            n1 = y1 + _B1 * g11 + _B2 * g21 + _B3 * g31 + _B4 * g41
+            n2 = y2 + _B1 * g12 + _B2 * g22 + _B3 * g32 + _B4 * g42
+            n3 = y3 + _B1 * g13 + _B2 * g23 + _B3 * g33 + _B4 * g43
+            r0 = abs(_E1 * g10 + _E2 * g20 + _E4 * g40) / (atol[0] + rtol * max(abs(y0), abs(n0)))
+            r1 = abs(_E1 * g11 + _E2 * g21 + _E4 * g41) / (atol[1] + rtol * max(abs(y1), abs(n1)))
+            r2 = abs(_E1 * g12 + _E2 * g22 + _E4 * g42) / (atol[2] + rtol * max(abs(y2), abs(n2)))
             r3 = (
-                abs(_E1 * g13 + _E2 * g23 + _E4 * g43) / (atol[3] + rtol * max(abs(asc), abs(n3)))
-                if depot
+                abs(_E1 * g13 + _E2 * g23 + _E4 * g43) / (atol[3] + rtol * max(abs(y3), abs(n3)))
+                if depot[lane]
                 else 0.0
             )
             if (
@@ -385,94 +585,137 @@ def _patient_impl(
                 and math.isfinite(r3)
                 and not (n0 < floor or n1 < floor or n2 <= 0)
             ):
-                e = max(r0, r1, r2, r3)
+                err[lane] = max(r0, r1, r2, r3)
             else:
-                e = 1e10
-            accepted = e <= 1.0
-            if accepted:
-                n_acc += 1
-                k0, k1, k2, k3, vm1 = _rhs(n0, n1, n2, n3, rate, p, wpow)
-                # -- the streamed per-step summaries (Summariser.on_step) --
-                c0 = a1 * inv_v1
-                c1 = n0 * inv_v1
-                dc0 = f0 * inv_v1
-                dc1 = k0 * inv_v1
-                ts = t + hs
-                piece = hs * (c0 + c1) / 2 + hs * hs * (dc0 - dc1) / 12
-                auc_i += piece
-                ivl_i += piece
-                if c1 > cmax_i:
-                    cmax_i = c1
-                    tmax_i = ts
-                if dc0 > 0 and dc1 < 0:
-                    val, s = _interior_extreme(hs, c0, c1, dc0, dc1)
-                    if val > cmax_i:
-                        cmax_i = val
-                        tmax_i = t + s * hs
-                if n2 < nadir_i:
-                    nadir_i = n2
-                    tnad_i = ts
-                for j in range(thresholds.size):
-                    level = thresholds[j]
-                    above0 = c0 >= level
-                    above1 = c1 >= level
-                    if above0 and above1:
-                        time_above[j, i] += hs
-                    elif above1:
-                        s = _crossing(hs, c0, c1, dc0, dc1, level, True)
-                        time_above[j, i] += (1 - s) * hs
-                    elif above0:
-                        s = _crossing(hs, c0, c1, dc0, dc1, level, False)
-                        time_above[j, i] += s * hs
-                for j in range(targets.size):
-                    level = targets[j]
-                    if c1 >= level and math.isnan(time_to[j, i]):
-                        if c0 >= level:
-                            time_to[j, i] = t
+                err[lane] = 1e10
+            xs[0, lane] = n0
+            xs[1, lane] = n1
+            xs[2, lane] = n2
+            xs[3, lane] = n3
+        # the right-hand side at the new points (used where the step is accepted)
+        _lanes_rhs(xs[0], xs[1], xs[2], xs[3], rate, p, wpow, xp, bits, mant, k0, k1, k2, k3, vm1)
+        # -- accept or reject, the streamed per-step summaries, step size (lane by lane) --
+        for lane in range(nl):
+            i = pat[lane]
+            if i < 0:
+                continue
+            n_try[lane] += 1
+            n_all[lane] += 1
+            done = False
+            if n_all[lane] > _MAX_STEPS:  # the NumPy path stops before this attempt
+                status[i] = _ITERATIONS
+                done = True
+            else:
+                e = err[lane]
+                hl = hs[lane]
+                la = last[lane]
+                accepted = e <= 1.0
+                if accepted:
+                    n_acc[lane] += 1
+                    inv_v1 = p[0, lane]
+                    tl = t[lane]
+                    n0 = xs[0, lane]
+                    n2 = xs[2, lane]
+                    c0 = a1[lane] * inv_v1
+                    c1 = n0 * inv_v1
+                    dc0 = f0[lane] * inv_v1
+                    dc1 = k0[lane] * inv_v1
+                    ts = tl + hl
+                    piece = hl * (c0 + c1) / 2 + hl * hl * (dc0 - dc1) / 12
+                    auc_l[lane] += piece
+                    ivl_l[lane] += piece
+                    if c1 > cmax_l[lane]:
+                        cmax_l[lane] = c1
+                        tmax_l[lane] = ts
+                    if dc0 > 0 and dc1 < 0:
+                        val, s = _interior_extreme(hl, c0, c1, dc0, dc1)
+                        if val > cmax_l[lane]:
+                            cmax_l[lane] = val
+                            tmax_l[lane] = tl + s * hl
+                    if n2 < nadir_l[lane]:
+                        nadir_l[lane] = n2
+                        tnad_l[lane] = ts
+                    for j in range(thresholds.size):
+                        level = thresholds[j]
+                        above0 = c0 >= level
+                        above1 = c1 >= level
+                        if above0 and above1:
+                            time_above[j, i] += hl
+                        elif above1:
+                            s = _crossing(hl, c0, c1, dc0, dc1, level, True)
+                            time_above[j, i] += (1 - s) * hl
+                        elif above0:
+                            s = _crossing(hl, c0, c1, dc0, dc1, level, False)
+                            time_above[j, i] += s * hl
+                    for j in range(targets.size):
+                        level = targets[j]
+                        if c1 >= level and math.isnan(time_to[j, i]):
+                            if c0 >= level:
+                                time_to[j, i] = tl
+                            else:
+                                s = _crossing(hl, c0, c1, dc0, dc1, level, True)
+                                time_to[j, i] = tl + s * hl
+                    a1[lane] = n0
+                    a2[lane] = xs[1, lane]
+                    w[lane] = n2
+                    asc[lane] = xs[3, lane]
+                    f0[lane] = k0[lane]
+                    f1[lane] = k1[lane]
+                    f2[lane] = k2[lane]
+                    f3[lane] = k3[lane]
+                    vm0[lane] = vm1[lane]
+                    t[lane] = t1[lane] if la else tl + hl
+                else:
+                    n_rej[lane] += 1
+                inv_e = 1.0 / max(e, 1e-12)
+                if accepted:
+                    grow = min(_MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e)))
+                    proposal = hl * grow
+                    if first[lane]:
+                        h_mem[phase[lane], i] = proposal
+                        first[lane] = False
+                    h[lane] = max(h[lane], proposal) if la else proposal
+                    if la:
+                        k = kseg[lane]
+                        attempts[k, i] = n_try[lane]
+                        if k + 1 < n_seg:
+                            kseg[lane] = k + 1
+                            begin[lane] = True
                         else:
-                            s = _crossing(hs, c0, c1, dc0, dc1, level, True)
-                            time_to[j, i] = t + s * hs
-                a1, a2, w, asc = n0, n1, n2, n3
-                f0, f1, f2, f3, vm0 = k0, k1, k2, k3, vm1
-                t = t1 if last else t + hs
-            else:
-                n_rej += 1
-            inv_e = 1.0 / max(e, 1e-12)
-            if accepted:
-                grow = min(_MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e)))
-                proposal = hs * grow
-                if first:
-                    h_mem[phase, i] = proposal
-                    first = False
-                h = max(h, proposal) if last else proposal
-                if last:
-                    break
-            else:
-                h = hs * max(_MIN_SHRINK, _SAFETY * _power(max(inv_e, _SHRINK_CLIP), CUBE_ROOT))
-                if h < 1e-12:
-                    status = _UNDERFLOW
-                    break
-        attempts[k, i] = n_try
-        if status != _OK:
-            break
-    counts[0, i] += n_acc
-    counts[1, i] += n_rej
-    counts[2, i] = n_all
-    auc[i] = auc_i
-    ivl[i] = ivl_i
-    cmax[i] = cmax_i
-    tmax[i] = tmax_i
-    nadir[i] = nadir_i
-    t_nadir[i] = tnad_i
-    y[0, i] = a1
-    y[1, i] = a2
-    y[2, i] = w
-    y[3, i] = asc
-    hv[i] = h
-    return status
+                            done = True
+                else:
+                    shrink = _power(max(inv_e, _SHRINK_CLIP), CUBE_ROOT)
+                    h[lane] = hl * max(_MIN_SHRINK, _SAFETY * shrink)
+                    if h[lane] < 1e-12:
+                        status[i] = _UNDERFLOW
+                        done = True
+            if done:
+                if status[i] != _OK:
+                    attempts[kseg[lane], i] = n_try[lane]
+                counts[0, i] += n_acc[lane]
+                counts[1, i] += n_rej[lane]
+                counts[2, i] = n_all[lane]
+                auc[i] = auc_l[lane]
+                ivl[i] = ivl_l[lane]
+                cmax[i] = cmax_l[lane]
+                tmax[i] = tmax_l[lane]
+                nadir[i] = nadir_l[lane]
+                t_nadir[i] = tnad_l[lane]
+                y[0, i] = a1[lane]
+                y[1, i] = a2[lane]
+                y[2, i] = w[lane]
+                y[3, i] = asc[lane]
+                hv[i] = h[lane]
+                if nxt < hi:
+                    pat[lane] = nxt
+                    nxt += 1
+                    start[lane] = True
+                else:
+                    pat[lane] = -1
+                    live -= 1
 
 
-_patient = _jit(_patient_impl)
+_block = _jit(_block_impl)
 
 
 def _run_impl(
@@ -510,13 +753,17 @@ def _run_impl(
     counts: FloatArray,
     status: FloatArray,
 ) -> None:
-    for i in numba.prange(hv.size):
-        status[i] = _patient(
-            i,
+    n = hv.size
+    size = max(16 * _LANES, -(-n // _BLOCKS))
+    blocks = -(-n // size)
+    for b in numba.prange(blocks):
+        _block(
+            b * size,
+            min(n, (b + 1) * size),
             par,
             wexp,
             wpow,
-            f_sc[i],
+            f_sc,
             y,
             hv,
             seg_t0,
@@ -545,6 +792,7 @@ def _run_impl(
             time_above,
             time_to,
             counts,
+            status,
         )
 
 
@@ -556,7 +804,8 @@ _KERNELS: tuple[Any, ...] = (
     _hermite,
     _crossing,
     _interior_extreme,
-    _patient,
+    _lanes_rhs,
+    _block,
     _run,
 )
 _CONSTANT_SOURCES = ("_simulate.py", "_summaries.py", "_model.py", "_doses.py")

@@ -140,10 +140,10 @@ def test_compiled_lanes_and_blocks_give_the_numpy_numbers_bit_for_bit(monkeypatc
     """The kernel advances _LANES patients side by side per thread, a lane taking the next
     patient of its block when one is done, in blocks over the threads; patients that share a
     lane or a block, and a chunk boundary in the middle, change nothing: every number equals the
-    NumPy path's exactly (1,100 patients: three blocks, each lane serving many patients)."""
+    NumPy path's exactly (2,200 patients: three blocks, each lane serving many patients)."""
     import cllcds.pk._kernel as kernel
 
-    n = 1100
+    n = 2200
     assert n > 2 * 16 * kernel._LANES  # more than two blocks of the smallest size
     ind = individuals(PkParameters(), n, rng=np.random.default_rng(33))
     kwargs = {

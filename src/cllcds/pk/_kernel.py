@@ -215,7 +215,7 @@ def _interior_extreme_impl(
 _interior_extreme = _jit(_interior_extreme_impl)
 
 
-_LANES = 32
+_LANES = 64
 """Patients advanced side by side in one thread (one "lane" each): every step attempt is
 computed for all lanes in a loop over the lanes, so the processor overlaps the lanes' long
 dependency chains (and vectorises parts); a lane whose patient is done takes the next one."""
@@ -252,18 +252,19 @@ def _lanes_rhs_impl(
         b = bits[lane]
         mant[lane] = (b & _MANT_BITS) | _HALF_BITS
         bits[lane] = ((b >> 52) & 0x7FF) - 1022
-    for lane in range(_LANES):
+    for lane in range(_LANES):  # the table look-ups (x**a = vm / Vmax)
         m = mf[lane]
         j = int((m - 0.5) * (2 * _POW_CELLS))
         u = m * wpow[_POW_INV + j] - 1.0
         s = float(wpow[_POW_TERMS - 1])
         for k in range(_POW_TERMS - 2, -1, -1):
             s = s * u + wpow[k]
+        vm[lane] = wpow[_POW_MANT + j] * wpow[_POW_EXP - _POW_EMIN + bits[lane]] * s
+    for lane in range(_LANES):  # the arithmetic, in a loop of its own
         wl = w[lane]
         wf = _W_FLOOR if wl < _W_FLOOR else wl
         xl = wf / WBC_REFERENCE
-        pw = wpow[_POW_MANT + j] * wpow[_POW_EXP - _POW_EMIN + bits[lane]] * s
-        pw = pw if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else math.nan
+        pw = vm[lane] if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else math.nan
         c = a1[lane] * p[0, lane]
         cp = 0.0 if c < 0.0 else c
         v = p[3, lane] * pw

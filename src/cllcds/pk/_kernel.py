@@ -223,28 +223,73 @@ _BLOCKS = 64
 """Blocks of patients handed to the threads (at least 16 patients per lane each)."""
 
 
+_R_P = 0
+_R_G = 10
+_R_SOL = 26
+_R_XS = 34
+_R_A1 = 38
+_R_A2 = 39
+_R_W = 40
+_R_ASC = 41
+_R_F0 = 42
+_R_F1 = 43
+_R_F2 = 44
+_R_F3 = 45
+_R_VM0 = 46
+_R_T = 47
+_R_T1 = 48
+_R_TOL_T = 49
+_R_H = 50
+_R_HS = 51
+_R_RATE = 52
+_R_AUC_L = 53
+_R_IVL_L = 54
+_R_CMAX_L = 55
+_R_TMAX_L = 56
+_R_NADIR_L = 57
+_R_TNAD_L = 58
+_R_E0 = 59
+_R_E1 = 60
+_R_E2 = 61
+_R_E3 = 62
+_R_VMX = 63
+_R_K0 = 64
+_R_K1 = 65
+_R_K2 = 66
+_R_K3 = 67
+_R_VM1 = 68
+_R_ERR = 69
+_R_N_ALL = 70
+_R_N_ACC = 71
+_R_N_REJ = 72
+_ROWS = 73
+"""Rows of the lanes' array in :func:`_block_impl`: 10 parameters, 16 stage values, 8 solver
+coefficients, 4 stage points, then one row per quantity; one array with rows at constant offsets,
+so that the compiler sees that the loops over the lanes do not overlap and vectorises them."""
+
+
 def _lanes_rhs_impl(
-    a1: FloatArray,
-    a2: FloatArray,
-    w: FloatArray,
-    asc: FloatArray,
-    rate: FloatArray,
-    p: FloatArray,
+    ln: FloatArray,
+    a1: int,
+    a2: int,
+    w: int,
+    asc: int,
+    f0: int,
+    f1: int,
+    f2: int,
+    f3: int,
+    vm: int,
     wpow: FloatArray,
     x: FloatArray,
     bits: IntArray,
     mant: IntArray,
-    f0: FloatArray,
-    f1: FloatArray,
-    f2: FloatArray,
-    f3: FloatArray,
-    vm: FloatArray,
 ) -> None:
-    # _rhs for every lane (p[:, l]: lane l's parameters), _power written out with frexp from
+    # _rhs for every lane, reading rows a1, a2, w, asc of ln and writing rows f0-f3 and vm
+    # (ln: the lanes' values, :data:`_ROWS`), _power written out with frexp from
     # the IEEE-754 bits (x is normal and positive where it is valid; elsewhere NaN, as _power).
     mf = mant.view(np.float64)
     for lane in range(_LANES):
-        wl = w[lane]
+        wl = ln[w * _LANES + lane]
         wf = _W_FLOOR if wl < _W_FLOOR else wl
         xl = wf / WBC_REFERENCE
         x[lane] = xl if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else 1.0
@@ -259,28 +304,44 @@ def _lanes_rhs_impl(
         s = float(wpow[_POW_TERMS - 1])
         for k in range(_POW_TERMS - 2, -1, -1):
             s = s * u + wpow[k]
-        vm[lane] = wpow[_POW_MANT + j] * wpow[_POW_EXP - _POW_EMIN + bits[lane]] * s
+        ln[vm * _LANES + lane] = wpow[_POW_MANT + j] * wpow[_POW_EXP - _POW_EMIN + bits[lane]] * s
     for lane in range(_LANES):  # the arithmetic, in a loop of its own
-        wl = w[lane]
+        wl = ln[w * _LANES + lane]
         wf = _W_FLOOR if wl < _W_FLOOR else wl
         xl = wf / WBC_REFERENCE
-        pw = vm[lane] if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else math.nan
-        c = a1[lane] * p[0, lane]
+        pw = ln[vm * _LANES + lane] if (xl >= _POW_SMALLEST and xl < _POW_LARGEST) else math.nan
+        c = ln[a1 * _LANES + lane] * ln[_R_P * _LANES + lane]
         cp = 0.0 if c < 0.0 else c
-        v = p[3, lane] * pw
-        den = p[4, lane] + cp
-        den50 = p[6, lane] + cp
+        v = ln[(_R_P + 3) * _LANES + lane] * pw
+        den = ln[(_R_P + 4) * _LANES + lane] + cp
+        den50 = ln[(_R_P + 6) * _LANES + lane] + cp
         r = 1.0 / (den * den50)
         elim = v * c * den50 * r
-        absorbed = p[9, lane] * asc[lane]
-        f0[lane] = rate[lane] + absorbed - elim - p[1, lane] * a1[lane] + p[2, lane] * a2[lane]
-        f1[lane] = p[1, lane] * a1[lane] - p[2, lane] * a2[lane]
-        f2[lane] = p[7, lane] - p[8, lane] * (1.0 + p[5, lane] * cp * den * r) * w[lane]
-        f3[lane] = -absorbed
-        vm[lane] = v
+        absorbed = ln[(_R_P + 9) * _LANES + lane] * ln[asc * _LANES + lane]
+        ln[f0 * _LANES + lane] = (
+            ln[_R_RATE * _LANES + lane]
+            + absorbed
+            - elim
+            - ln[(_R_P + 1) * _LANES + lane] * ln[a1 * _LANES + lane]
+            + ln[(_R_P + 2) * _LANES + lane] * ln[a2 * _LANES + lane]
+        )
+        ln[f1 * _LANES + lane] = (
+            ln[(_R_P + 1) * _LANES + lane] * ln[a1 * _LANES + lane]
+            - ln[(_R_P + 2) * _LANES + lane] * ln[a2 * _LANES + lane]
+        )
+        ln[f2 * _LANES + lane] = (
+            ln[(_R_P + 7) * _LANES + lane]
+            - ln[(_R_P + 8) * _LANES + lane]
+            * (1.0 + ln[(_R_P + 5) * _LANES + lane] * cp * den * r)
+            * ln[w * _LANES + lane]
+        )
+        ln[f3 * _LANES + lane] = -absorbed
+        ln[vm * _LANES + lane] = v
 
 
-_lanes_rhs = _jit(_lanes_rhs_impl)
+_lanes_rhs = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")(
+    _lanes_rhs_impl
+)
 
 
 def _block_impl(
@@ -328,59 +389,24 @@ def _block_impl(
     n_seg = seg_t0.size
     floor = -_NEG_AMOUNTS * atol[0]
     nl = _LANES
-    p = np.empty((10, nl))
+    ln = np.zeros(_ROWS * nl)  # the lanes' numbers, row by row (_R_*)
+    for row in (_R_W, _R_T1, _R_H, _R_HS):
+        ln[row * nl : (row + 1) * nl] = 1.0
+    ln[_R_TOL_T * nl : (_R_TOL_T + 1) * nl] = 1e-12
     pat = np.full(nl, -1, dtype=np.int64)
     kseg = np.zeros(nl, dtype=np.int64)
     phase = np.zeros(nl, dtype=np.int64)
     n_try = np.zeros(nl, dtype=np.int64)
-    n_all = np.zeros(nl)
-    n_acc = np.zeros(nl)
-    n_rej = np.zeros(nl)
     first = np.zeros(nl, dtype=np.bool_)
     depot = np.zeros(nl, dtype=np.bool_)
     last = np.zeros(nl, dtype=np.bool_)
-    a1 = np.zeros(nl)
-    a2 = np.zeros(nl)
-    w = np.ones(nl)
-    asc = np.zeros(nl)
-    f0 = np.zeros(nl)
-    f1 = np.zeros(nl)
-    f2 = np.zeros(nl)
-    f3 = np.zeros(nl)
-    vm0 = np.zeros(nl)
-    t = np.zeros(nl)
-    t1 = np.ones(nl)
-    tol_t = np.full(nl, 1e-12)
-    h = np.ones(nl)
-    hs = np.ones(nl)
-    rate = np.zeros(nl)
-    auc_l = np.zeros(nl)
-    ivl_l = np.zeros(nl)
-    cmax_l = np.zeros(nl)
-    tmax_l = np.zeros(nl)
-    nadir_l = np.zeros(nl)
-    tnad_l = np.zeros(nl)
     # the step's intermediate values, lane by lane
-    g = np.zeros((16, nl))
-    sol = np.zeros((8, nl))
-    xs = np.zeros((4, nl))
-    e0 = np.zeros(nl)
-    e1 = np.zeros(nl)
-    e2 = np.zeros(nl)
-    e3 = np.zeros(nl)
-    vmx = np.zeros(nl)
-    k0 = np.zeros(nl)
-    k1 = np.zeros(nl)
-    k2 = np.zeros(nl)
-    k3 = np.zeros(nl)
-    vm1 = np.zeros(nl)
-    err = np.zeros(nl)
     xp = np.zeros(nl)
     bits = xp.view(np.int64)
     mant = np.zeros(nl, dtype=np.int64)
     for q in range(10):
         for lane in range(nl):
-            p[q, lane] = par[lo, q] if lo < hi else 1.0
+            ln[(_R_P + q) * _LANES + lane] = par[lo, q] if lo < hi else 1.0
     nxt = lo
     live = 0
     for lane in range(nl):
@@ -399,80 +425,100 @@ def _block_impl(
             if start[lane]:
                 start[lane] = False
                 for q in range(10):
-                    p[q, lane] = par[i, q]
-                a1[lane] = y[0, i]
-                a2[lane] = y[1, i]
-                w[lane] = y[2, i]
-                asc[lane] = y[3, i]
-                h[lane] = hv[i]
-                n_all[lane] = counts[2, i]
-                n_acc[lane] = 0.0
-                n_rej[lane] = 0.0
-                auc_l[lane] = auc[i]
-                ivl_l[lane] = ivl[i]
-                cmax_l[lane] = cmax[i]
-                tmax_l[lane] = tmax[i]
-                nadir_l[lane] = nadir[i]
-                tnad_l[lane] = t_nadir[i]
+                    ln[(_R_P + q) * _LANES + lane] = par[i, q]
+                ln[_R_A1 * _LANES + lane] = y[0, i]
+                ln[_R_A2 * _LANES + lane] = y[1, i]
+                ln[_R_W * _LANES + lane] = y[2, i]
+                ln[_R_ASC * _LANES + lane] = y[3, i]
+                ln[_R_H * _LANES + lane] = hv[i]
+                ln[_R_N_ALL * _LANES + lane] = counts[2, i]
+                ln[_R_N_ACC * _LANES + lane] = 0.0
+                ln[_R_N_REJ * _LANES + lane] = 0.0
+                ln[_R_AUC_L * _LANES + lane] = auc[i]
+                ln[_R_IVL_L * _LANES + lane] = ivl[i]
+                ln[_R_CMAX_L * _LANES + lane] = cmax[i]
+                ln[_R_TMAX_L * _LANES + lane] = tmax[i]
+                ln[_R_NADIR_L * _LANES + lane] = nadir[i]
+                ln[_R_TNAD_L * _LANES + lane] = t_nadir[i]
                 kseg[lane] = 0
                 begin[lane] = True
             if begin[lane]:
                 begin[lane] = False
                 k = kseg[lane]
-                out_c[k, i] = a1[lane] * p[0, lane]
-                out_w[k, i] = w[lane]
-                out_ivl[k, i] = ivl_l[lane]
+                out_c[k, i] = ln[_R_A1 * _LANES + lane] * ln[_R_P * _LANES + lane]
+                out_w[k, i] = ln[_R_W * _LANES + lane]
+                out_ivl[k, i] = ln[_R_IVL_L * _LANES + lane]
                 if seg_reset[k] != 0:
-                    ivl_l[lane] = 0.0
+                    ln[_R_IVL_L * _LANES + lane] = 0.0
                 if seg_sc[k] > 0:
-                    asc[lane] += f_sc[i] * seg_sc[k]
+                    ln[_R_ASC * _LANES + lane] += f_sc[i] * seg_sc[k]
                 first[lane] = seg_restart[k] != 0
                 phase[lane] = int(seg_phase[k])
                 if first[lane]:
-                    h[lane] = min(h[lane], h_mem[phase[lane], i])
-                rate[lane] = seg_rate[k]
-                depot[lane] = asc[lane] != 0.0
-                f0[lane], f1[lane], f2[lane], f3[lane], vm0[lane] = _rhs(
-                    a1[lane], a2[lane], w[lane], asc[lane], rate[lane], par[i], wpow
+                    ln[_R_H * _LANES + lane] = min(ln[_R_H * _LANES + lane], h_mem[phase[lane], i])
+                ln[_R_RATE * _LANES + lane] = seg_rate[k]
+                depot[lane] = ln[_R_ASC * _LANES + lane] != 0.0
+                (
+                    ln[_R_F0 * _LANES + lane],
+                    ln[_R_F1 * _LANES + lane],
+                    ln[_R_F2 * _LANES + lane],
+                    ln[_R_F3 * _LANES + lane],
+                    ln[_R_VM0 * _LANES + lane],
+                ) = _rhs(
+                    ln[_R_A1 * _LANES + lane],
+                    ln[_R_A2 * _LANES + lane],
+                    ln[_R_W * _LANES + lane],
+                    ln[_R_ASC * _LANES + lane],
+                    ln[_R_RATE * _LANES + lane],
+                    par[i],
+                    wpow,
                 )
-                t[lane] = seg_t0[k]
-                t1[lane] = seg_t1[k]
-                tol_t[lane] = 1e-12 * max(1.0, seg_t1[k])
+                ln[_R_T * _LANES + lane] = seg_t0[k]
+                ln[_R_T1 * _LANES + lane] = seg_t1[k]
+                ln[_R_TOL_T * _LANES + lane] = 1e-12 * max(1.0, seg_t1[k])
                 n_try[lane] = 0
         # -- one Rosenbrock step attempt in every lane (_simulate._rosenbrock_step) --
         for lane in range(nl):
-            tl = t[lane]
-            t1l = t1[lane]
-            hl = min(h[lane], h_max)
+            tl = ln[_R_T * _LANES + lane]
+            t1l = ln[_R_T1 * _LANES + lane]
+            hl = min(ln[_R_H * _LANES + lane], h_max)
             la = tl + hl >= t1l - 1e-9 * max(1.0, t1l)
             if la:
                 hl = t1l - tl
-            if not hl > tol_t[lane]:
-                hl = tol_t[lane]
-            hs[lane] = hl
+            if not hl > ln[_R_TOL_T * _LANES + lane]:
+                hl = ln[_R_TOL_T * _LANES + lane]
+            ln[_R_HS * _LANES + lane] = hl
             last[lane] = la
-            inv_v1 = p[0, lane]
-            q_v1 = p[1, lane]
-            q_v2 = p[2, lane]
-            ka = p[9, lane]
-            wl = w[lane]
-            c = a1[lane] * inv_v1
+            inv_v1 = ln[_R_P * _LANES + lane]
+            q_v1 = ln[(_R_P + 1) * _LANES + lane]
+            q_v2 = ln[(_R_P + 2) * _LANES + lane]
+            ka = ln[(_R_P + 9) * _LANES + lane]
+            wl = ln[_R_W * _LANES + lane]
+            c = ln[_R_A1 * _LANES + lane] * inv_v1
             cp = 0.0 if c < 0.0 else c
             wpos = _W_FLOOR if wl < _W_FLOOR else wl
-            vm = vm0[lane]
-            den = p[4, lane] + cp
-            den50 = p[6, lane] + cp
+            vm = ln[_R_VM0 * _LANES + lane]
+            den = ln[(_R_P + 4) * _LANES + lane] + cp
+            den50 = ln[(_R_P + 6) * _LANES + lane] + cp
             r = 1.0 / (den * den50)
             iden = den50 * r
             iden50 = den * r
-            j11 = -vm * p[4, lane] * inv_v1 * iden * iden - q_v1
+            j11 = -vm * ln[(_R_P + 4) * _LANES + lane] * inv_v1 * iden * iden - q_v1
             j13 = -wexp * vm * c * iden / wpos
             j31 = (
-                -p[8, lane] * p[5, lane] * p[6, lane] * inv_v1 * iden50 * iden50 * wl
+                -ln[(_R_P + 8) * _LANES + lane]
+                * ln[(_R_P + 5) * _LANES + lane]
+                * ln[(_R_P + 6) * _LANES + lane]
+                * inv_v1
+                * iden50
+                * iden50
+                * wl
                 if c > 0
                 else 0.0
             )
-            j33 = -p[8, lane] * (1.0 + p[5, lane] * cp * iden50)
+            j33 = -ln[(_R_P + 8) * _LANES + lane] * (
+                1.0 + ln[(_R_P + 5) * _LANES + lane] * cp * iden50
+            )
             inv_h = 1.0 / hl
             d = inv_h * (1.0 / _GAM)
             dq = d + q_v2
@@ -484,72 +530,127 @@ def _block_impl(
             u2 = q_v2 * p2
             u3 = j13 * p3
             sv = 1.0 / (d - j11 - q_v2 * q_v1 * p2 - j13 * j31 * p3)
-            sol[0, lane] = inv_h
-            sol[1, lane] = p2
-            sol[2, lane] = p3
-            sol[3, lane] = p4
-            sol[4, lane] = u2
-            sol[5, lane] = u3
-            sol[6, lane] = sv
-            sol[7, lane] = j31
-            b0, b1, b2, b3 = f0[lane], f1[lane], f2[lane], f3[lane]
+            ln[_R_SOL * _LANES + lane] = inv_h
+            ln[(_R_SOL + 1) * _LANES + lane] = p2
+            ln[(_R_SOL + 2) * _LANES + lane] = p3
+            ln[(_R_SOL + 3) * _LANES + lane] = p4
+            ln[(_R_SOL + 4) * _LANES + lane] = u2
+            ln[(_R_SOL + 5) * _LANES + lane] = u3
+            ln[(_R_SOL + 6) * _LANES + lane] = sv
+            ln[(_R_SOL + 7) * _LANES + lane] = j31
+            b0, b1, b2, b3 = (
+                ln[_R_F0 * _LANES + lane],
+                ln[_R_F1 * _LANES + lane],
+                ln[_R_F2 * _LANES + lane],
+                ln[_R_F3 * _LANES + lane],
+            )
             g13 = b3 * p4
             g10 = sv * (b0 + ka * g13 + u2 * b1 + u3 * b2)
             g11 = p2 * (b1 + q_v1 * g10)
             g12 = p3 * (b2 + j31 * g10)
-            g[0, lane] = g10
-            g[1, lane] = g11
-            g[2, lane] = g12
-            g[3, lane] = g13
-            xs[0, lane] = a1[lane] + _A21 * g10
-            xs[1, lane] = a2[lane] + _A21 * g11
-            xs[2, lane] = wl + _A21 * g12
-            xs[3, lane] = asc[lane] + _A21 * g13
-        _lanes_rhs(xs[0], xs[1], xs[2], xs[3], rate, p, wpow, xp, bits, mant, e0, e1, e2, e3, vmx)
+            ln[_R_G * _LANES + lane] = g10
+            ln[(_R_G + 1) * _LANES + lane] = g11
+            ln[(_R_G + 2) * _LANES + lane] = g12
+            ln[(_R_G + 3) * _LANES + lane] = g13
+            ln[_R_XS * _LANES + lane] = ln[_R_A1 * _LANES + lane] + _A21 * g10
+            ln[(_R_XS + 1) * _LANES + lane] = ln[_R_A2 * _LANES + lane] + _A21 * g11
+            ln[(_R_XS + 2) * _LANES + lane] = wl + _A21 * g12
+            ln[(_R_XS + 3) * _LANES + lane] = ln[_R_ASC * _LANES + lane] + _A21 * g13
+        _lanes_rhs(
+            ln,
+            _R_XS,
+            _R_XS + 1,
+            _R_XS + 2,
+            _R_XS + 3,
+            _R_E0,
+            _R_E1,
+            _R_E2,
+            _R_E3,
+            _R_VMX,
+            wpow,
+            xp,
+            bits,
+            mant,
+        )
         for lane in range(nl):
-            inv_h = sol[0, lane]
-            p2 = sol[1, lane]
-            p3 = sol[2, lane]
-            p4 = sol[3, lane]
-            u2 = sol[4, lane]
-            u3 = sol[5, lane]
-            sv = sol[6, lane]
-            j31 = sol[7, lane]
-            q_v1 = p[1, lane]
-            ka = p[9, lane]
-            g10, g11, g12, g13 = g[0, lane], g[1, lane], g[2, lane], g[3, lane]
+            inv_h = ln[_R_SOL * _LANES + lane]
+            p2 = ln[(_R_SOL + 1) * _LANES + lane]
+            p3 = ln[(_R_SOL + 2) * _LANES + lane]
+            p4 = ln[(_R_SOL + 3) * _LANES + lane]
+            u2 = ln[(_R_SOL + 4) * _LANES + lane]
+            u3 = ln[(_R_SOL + 5) * _LANES + lane]
+            sv = ln[(_R_SOL + 6) * _LANES + lane]
+            j31 = ln[(_R_SOL + 7) * _LANES + lane]
+            q_v1 = ln[(_R_P + 1) * _LANES + lane]
+            ka = ln[(_R_P + 9) * _LANES + lane]
+            g10, g11, g12, g13 = (
+                ln[_R_G * _LANES + lane],
+                ln[(_R_G + 1) * _LANES + lane],
+                ln[(_R_G + 2) * _LANES + lane],
+                ln[(_R_G + 3) * _LANES + lane],
+            )
             ch = _C21 * inv_h
-            b0 = e0[lane] + ch * g10
-            b1 = e1[lane] + ch * g11
-            b2 = e2[lane] + ch * g12
-            b3 = e3[lane] + ch * g13
+            b0 = ln[_R_E0 * _LANES + lane] + ch * g10
+            b1 = ln[_R_E1 * _LANES + lane] + ch * g11
+            b2 = ln[_R_E2 * _LANES + lane] + ch * g12
+            b3 = ln[_R_E3 * _LANES + lane] + ch * g13
             g23 = b3 * p4
             g20 = sv * (b0 + ka * g23 + u2 * b1 + u3 * b2)
             g21 = p2 * (b1 + q_v1 * g20)
             g22 = p3 * (b2 + j31 * g20)
-            g[4, lane] = g20
-            g[5, lane] = g21
-            g[6, lane] = g22
-            g[7, lane] = g23
-            xs[0, lane] = a1[lane] + _A31 * g10 + _A32 * g20
-            xs[1, lane] = a2[lane] + _A31 * g11 + _A32 * g21
-            xs[2, lane] = w[lane] + _A31 * g12 + _A32 * g22
-            xs[3, lane] = asc[lane] + _A31 * g13 + _A32 * g23
-        _lanes_rhs(xs[0], xs[1], xs[2], xs[3], rate, p, wpow, xp, bits, mant, e0, e1, e2, e3, vmx)
+            ln[(_R_G + 4) * _LANES + lane] = g20
+            ln[(_R_G + 5) * _LANES + lane] = g21
+            ln[(_R_G + 6) * _LANES + lane] = g22
+            ln[(_R_G + 7) * _LANES + lane] = g23
+            ln[_R_XS * _LANES + lane] = ln[_R_A1 * _LANES + lane] + _A31 * g10 + _A32 * g20
+            ln[(_R_XS + 1) * _LANES + lane] = ln[_R_A2 * _LANES + lane] + _A31 * g11 + _A32 * g21
+            ln[(_R_XS + 2) * _LANES + lane] = ln[_R_W * _LANES + lane] + _A31 * g12 + _A32 * g22
+            ln[(_R_XS + 3) * _LANES + lane] = ln[_R_ASC * _LANES + lane] + _A31 * g13 + _A32 * g23
+        _lanes_rhs(
+            ln,
+            _R_XS,
+            _R_XS + 1,
+            _R_XS + 2,
+            _R_XS + 3,
+            _R_E0,
+            _R_E1,
+            _R_E2,
+            _R_E3,
+            _R_VMX,
+            wpow,
+            xp,
+            bits,
+            mant,
+        )
         for lane in range(nl):
-            inv_h = sol[0, lane]
-            p2 = sol[1, lane]
-            p3 = sol[2, lane]
-            p4 = sol[3, lane]
-            u2 = sol[4, lane]
-            u3 = sol[5, lane]
-            sv = sol[6, lane]
-            j31 = sol[7, lane]
-            q_v1 = p[1, lane]
-            ka = p[9, lane]
-            g10, g11, g12, g13 = g[0, lane], g[1, lane], g[2, lane], g[3, lane]
-            g20, g21, g22, g23 = g[4, lane], g[5, lane], g[6, lane], g[7, lane]
-            ea, eb, ec, ed = e0[lane], e1[lane], e2[lane], e3[lane]
+            inv_h = ln[_R_SOL * _LANES + lane]
+            p2 = ln[(_R_SOL + 1) * _LANES + lane]
+            p3 = ln[(_R_SOL + 2) * _LANES + lane]
+            p4 = ln[(_R_SOL + 3) * _LANES + lane]
+            u2 = ln[(_R_SOL + 4) * _LANES + lane]
+            u3 = ln[(_R_SOL + 5) * _LANES + lane]
+            sv = ln[(_R_SOL + 6) * _LANES + lane]
+            j31 = ln[(_R_SOL + 7) * _LANES + lane]
+            q_v1 = ln[(_R_P + 1) * _LANES + lane]
+            ka = ln[(_R_P + 9) * _LANES + lane]
+            g10, g11, g12, g13 = (
+                ln[_R_G * _LANES + lane],
+                ln[(_R_G + 1) * _LANES + lane],
+                ln[(_R_G + 2) * _LANES + lane],
+                ln[(_R_G + 3) * _LANES + lane],
+            )
+            g20, g21, g22, g23 = (
+                ln[(_R_G + 4) * _LANES + lane],
+                ln[(_R_G + 5) * _LANES + lane],
+                ln[(_R_G + 6) * _LANES + lane],
+                ln[(_R_G + 7) * _LANES + lane],
+            )
+            ea, eb, ec, ed = (
+                ln[_R_E0 * _LANES + lane],
+                ln[_R_E1 * _LANES + lane],
+                ln[_R_E2 * _LANES + lane],
+                ln[_R_E3 * _LANES + lane],
+            )
             b0 = ea + inv_h * (_C31 * g10 + _C32 * g20)
             b1 = eb + inv_h * (_C31 * g11 + _C32 * g21)
             b2 = ec + inv_h * (_C31 * g12 + _C32 * g22)
@@ -566,7 +667,12 @@ def _block_impl(
             g40 = sv * (b0 + ka * g43 + u2 * b1 + u3 * b2)
             g41 = p2 * (b1 + q_v1 * g40)
             g42 = p3 * (b2 + j31 * g40)
-            y0, y1, y2, y3 = a1[lane], a2[lane], w[lane], asc[lane]
+            y0, y1, y2, y3 = (
+                ln[_R_A1 * _LANES + lane],
+                ln[_R_A2 * _LANES + lane],
+                ln[_R_W * _LANES + lane],
+                ln[_R_ASC * _LANES + lane],
+            )
             n0 = y0 + _B1 * g10 + _B2 * g20 + _B3 * g30 + _B4 * g40
             n1 = y1 + _B1 * g11 + _B2 * g21 + _B3 * g31 + _B4 * g41
             n2 = y2 + _B1 * g12 + _B2 * g22 + _B3 * g32 + _B4 * g42
@@ -586,56 +692,73 @@ def _block_impl(
                 and math.isfinite(r3)
                 and not (n0 < floor or n1 < floor or n2 <= 0)
             ):
-                err[lane] = max(r0, r1, r2, r3)
+                ln[_R_ERR * _LANES + lane] = max(r0, r1, r2, r3)
             else:
-                err[lane] = 1e10
-            xs[0, lane] = n0
-            xs[1, lane] = n1
-            xs[2, lane] = n2
-            xs[3, lane] = n3
+                ln[_R_ERR * _LANES + lane] = 1e10
+            ln[_R_XS * _LANES + lane] = n0
+            ln[(_R_XS + 1) * _LANES + lane] = n1
+            ln[(_R_XS + 2) * _LANES + lane] = n2
+            ln[(_R_XS + 3) * _LANES + lane] = n3
         # the right-hand side at the new points (used where the step is accepted)
-        _lanes_rhs(xs[0], xs[1], xs[2], xs[3], rate, p, wpow, xp, bits, mant, k0, k1, k2, k3, vm1)
+        _lanes_rhs(
+            ln,
+            _R_XS,
+            _R_XS + 1,
+            _R_XS + 2,
+            _R_XS + 3,
+            _R_K0,
+            _R_K1,
+            _R_K2,
+            _R_K3,
+            _R_VM1,
+            wpow,
+            xp,
+            bits,
+            mant,
+        )
         # -- accept or reject, the streamed per-step summaries, step size (lane by lane) --
         for lane in range(nl):
             i = pat[lane]
             if i < 0:
                 continue
             n_try[lane] += 1
-            n_all[lane] += 1
+            ln[_R_N_ALL * _LANES + lane] += 1
             done = False
-            if n_all[lane] > _MAX_STEPS:  # the NumPy path stops before this attempt
+            if (
+                ln[_R_N_ALL * _LANES + lane] > _MAX_STEPS
+            ):  # the NumPy path stops before this attempt
                 status[i] = _ITERATIONS
                 done = True
             else:
-                e = err[lane]
-                hl = hs[lane]
+                e = ln[_R_ERR * _LANES + lane]
+                hl = ln[_R_HS * _LANES + lane]
                 la = last[lane]
                 accepted = e <= 1.0
                 if accepted:
-                    n_acc[lane] += 1
-                    inv_v1 = p[0, lane]
-                    tl = t[lane]
-                    n0 = xs[0, lane]
-                    n2 = xs[2, lane]
-                    c0 = a1[lane] * inv_v1
+                    ln[_R_N_ACC * _LANES + lane] += 1
+                    inv_v1 = ln[_R_P * _LANES + lane]
+                    tl = ln[_R_T * _LANES + lane]
+                    n0 = ln[_R_XS * _LANES + lane]
+                    n2 = ln[(_R_XS + 2) * _LANES + lane]
+                    c0 = ln[_R_A1 * _LANES + lane] * inv_v1
                     c1 = n0 * inv_v1
-                    dc0 = f0[lane] * inv_v1
-                    dc1 = k0[lane] * inv_v1
+                    dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
+                    dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
                     ts = tl + hl
                     piece = hl * (c0 + c1) / 2 + hl * hl * (dc0 - dc1) / 12
-                    auc_l[lane] += piece
-                    ivl_l[lane] += piece
-                    if c1 > cmax_l[lane]:
-                        cmax_l[lane] = c1
-                        tmax_l[lane] = ts
+                    ln[_R_AUC_L * _LANES + lane] += piece
+                    ln[_R_IVL_L * _LANES + lane] += piece
+                    if c1 > ln[_R_CMAX_L * _LANES + lane]:
+                        ln[_R_CMAX_L * _LANES + lane] = c1
+                        ln[_R_TMAX_L * _LANES + lane] = ts
                     if dc0 > 0 and dc1 < 0:
                         val, s = _interior_extreme(hl, c0, c1, dc0, dc1)
-                        if val > cmax_l[lane]:
-                            cmax_l[lane] = val
-                            tmax_l[lane] = tl + s * hl
-                    if n2 < nadir_l[lane]:
-                        nadir_l[lane] = n2
-                        tnad_l[lane] = ts
+                        if val > ln[_R_CMAX_L * _LANES + lane]:
+                            ln[_R_CMAX_L * _LANES + lane] = val
+                            ln[_R_TMAX_L * _LANES + lane] = tl + s * hl
+                    if n2 < ln[_R_NADIR_L * _LANES + lane]:
+                        ln[_R_NADIR_L * _LANES + lane] = n2
+                        ln[_R_TNAD_L * _LANES + lane] = ts
                     for j in range(thresholds.size):
                         level = thresholds[j]
                         above0 = c0 >= level
@@ -656,18 +779,18 @@ def _block_impl(
                             else:
                                 s = _crossing(hl, c0, c1, dc0, dc1, level, True)
                                 time_to[j, i] = tl + s * hl
-                    a1[lane] = n0
-                    a2[lane] = xs[1, lane]
-                    w[lane] = n2
-                    asc[lane] = xs[3, lane]
-                    f0[lane] = k0[lane]
-                    f1[lane] = k1[lane]
-                    f2[lane] = k2[lane]
-                    f3[lane] = k3[lane]
-                    vm0[lane] = vm1[lane]
-                    t[lane] = t1[lane] if la else tl + hl
+                    ln[_R_A1 * _LANES + lane] = n0
+                    ln[_R_A2 * _LANES + lane] = ln[(_R_XS + 1) * _LANES + lane]
+                    ln[_R_W * _LANES + lane] = n2
+                    ln[_R_ASC * _LANES + lane] = ln[(_R_XS + 3) * _LANES + lane]
+                    ln[_R_F0 * _LANES + lane] = ln[_R_K0 * _LANES + lane]
+                    ln[_R_F1 * _LANES + lane] = ln[_R_K1 * _LANES + lane]
+                    ln[_R_F2 * _LANES + lane] = ln[_R_K2 * _LANES + lane]
+                    ln[_R_F3 * _LANES + lane] = ln[_R_K3 * _LANES + lane]
+                    ln[_R_VM0 * _LANES + lane] = ln[_R_VM1 * _LANES + lane]
+                    ln[_R_T * _LANES + lane] = ln[_R_T1 * _LANES + lane] if la else tl + hl
                 else:
-                    n_rej[lane] += 1
+                    ln[_R_N_REJ * _LANES + lane] += 1
                 inv_e = 1.0 / max(e, 1e-12)
                 if accepted:
                     grow = min(_MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e)))
@@ -675,7 +798,9 @@ def _block_impl(
                     if first[lane]:
                         h_mem[phase[lane], i] = proposal
                         first[lane] = False
-                    h[lane] = max(h[lane], proposal) if la else proposal
+                    ln[_R_H * _LANES + lane] = (
+                        max(ln[_R_H * _LANES + lane], proposal) if la else proposal
+                    )
                     if la:
                         k = kseg[lane]
                         attempts[k, i] = n_try[lane]
@@ -686,27 +811,27 @@ def _block_impl(
                             done = True
                 else:
                     shrink = _power(max(inv_e, _SHRINK_CLIP), CUBE_ROOT)
-                    h[lane] = hl * max(_MIN_SHRINK, _SAFETY * shrink)
-                    if h[lane] < 1e-12:
+                    ln[_R_H * _LANES + lane] = hl * max(_MIN_SHRINK, _SAFETY * shrink)
+                    if ln[_R_H * _LANES + lane] < 1e-12:
                         status[i] = _UNDERFLOW
                         done = True
             if done:
                 if status[i] != _OK:
                     attempts[kseg[lane], i] = n_try[lane]
-                counts[0, i] += n_acc[lane]
-                counts[1, i] += n_rej[lane]
-                counts[2, i] = n_all[lane]
-                auc[i] = auc_l[lane]
-                ivl[i] = ivl_l[lane]
-                cmax[i] = cmax_l[lane]
-                tmax[i] = tmax_l[lane]
-                nadir[i] = nadir_l[lane]
-                t_nadir[i] = tnad_l[lane]
-                y[0, i] = a1[lane]
-                y[1, i] = a2[lane]
-                y[2, i] = w[lane]
-                y[3, i] = asc[lane]
-                hv[i] = h[lane]
+                counts[0, i] += ln[_R_N_ACC * _LANES + lane]
+                counts[1, i] += ln[_R_N_REJ * _LANES + lane]
+                counts[2, i] = ln[_R_N_ALL * _LANES + lane]
+                auc[i] = ln[_R_AUC_L * _LANES + lane]
+                ivl[i] = ln[_R_IVL_L * _LANES + lane]
+                cmax[i] = ln[_R_CMAX_L * _LANES + lane]
+                tmax[i] = ln[_R_TMAX_L * _LANES + lane]
+                nadir[i] = ln[_R_NADIR_L * _LANES + lane]
+                t_nadir[i] = ln[_R_TNAD_L * _LANES + lane]
+                y[0, i] = ln[_R_A1 * _LANES + lane]
+                y[1, i] = ln[_R_A2 * _LANES + lane]
+                y[2, i] = ln[_R_W * _LANES + lane]
+                y[3, i] = ln[_R_ASC * _LANES + lane]
+                hv[i] = ln[_R_H * _LANES + lane]
                 if nxt < hi:
                     pat[lane] = nxt
                     nxt += 1

@@ -140,7 +140,7 @@ def test_compiled_lanes_and_blocks_give_the_numpy_numbers_bit_for_bit(monkeypatc
     """The kernel advances _LANES patients side by side per thread, a lane taking the next
     patient of its block when one is done, in blocks over the threads; patients that share a
     lane or a block, and a chunk boundary in the middle, change nothing: every number equals the
-    NumPy path's exactly (2,200 patients: three blocks, each lane serving many patients)."""
+    NumPy path's exactly (2,200 patients: several blocks, each lane serving many patients)."""
     import cllcds.pk._kernel as kernel
 
     n = 2200

@@ -215,7 +215,7 @@ def _interior_extreme_impl(
 _interior_extreme = _jit(_interior_extreme_impl)
 
 
-_LANES = 64
+_LANES = 32
 """Patients advanced side by side in one thread (one "lane" each): every step attempt is
 computed for all lanes in a loop over the lanes, so the processor overlaps the lanes' long
 dependency chains (and vectorises parts); a lane whose patient is done takes the next one."""

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import (
+    JSON,
     Engine,
     String,
     and_,
@@ -35,6 +36,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,6 +133,12 @@ _COURSE_FOR_APPEND_LOCKED = _COURSE_FOR_APPEND.with_for_update()
 _PAYLOADS = (
     select(EventRow.payload).where(EventRow.course_id == bindparam("c")).order_by(EventRow.seq)
 )
+#: PostgreSQL: a course's payloads as one JSON array (one value to fetch and decode instead of a
+#: row each). The column is ``json`` (the text as written), so the array holds each payload's
+#: text as stored and decodes to the same list as the rows do.
+_PAYLOADS_ARRAY = select(
+    func.json_agg(aggregate_order_by(EventRow.payload, EventRow.seq), type_=JSON)
+).where(EventRow.course_id == bindparam("c"))
 _PRIORS = select(EventRow).where(
     EventRow.course_id == bindparam("c"),
     EventRow.idempotency_key.in_(bindparam("keys", expanding=True)),
@@ -955,6 +964,13 @@ class Store:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _payloads(self, conn: Connection, course_id: str) -> list[Any]:
+        """A course's event payloads in recorded order (as ``get_course`` reads them)."""
+        if self.dialect == "postgresql":
+            found = conn.execute(_PAYLOADS_ARRAY, {"c": course_id}).scalar()
+            return list(found) if found is not None else []
+        return list(conn.execute(_PAYLOADS, {"c": course_id}).scalars().all())
+
     def _prepare_append(
         self, course_id: str, events: list[Mapping[str, Any]], validate: Validator
     ) -> _PreparedAppend | None:
@@ -973,7 +989,7 @@ class Store:
                 head = conn.execute(_COURSE_FOR_APPEND, {"c": course_id}).first()
                 if head is None:
                     return None
-                payloads = list(conn.execute(_PAYLOADS, {"c": course_id}).scalars())
+                payloads = self._payloads(conn, course_id)
             version, header = int(head[0]), head[1]
             new = _new_payloads(events, len(payloads) + 1)
             state = validate({**header, "events": [*payloads, *new]})
@@ -1026,7 +1042,7 @@ class Store:
             if prepared is not None and prepared.version == old and prepared.header == header:
                 first_seq, new, state = prepared.count + 1, prepared.new, prepared.state
             else:
-                payloads = list(conn.execute(_PAYLOADS, {"c": course_id}).scalars())
+                payloads = self._payloads(conn, course_id)
                 first_seq = len(payloads) + 1
                 new = _new_payloads(events, first_seq)
                 state = validate({**header, "events": [*payloads, *new]})

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,7 +139,7 @@ _PAYLOADS = (
 _PAYLOADS_ARRAY = select(
     func.json_agg(aggregate_order_by(EventRow.payload, EventRow.seq), type_=JSON)
 ).where(EventRow.course_id == bindparam("c"))
-_PRIORS = select(EventRow).where(
+_PRIORS = select(*EventRow.__table__.c).where(
     EventRow.course_id == bindparam("c"),
     EventRow.idempotency_key.in_(bindparam("keys", expanding=True)),
 )
@@ -315,7 +315,7 @@ def _page(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> P
     return Page(items=items, next_offset=nxt, total=total)
 
 
-def _event_record(row: EventRow) -> dict[str, Any]:
+def _event_record(row: EventRow | Row[Any]) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "id": row.event_id,
@@ -1020,7 +1020,7 @@ class Store:
             old, header = int(head[0]), head[1]
             wanted = [k for k in keys if k is not None]
             if wanted:
-                priors = list(s.scalars(_PRIORS, {"c": course_id, "keys": wanted}))
+                priors = list(conn.execute(_PRIORS, {"c": course_id, "keys": wanted}))
                 if priors:
                     by_key = {p.idempotency_key: p for p in priors}
                     found = [by_key.get(k) for k in keys]

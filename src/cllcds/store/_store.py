@@ -125,8 +125,8 @@ _TOKEN_QUERY = (
     .where(TokenRow.token_hash == bindparam("h"), TokenRow.kind == bindparam("k"))
 )
 
-# The write path's statements, built once (building a statement costs more CPU than running
-# it on SQLite; SQLAlchemy caches the compiled form either way).
+# The write path's statements, built once: building them per call (SQLAlchemy caches only the
+# compiled form) was a sizeable share of a write's CPU in the profile (docs/performance.md).
 _COURSE_HEAD = select(CourseRow.patient_id, CourseRow.version).where(CourseRow.id == bindparam("c"))
 _COURSE_FOR_APPEND = select(CourseRow.version, CourseRow.header).where(
     CourseRow.id == bindparam("c")
@@ -172,9 +172,7 @@ def _state_upsert(dialect: str) -> Any:
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert_(CourseStateRow).values(
         course_id=bindparam("v_course_id"),
-        **{
-            k: bindparam(f"v_{k}", type_=CourseStateRow.__table__.c[k].type) for k in _STATE_COLUMNS
-        },
+        **{k: bindparam(f"v_{k}", type_=_STATE_TYPES[k]) for k in _STATE_COLUMNS},
     )
     new = stmt.excluded
     c = CourseStateRow
@@ -1007,7 +1005,7 @@ class Store:
             version, header = int(head[0]), head[1]
             new = _new_payloads(events, len(payloads) + 1)
             state = validate({**header, "events": [*payloads, *new]})
-        except Exception:
+        except Exception:  # any failure: the write validates under the lock and raises it there
             return None
         return _PreparedAppend(version, header, len(payloads), new, state)
 

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +21,25 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import (
+    JSON,
     Engine,
     String,
+    Text,
     and_,
     bindparam,
     delete,
     event,
     func,
+    insert,
     or_,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,6 +125,71 @@ _TOKEN_QUERY = (
     .where(TokenRow.token_hash == bindparam("h"), TokenRow.kind == bindparam("k"))
 )
 
+# The write path's statements, built once: building them per call (SQLAlchemy caches only the
+# compiled form) was a sizeable share of a write's CPU in the profile (docs/performance.md).
+_COURSE_HEAD = select(CourseRow.patient_id, CourseRow.version).where(CourseRow.id == bindparam("c"))
+_COURSE_FOR_APPEND = select(CourseRow.version, CourseRow.header).where(
+    CourseRow.id == bindparam("c")
+)
+_COURSE_FOR_APPEND_LOCKED = _COURSE_FOR_APPEND.with_for_update()
+_PAYLOADS = (
+    select(EventRow.payload).where(EventRow.course_id == bindparam("c")).order_by(EventRow.seq)
+)
+#: PostgreSQL: a course's payloads as one JSON array (one value to fetch and decode instead of a
+#: row each). The column is ``json`` (the text as written), so the array holds each payload's
+#: text as stored and decodes to the same list as the rows do.
+_PAYLOADS_ARRAY = select(
+    func.json_agg(aggregate_order_by(EventRow.payload, EventRow.seq), type_=JSON)
+).where(EventRow.course_id == bindparam("c"))
+#: SQLite: a course's payloads as the JSON texts stored (decoded together, in one call).
+_PAYLOAD_TEXTS = (
+    select(type_coerce(EventRow.payload, Text))
+    .where(EventRow.course_id == bindparam("c"))
+    .order_by(EventRow.seq)
+)
+_PRIORS = select(*EventRow.__table__.c).where(
+    EventRow.course_id == bindparam("c"),
+    EventRow.idempotency_key.in_(bindparam("keys", expanding=True)),
+)
+_BUMP_VERSION = (
+    update(CourseRow)
+    .where(CourseRow.id == bindparam("c"), CourseRow.version == bindparam("old"))
+    .values(version=bindparam("new"))
+)
+_INSERT_EVENT = insert(EventRow)
+_INSERT_AUDIT = insert(AuditRow)
+_AUDIT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LAST_AUDIT_HASH = (
+    select(AuditRow.hash).where(AuditRow.hash.is_not(None)).order_by(AuditRow.id.desc()).limit(1)
+)
+_STATE_COLUMNS = ("version", "as_of", "engine", "state", "summary", "computed_at")
+_STATE_TYPES = {k: CourseStateRow.__table__.c[k].type for k in _STATE_COLUMNS}
+
+
+def _state_upsert(dialect: str) -> Any:
+    """The stored-state upsert of :meth:`Store._put_states` for ``dialect`` (built once per
+    store), its values as bind parameters named after the columns with a ``v_`` prefix."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_(CourseStateRow).values(
+        course_id=bindparam("v_course_id"),
+        **{k: bindparam(f"v_{k}", type_=_STATE_TYPES[k]) for k in _STATE_COLUMNS},
+    )
+    new = stmt.excluded
+    c = CourseStateRow
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CourseStateRow.course_id],
+        set_={k: new[k] for k in _STATE_COLUMNS},
+        where=or_(
+            c.version < new.version,
+            and_(c.version == new.version, c.as_of < new.as_of),
+            and_(c.version == new.version, c.as_of == new.as_of, c.engine != new.engine),
+        ),
+    )
+    if dialect == "postgresql":
+        # Counted with RETURNING: psycopg reports no row count for this upsert.
+        return stmt.returning(CourseStateRow.course_id)
+    return stmt
+
 
 def _sqlite_lock_path(engine: Engine) -> str | None:
     database = engine.url.database
@@ -172,31 +244,55 @@ def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
         if not isinstance(obj, Base):
             continue
         table = obj.__table__
-        name = str(getattr(table, "name", ""))
-        for column in table.columns:
-            length = getattr(column.type, "length", None)
-            if not isinstance(column.type, String) or length is None:
-                continue
-            value = getattr(obj, column.key, None)
-            if isinstance(value, str) and len(value) > length:
-                field = FIELD_NAMES.get((name, column.name), f"{name}.{column.name}")
-                shown = value[:40] + "..."
-                raise InputError(field, shown, f"{len(value)} characters: use at most {length}")
+        _check_values(table, {c.key: getattr(obj, c.key, None) for c in table.columns})
+
+
+def _check_values(table: Any, values: Mapping[str, Any]) -> None:
+    """The check of :func:`_check_lengths` for a row written as a Core insert (``values`` by
+    column key), which the session's flush does not see."""
+    name = str(getattr(table, "name", ""))
+    for column in table.columns:
+        length = getattr(column.type, "length", None)
+        if not isinstance(column.type, String) or length is None:
+            continue
+        value = values.get(column.key)
+        if isinstance(value, str) and len(value) > length:
+            field = FIELD_NAMES.get((name, column.name), f"{name}.{column.name}")
+            shown = value[:40] + "..."
+            raise InputError(field, shown, f"{len(value)} characters: use at most {length}")
 
 
 def _chain_hash(row: AuditRow) -> str:
     """The SHA-256 of an audit entry's content and the previous entry's hash."""
+    return _chain_hash_of(
+        {
+            "at": row.at,
+            "actor": row.actor,
+            "action": row.action,
+            "entity": row.entity,
+            "entity_id": row.entity_id,
+            "course_id": row.course_id,
+            "before": row.before,
+            "after": row.after,
+            "request_id": row.request_id,
+            "prev_hash": row.prev_hash,
+        }
+    )
+
+
+def _chain_hash_of(values: Mapping[str, Any]) -> str:
+    """:func:`_chain_hash` of an entry given as its column values (a Core insert's)."""
     content = {
-        "at": _iso(row.at),
-        "actor": row.actor,
-        "action": row.action,
-        "entity": row.entity,
-        "entity_id": row.entity_id,
-        "course_id": row.course_id,
-        "before": row.before,
-        "after": row.after,
-        "request_id": row.request_id,
-        "prev_hash": row.prev_hash,
+        "at": _iso(values["at"]),
+        "actor": values["actor"],
+        "action": values["action"],
+        "entity": values["entity"],
+        "entity_id": values["entity_id"],
+        "course_id": values["course_id"],
+        "before": values["before"],
+        "after": values["after"],
+        "request_id": values["request_id"],
+        "prev_hash": values["prev_hash"],
     }
     return _hash(content)
 
@@ -225,7 +321,7 @@ def _page(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> P
     return Page(items=items, next_offset=nxt, total=total)
 
 
-def _event_record(row: EventRow) -> dict[str, Any]:
+def _event_record(row: EventRow | Row[Any]) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "id": row.event_id,
@@ -237,6 +333,71 @@ def _event_record(row: EventRow) -> dict[str, Any]:
         "recorded_at": _iso(row.recorded_at),
         "course_version": row.course_version,
     }
+
+
+def _new_payloads(events: list[Mapping[str, Any]], first_seq: int) -> list[dict[str, Any]]:
+    """The stored payloads of appended events: each gets ``ev-SEQ`` as its id unless it has one."""
+    new: list[dict[str, Any]] = []
+    for i, ev in enumerate(events):
+        payload = dict(ev)
+        payload.setdefault("id", f"ev-{first_seq + i}")
+        new.append(payload)
+    return new
+
+
+def _event_values(
+    cid: str,
+    seq: int,
+    payload: dict[str, Any],
+    actor: Actor,
+    now: dt.datetime,
+    version: int,
+    key: str | None,
+    request_hash: str | None,
+) -> dict[str, Any]:
+    """An event row's column values (as :meth:`Store._event_row` makes the row)."""
+    return {
+        "course_id": cid,
+        "seq": seq,
+        "event_id": str(payload["id"]),
+        "date": str(payload.get("date")),
+        "type": str(payload.get("type")),
+        "payload": payload,
+        "supersedes": None if payload.get("supersedes") is None else str(payload["supersedes"]),
+        "recorded_by": actor.username,
+        "recorded_at": now,
+        "course_version": version,
+        "idempotency_key": key,
+        "request_hash": request_hash,
+    }
+
+
+def _values_record(values: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`_event_record` of an event written from its column values."""
+    return {
+        "seq": values["seq"],
+        "id": values["event_id"],
+        "date": values["date"],
+        "type": values["type"],
+        "supersedes": values["supersedes"],
+        "event": values["payload"],
+        "recorded_by": values["recorded_by"],
+        "recorded_at": _iso(values["recorded_at"]),
+        "course_version": values["course_version"],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedAppend:
+    """An append validated before the write lock (:meth:`Store._prepare_append`): the course
+    version and header it was validated against, how many events the course had, the new
+    payloads and the state the validation answered."""
+
+    version: int
+    header: dict[str, Any]
+    count: int
+    new: list[dict[str, Any]]
+    state: ComputedState | None
 
 
 def _user_record(row: UserRow) -> dict[str, Any]:
@@ -286,6 +447,7 @@ class Store:
         self._write_lock: AbstractContextManager[Any] = nullcontext()
         if self.dialect == "sqlite":
             self._write_lock = WriteLock(_sqlite_lock_path(engine))
+        self._state_upsert = _state_upsert(self.dialect)
         # Single-statement reads on the request path (token, epoch, teams), without BEGIN and
         # ROLLBACK around them: one round trip each on PostgreSQL (autocommit); on SQLite (its
         # connections are in manual transaction control) the statement is its own transaction.
@@ -351,30 +513,28 @@ class Store:
         # see the class): a row lock taken while holding it could wait for a writer that
         # waits for the audit lock.
         s.flush()
+        conn = s.connection()
         if self.dialect == "postgresql":
             # One chain: appends to it are serialised until this transaction ends.
-            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK})
-        prev = s.scalars(
-            select(AuditRow.hash)
-            .where(AuditRow.hash.is_not(None))
-            .order_by(AuditRow.id.desc())
-            .limit(1)
-        ).first()
-        row = AuditRow(
-            at=_now(),
-            actor=actor.username[:USERNAME_CHARS],
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            course_id=course_id,
-            before=before,
-            after=after,
-            request_id=actor.request_id[:REQUEST_ID_CHARS],
-            prev_hash=prev,
-        )
-        row.hash = _chain_hash(row)
-        s.add(row)
-        s.flush()
+            conn.execute(_AUDIT_LOCK, {"k": AUDIT_CHAIN_LOCK})
+        prev = conn.execute(_LAST_AUDIT_HASH).scalar()
+        values: dict[str, Any] = {
+            "at": _now(),
+            "actor": actor.username[:USERNAME_CHARS],
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "course_id": course_id,
+            "before": before,
+            "after": after,
+            "request_id": actor.request_id[:REQUEST_ID_CHARS],
+            "prev_hash": prev,
+        }
+        values["hash"] = _chain_hash_of(values)
+        # A Core insert (the entry is never read back here): the length check the flush would
+        # make is made on the values.
+        _check_values(AuditRow.__table__, values)
+        conn.execute(_INSERT_AUDIT, values)
 
     # ------------------------------------------------------------------------------ patients
 
@@ -666,20 +826,7 @@ class Store:
         key: str | None,
         request_hash: str | None,
     ) -> EventRow:
-        return EventRow(
-            course_id=cid,
-            seq=seq,
-            event_id=str(payload["id"]),
-            date=str(payload.get("date")),
-            type=str(payload.get("type")),
-            payload=payload,
-            supersedes=None if payload.get("supersedes") is None else str(payload["supersedes"]),
-            recorded_by=actor.username,
-            recorded_at=now,
-            course_version=version,
-            idempotency_key=key,
-            request_hash=request_hash,
-        )
+        return EventRow(**_event_values(cid, seq, payload, actor, now, version, key, request_hash))
 
     def _course_row(self, s: Session, course_id: str, *, lock: bool = False) -> CourseRow:
         stmt = select(CourseRow).where(CourseRow.id == course_id)
@@ -823,6 +970,45 @@ class Store:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _payloads(self, conn: Connection, course_id: str) -> list[Any]:
+        """A course's event payloads in recorded order (as ``get_course`` reads them)."""
+        if self.dialect == "postgresql":
+            found = conn.execute(_PAYLOADS_ARRAY, {"c": course_id}).scalar()
+            return list(found) if found is not None else []
+        texts = conn.execute(_PAYLOAD_TEXTS, {"c": course_id}).scalars().all()
+        if all(t.__class__ is str for t in texts):
+            # One JSON array of the stored texts decodes to the list of their decodings (what
+            # the column type gives row by row), in one call instead of one per event.
+            decoded: list[Any] = json.loads("[" + ",".join(texts) + "]")
+            return decoded
+        return list(conn.execute(_PAYLOADS, {"c": course_id}).scalars().all())
+
+    def _prepare_append(
+        self, course_id: str, events: list[Mapping[str, Any]], validate: Validator
+    ) -> _PreparedAppend | None:
+        """SQLite (one writer at a time for the whole database): the would-be course validated
+        from a snapshot read before the write lock is taken, so that other writers are not kept
+        waiting while it is parsed and replayed. The write uses it only when, under the lock,
+        the course is still at the version read (every change to a course's events or header
+        makes a new version), so the document validated is the one the write would validate;
+        otherwise, or when anything here fails, the write validates under the lock as ever
+        (and raises what it raises)."""
+        if self.dialect != "sqlite":
+            return None  # PostgreSQL locks one course: its writes validate under that lock
+        try:
+            with self._reading() as s:
+                conn = s.connection()
+                head = conn.execute(_COURSE_FOR_APPEND, {"c": course_id}).first()
+                if head is None:
+                    return None
+                payloads = self._payloads(conn, course_id)
+            version, header = int(head[0]), head[1]
+            new = _new_payloads(events, len(payloads) + 1)
+            state = validate({**header, "events": [*payloads, *new]})
+        except Exception:  # any failure: the write validates under the lock and raises it there
+            return None
+        return _PreparedAppend(version, header, len(payloads), new, state)
+
     def _append_once(
         self,
         course_id: str,
@@ -834,18 +1020,19 @@ class Store:
         validate: Validator,
         audit_extra: Mapping[str, Any] | None = None,
     ) -> list[AppendResult]:
+        prepared = self._prepare_append(course_id, events, validate)
         with self._write() as s:
-            course = self._course_row(s, course_id, lock=True)
+            conn = s.connection()
+            head = conn.execute(
+                _COURSE_FOR_APPEND_LOCKED if self.dialect == "postgresql" else _COURSE_FOR_APPEND,
+                {"c": course_id},
+            ).first()
+            if head is None:
+                raise NotFoundError("course", course_id, "give the id of a stored course")
+            old, header = int(head[0]), head[1]
             wanted = [k for k in keys if k is not None]
             if wanted:
-                priors = list(
-                    s.scalars(
-                        select(EventRow).where(
-                            EventRow.course_id == course_id,
-                            EventRow.idempotency_key.in_(wanted),
-                        )
-                    )
-                )
+                priors = list(conn.execute(_PRIORS, {"c": course_id, "keys": wanted}))
                 if priors:
                     by_key = {p.idempotency_key: p for p in priors}
                     found = [by_key.get(k) for k in keys]
@@ -862,29 +1049,17 @@ class Store:
                         for p in found
                         if p is not None
                     ]
-            if expected_version is not None and expected_version != course.version:
-                raise ConflictError("course", course_id, expected_version, course.version)
-            payloads = list(
-                s.scalars(
-                    select(EventRow.payload)
-                    .where(EventRow.course_id == course_id)
-                    .order_by(EventRow.seq)
-                )
-            )
-            first_seq = len(payloads) + 1
-            new: list[dict[str, Any]] = []
-            for i, ev in enumerate(events):
-                payload = dict(ev)
-                payload.setdefault("id", f"ev-{first_seq + i}")
-                new.append(payload)
-            state = validate({**course.header, "events": [*payloads, *new]})
-            old = course.version
-            done = s.execute(
-                update(CourseRow)
-                .where(CourseRow.id == course_id, CourseRow.version == old)
-                .values(version=old + len(new))
-            )
-            if done.rowcount != 1:  # type: ignore[attr-defined]
+            if expected_version is not None and expected_version != old:
+                raise ConflictError("course", course_id, expected_version, old)
+            if prepared is not None and prepared.version == old and prepared.header == header:
+                first_seq, new, state = prepared.count + 1, prepared.new, prepared.state
+            else:
+                payloads = self._payloads(conn, course_id)
+                first_seq = len(payloads) + 1
+                new = _new_payloads(events, first_seq)
+                state = validate({**header, "events": [*payloads, *new]})
+            done = conn.execute(_BUMP_VERSION, {"c": course_id, "old": old, "new": old + len(new)})
+            if done.rowcount != 1:
                 raise ConflictError("course", course_id, expected_version, old + len(new))
             if state is not None:
                 self._put_states(s, [(course_id, old + len(new), state)])
@@ -892,10 +1067,11 @@ class Store:
             now = _now()
             for i, payload in enumerate(new):
                 seq, version = first_seq + i, old + i + 1
-                row = self._event_row(
+                values = _event_values(
                     course_id, seq, payload, actor, now, version, keys[i], hashes[i]
                 )
-                s.add(row)
+                _check_values(EventRow.__table__, values)
+                conn.execute(_INSERT_EVENT, values)
                 action = (
                     "event.supersede" if payload.get("supersedes") is not None else "event.append"
                 )
@@ -909,8 +1085,7 @@ class Store:
                     {"version": version, "seq": seq, "event": payload, **(audit_extra or {})},
                     course_id=course_id,
                 )
-                s.flush()
-                results.append(AppendResult(_event_record(row), version))
+                results.append(AppendResult(_values_record(values), version))
             return results
 
     # ------------------------------------------------------------------------- course states
@@ -919,39 +1094,24 @@ class Store:
         """Keep each computed state unless the course keeps a newer one already: a newer
         version, or the same version for a later date (an upgraded engine replaces a state of
         the same version and date). Answers how many were kept."""
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         kept = 0
         now = _now()
         s.flush()
+        conn = s.connection()
         for course_id, version, state in states:
-            stmt = insert(CourseStateRow).values(
-                course_id=course_id,
-                version=version,
-                as_of=state.as_of,
-                engine=state.engine,
-                state=state.state_json,
-                summary=state.summary,
-                computed_at=now,
-            )
-            new = stmt.excluded
-            c = CourseStateRow
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[CourseStateRow.course_id],
-                set_={
-                    k: new[k]
-                    for k in ("version", "as_of", "engine", "state", "summary", "computed_at")
-                },
-                where=or_(
-                    c.version < new.version,
-                    and_(c.version == new.version, c.as_of < new.as_of),
-                    and_(c.version == new.version, c.as_of == new.as_of, c.engine != new.engine),
-                ),
-            )
+            params = {
+                "v_course_id": course_id,
+                "v_version": version,
+                "v_as_of": state.as_of,
+                "v_engine": state.engine,
+                "v_state": state.state_json,
+                "v_summary": state.summary,
+                "v_computed_at": now,
+            }
             if self.dialect == "postgresql":
-                # Counted with RETURNING: psycopg reports no row count for this upsert.
-                kept += len(s.execute(stmt.returning(CourseStateRow.course_id)).all())
+                kept += len(conn.execute(self._state_upsert, params).all())
             else:  # SQLite 3.24+ (upsert); RETURNING would need 3.35
-                kept += s.connection().execute(stmt).rowcount
+                kept += conn.execute(self._state_upsert, params).rowcount
         return kept
 
     def put_course_states(self, states: list[tuple[str, int, ComputedState]]) -> int:
@@ -978,14 +1138,14 @@ class Store:
         """A course's patient and current version with the state stored for it, if any
         (``stored``: version, as_of, engine and the state's JSON text), in one query; without
         ``with_state`` only the patient and version (``stored`` is ``None``)."""
+        if not with_state:
+            # One statement, as the token and team reads on the request path (no BEGIN/ROLLBACK).
+            with self._auth.connect() as conn:
+                head = conn.execute(_COURSE_HEAD, {"c": course_id}).first()
+            if head is None:
+                raise NotFoundError("course", course_id, "give the id of a stored course")
+            return {"id": course_id, "patient_id": head[0], "version": head[1], "stored": None}
         with self._reading() as s:
-            if not with_state:
-                head = s.execute(
-                    select(CourseRow.patient_id, CourseRow.version).where(CourseRow.id == course_id)
-                ).first()
-                if head is None:
-                    raise NotFoundError("course", course_id, "give the id of a stored course")
-                return {"id": course_id, "patient_id": head[0], "version": head[1], "stored": None}
             found = s.execute(
                 select(
                     CourseRow.patient_id,

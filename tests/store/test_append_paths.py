@@ -411,3 +411,25 @@ def test_the_payload_array_is_the_rows(store: Store) -> None:
         assert got == rows
         assert [list(p) for p in got] == [list(p) for p in rows]  # key order too
         assert json.dumps(got) == json.dumps(rows)
+
+
+def test_a_damaged_stored_payload_is_not_read_as_other_events(store: Store) -> None:
+    """SQLite keeps payloads as unchecked text. A text damaged into two JSON objects side by
+    side must fail the write's read, as it fails the row-by-row read, instead of combining
+    with the texts around it into a different list of events."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL's json column refuses a damaged text when it is written")
+    cid = cs.create_course(store, _course_doc(), ALICE)["id"]
+    damaged = '{"date": "2007-01-09", "type": "note", "text": "a"}, {"date": "2007-01-09"}'
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET payload = :p WHERE course_id = :c AND seq = 2"),
+            {"p": damaged, "c": cid},
+        )
+    with store.engine.connect() as conn:
+        with pytest.raises(ValueError, match="Extra data"):
+            conn.execute(
+                sa.select(EventRow.payload).where(EventRow.course_id == cid)
+            ).scalars().all()
+        with pytest.raises(ValueError, match="Extra data"):
+            store._payloads(conn, cid)

@@ -977,10 +977,11 @@ class Store:
             return list(found) if found is not None else []
         texts = conn.execute(_PAYLOAD_TEXTS, {"c": course_id}).scalars().all()
         if all(t.__class__ is str for t in texts):
-            # One JSON array of the stored texts decodes to the list of their decodings (what
-            # the column type gives row by row), in one call instead of one per event.
-            decoded: list[Any] = json.loads("[" + ",".join(texts) + "]")
-            return decoded
+            # Each stored text decoded on its own, as the column type decodes it row by row
+            # (without the type's per-row result processing). Not joined into one array: a
+            # damaged text could then combine with its neighbour into valid JSON and be read
+            # as other events instead of failing.
+            return [json.loads(t) for t in texts]
         return list(conn.execute(_PAYLOADS, {"c": course_id}).scalars().all())
 
     def _prepare_append(

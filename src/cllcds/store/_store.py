@@ -141,7 +141,7 @@ _PAYLOADS = (
 _PAYLOADS_ARRAY = select(
     func.json_agg(aggregate_order_by(EventRow.payload, EventRow.seq), type_=JSON)
 ).where(EventRow.course_id == bindparam("c"))
-#: SQLite: a course's payloads as the JSON texts stored (decoded together, in one call).
+#: SQLite: a course's payloads as the JSON texts stored (each decoded by :meth:`Store._payloads`).
 _PAYLOAD_TEXTS = (
     select(type_coerce(EventRow.payload, Text))
     .where(EventRow.course_id == bindparam("c"))

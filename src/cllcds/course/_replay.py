@@ -424,6 +424,10 @@ _DecisionArgs = tuple[
 citation, inputs used, inputs missing)."""
 
 
+WEEK_OF_NEWEST = True
+"""Sum the week of a dose just recorded from the index alone (:meth:`_Run.week_total_to_newest`;
+``False``: :meth:`_Run.week_total`, as the tests compare)."""
+
 DECIDE_FIRST = True
 """Decide the cytopenia rules with their predicates and write a decision (its rationale) only
 for the one the state shows (``False``: write every decision as it is taken, as the tests
@@ -456,6 +460,8 @@ class _Run:
     doses: list[tuple[dt.date, float, AdministrationRoute]] = field(default_factory=list)
     dose_dates: list[dt.date] = field(default_factory=list)
     """The dates of ``doses`` (in date order, as replayed): the index of the weekly window."""
+    dose_mgs: list[float] = field(default_factory=list)
+    """The amounts of ``doses``, in the same order."""
     schedule: tuple[_Slot, ...] | None = None
     """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
@@ -510,6 +516,10 @@ class _Run:
     """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing)."""
     decisions: list[Decision[Any] | _DecisionArgs | _Deferred] = field(default_factory=list)
     """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
+    trigger_rule: str = field(init=False)
+    """The rule name of :func:`cytopenia.triggered` under this course's label rules."""
+    resume_rule: str = field(init=False)
+    """The rule name of :func:`cytopenia.may_resume` under this course's label rules."""
 
     # ---------------------------------------------------------------------------------------
     def alert(
@@ -541,15 +551,14 @@ class _Run:
         # latest decision of each rule is in the state (_latest_decisions makes those).
         self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
 
-    @property
-    def trigger_rule(self) -> str:
-        """The rule name of :func:`cytopenia.triggered` under this course's label rules."""
-        return f"cytopenia.trigger.{self.ladder.rule_set.value}"
-
-    @property
-    def resume_rule(self) -> str:
-        """The rule name of :func:`cytopenia.may_resume` under this course's label rules."""
-        return f"cytopenia.resume.{self.ladder.rule_set.value}"
+    def decide_cytopenia_rules(self) -> None:
+        """Look up once what the cytopenia check asks at every day with counts: the rule
+        predicates and the rule names under this course's label rules."""
+        self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline)
+        self.resume_test = cytopenia.resume_test(self.ladder, self.baseline)
+        rule_set = self.ladder.rule_set.value
+        self.trigger_rule = f"cytopenia.trigger.{rule_set}"
+        self.resume_rule = f"cytopenia.resume.{rule_set}"
 
     @property
     def started(self) -> bool:
@@ -748,7 +757,8 @@ class _Run:
             self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
         self.dose_dates.append(day)
-        week_mg = self.week_total(day)
+        self.dose_mgs.append(mg)
+        week_mg = self.week_total_to_newest(day) if WEEK_OF_NEWEST else self.week_total(day)
         if week_mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
             week_text = self.week_text(day)  # only where it is said
             self.alert(
@@ -794,6 +804,13 @@ class _Run:
         return sum(
             mg for d, mg, _ in self.doses[first:] if lo <= d <= hi and not (before and d == day)
         )
+
+    def week_total_to_newest(self, day: dt.date) -> float:
+        """:meth:`week_total` of ``day``, the date of the newest dose: every dose is on or
+        before it (the replay goes in date order), so the week's doses are the doses from the
+        first day of the week on (the same doses, summed in the same order)."""
+        lo = week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)[0]
+        return sum(self.dose_mgs[bisect_left(self.dose_dates, lo) :])
 
     def week_text(self, day: dt.date) -> str:
         lo, hi = self.week_bounds(day)
@@ -976,11 +993,10 @@ class _Run:
             )
 
     def current_counts(self, day: dt.date) -> cytopenia.Counts:
-        def latest(code: LabCode) -> float | None:
-            r = self.labs.get(code)
-            return r.value if r is not None else None
-
-        return cytopenia.Counts(latest(LabCode.ANC), latest(LabCode.PLT))
+        anc, plt = self.labs.get(LabCode.ANC), self.labs.get(LabCode.PLT)
+        return cytopenia.Counts(
+            anc.value if anc is not None else None, plt.value if plt is not None else None
+        )
 
     def cytopenia_check(self, day: dt.date) -> None:
         if self.discontinued is not None or not self.started:
@@ -1565,12 +1581,31 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     # start of its content key: results of one draw are then in content order unless two share
     # code and value (a tie, put in order below). The position in the list after the key keeps
     # the sort stable (as a sort by the key alone is) and never lets it compare two events.
-    order_key: Callable[[Event], tuple[object, ...]] = (
-        _order_key if LAB_KEY_IN_ORDER else _plain_key
-    )
-    keyed = sorted(
-        (order_key(e), i, e) for i, e in enumerate(course.effective_events()) if e.date <= as_of
-    )
+    keyed: list[tuple[tuple[object, ...], int, Event]]
+    if LAB_KEY_IN_ORDER:
+        keyed = []
+        append = keyed.append
+        for i, e in enumerate(course.effective_events()):
+            if e.date > as_of:
+                continue
+            cls = e.__class__
+            t = e.time
+            if t is None:
+                slot = _UNTIMED_LAST if cls in _AFTER_TIMED_CLASSES else _UNTIMED_FIRST
+            else:
+                slot = (1, t)
+            if cls is LabEvent:
+                r = e.result  # type: ignore[attr-defined]
+                append(((e.date, slot, _LAB_ORDER, r.code._value_, r.value), i, e))
+            else:
+                append(((e.date, slot, _CLASS_ORDER[cls], "", 0.0), i, e))
+        keyed.sort()
+    else:
+        keyed = sorted(
+            (_plain_key(e), i, e)
+            for i, e in enumerate(course.effective_events())
+            if e.date <= as_of
+        )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
     out: list[Event] = []
@@ -1599,13 +1634,6 @@ def _inert(cls: type) -> bool:
 
 def _plain_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int]:
     return (e.date, _slot(e), _CLASS_ORDER[e.__class__])
-
-
-def _order_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int, str, float]:
-    if isinstance(e, LabEvent) and e.__class__ is LabEvent:
-        r = e.result
-        return (e.date, _slot(e), _LAB_ORDER, r.code._value_, r.value)
-    return (e.date, _slot(e), _CLASS_ORDER[e.__class__], "", 0.0)
 
 
 LAB_KEY_IN_ORDER = True
@@ -1673,8 +1701,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         maintenance_mg=profile.target_mg,
         schedule=cycle_schedule(regimen, course.start_date, settings),
     )
-    run.trigger_test = cytopenia.trigger_test(run.ladder, run.baseline)
-    run.resume_test = cytopenia.resume_test(run.ladder, run.baseline)
+    run.decide_cytopenia_rules()
     if not profile.monotherapy:
         run.alert(
             Severity.INFO,
@@ -1685,33 +1712,61 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             None,
         )
     events = _sorted_events(course, as_of)
+    resolutions, all_anc, dose_days = run.resolutions, run.all_anc, run.dose_days
     for ev in events:
-        if isinstance(ev, Resolved):
-            prev = run.resolutions.get(ev.event_id)
-            run.resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
-        elif isinstance(ev, LabEvent) and ev.result.code is LabCode.ANC:
-            run.all_anc.append((ev.date, ev.result.value))
-        elif isinstance(ev, DoseGiven) and ev.is_alemtuzumab:
-            run.dose_days[ev.date] = True
+        kind = _PRE_PASS.get(ev.__class__)
+        if kind is None:
+            kind = _PRE_PASS[ev.__class__] = _pre_pass_kind(ev.__class__)
+        if kind is _RESOLVED:
+            prev = resolutions.get(ev.event_id)
+            resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
+        elif kind is _LAB:
+            if ev.result.code is LabCode.ANC:
+                all_anc.append((ev.date, ev.result.value))
+        elif kind is _DOSE and ev.is_alemtuzumab:
+            dose_days[ev.date] = True
     if course.baseline is not None:
         b = course.baseline.lab(LabCode.ANC)
         if b is not None:
-            run.all_anc.append((course.baseline.date, b.value))
+            all_anc.append((course.baseline.date, b.value))
+    handlers = _HANDLERS
     for ev in events:
         if run.pending_release:
             run.release_due(ev.date)
-        if run.counts_pending is not None and (
-            not isinstance(ev, LabEvent)
-            or ev.date != run.counts_pending
+        pending = run.counts_pending
+        if pending is not None and (
+            ev.date != pending
+            or not isinstance(ev, LabEvent)
             or _slot(ev) != run.counts_slot  # timed samples are judged one draw at a time
         ):
-            run.cytopenia_check(run.counts_pending)
+            run.cytopenia_check(pending)
             run.counts_pending = None
-        _handler_of(ev.__class__)(run, ev)
+        handler = handlers.get(ev.__class__)
+        if handler is None:
+            handler = _handler_of(ev.__class__)
+        handler(run, ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
     run.release_due(as_of)
     return _finish(run)
+
+
+_RESOLVED, _LAB, _DOSE, _OTHER = "resolved", "lab", "dose", "other"
+_PRE_PASS: dict[type, str] = {}
+"""What the replay's pre-pass reads of an event class (:func:`_pre_pass_kind`), found once per
+class."""
+
+
+def _pre_pass_kind(cls: type) -> str:
+    """What the pre-pass reads of an event of class ``cls``: resolutions, ANC values and the
+    days with an alemtuzumab dose."""
+    if issubclass(cls, Resolved):
+        return _RESOLVED
+    if issubclass(cls, LabEvent):
+        return _LAB
+    if issubclass(cls, DoseGiven):
+        return _DOSE
+    return _OTHER
 
 
 def _on_assessment(run: _Run, ev: AssessmentEvent) -> None:

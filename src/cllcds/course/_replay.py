@@ -1713,7 +1713,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         )
     events = _sorted_events(course, as_of)
     resolutions, all_anc, dose_days = run.resolutions, run.all_anc, run.dose_days
-    for ev in events:
+    read: list[Any] = events  # each event's class is checked through _PRE_PASS
+    for ev in read:
         kind = _PRE_PASS.get(ev.__class__)
         if kind is None:
             kind = _PRE_PASS[ev.__class__] = _pre_pass_kind(ev.__class__)

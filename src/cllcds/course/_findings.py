@@ -751,8 +751,21 @@ def ctcae_grade(r: LabResult) -> int | None:
     return _ctcae_grader(r.code)(r)
 
 
+_CTCAE_GRADERS: dict[LabCode, Callable[[LabResult], int | None]] = {}
+""":func:`_make_ctcae_grader` of each lab, made on first use (the shipped table and LLN)."""
+
+
 def _ctcae_grader(code: LabCode) -> Callable[[LabResult], int | None]:
-    """:func:`ctcae_grade` for the results of one lab (its table row and LLN looked up once)."""
+    """:func:`ctcae_grade` for the results of one lab (its table row and LLN looked up once
+    per process: both come from the shipped tables, read once)."""
+    grader = _CTCAE_GRADERS.get(code)
+    if grader is None:
+        grader = _CTCAE_GRADERS[code] = _make_ctcae_grader(code)
+    return grader
+
+
+def _make_ctcae_grader(code: LabCode) -> Callable[[LabResult], int | None]:
+    """:func:`ctcae_grade` for the results of one lab."""
     rows = grading_table(ToxicityScale.CTCAE_5).labs.get(code)
     lln_result = lln_defaults().get(code)
     lln = lln_result.value if lln_result is not None else 0.0
@@ -865,14 +878,24 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             if GRADE_EACH_VALUE_ONCE:
                 # The worst grade by value alone (CTCAE grades the value, nothing else); the
                 # full result only for the latest value.
+                # The first value of the highest (grade, date), as max() over the graded
+                # values gives; the latest value when none is graded.
                 grade_of = _ctcae_grader(code)
-                ranked: list[tuple[LabResult, int | None]] = [
-                    (r, g) for r in course_values if (g := grade_of(r)) is not None
-                ]
-                worst_r, worst_grade = max(
-                    ranked or [(chosen, None if res.grade is None else int(res.grade))],
-                    key=lambda rg: (-1 if rg[1] is None else rg[1], rg[0].date or run.as_of),
-                )
+                worst_r, worst_grade = chosen, None if res.grade is None else int(res.grade)
+                top: tuple[int, dt.date] | None = None
+                # The grade depends on the value (as reported and canonical) alone: each
+                # distinct value is graded once.
+                grade_by_value: dict[tuple[object, ...], int | None] = {}
+                for r in course_values:
+                    value_key = (r.value, r.reported_value, r.reported_unit)
+                    if value_key in grade_by_value:
+                        g = grade_by_value[value_key]
+                    else:
+                        g = grade_by_value[value_key] = grade_of(r)
+                    if g is not None:
+                        rank = (g, r.date or as_of)
+                        if top is None or rank > top:
+                            top, worst_r, worst_grade = rank, r, g
             else:
                 results = [(r, graded(r)) for r in course_values]
                 gradable = [(r, g) for r, g in results if g.grade is not None]

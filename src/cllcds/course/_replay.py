@@ -1583,11 +1583,14 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     # the sort stable (as a sort by the key alone is) and never lets it compare two events.
     keyed: list[tuple[tuple[object, ...], int, Event]]
     if LAB_KEY_IN_ORDER:
+        events = [e for e in course.effective_events() if e.date <= as_of]
+        if INTEGER_KEYS:
+            untimed = _sorted_untimed(events)
+            if untimed is not None:
+                return untimed
         keyed = []
         append = keyed.append
-        for i, e in enumerate(course.effective_events()):
-            if e.date > as_of:
-                continue
+        for i, e in enumerate(events):
             cls = e.__class__
             t = e.time
             if t is None:
@@ -1625,6 +1628,88 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
             out.extend(sorted((e for _, _, e in keyed[i:j]), key=_content))
         i = j
     return out
+
+
+_CODE_RANK: dict[LabCode, int] = {
+    c: k for k, c in enumerate(sorted(LabCode, key=lambda c: c._value_))
+}
+"""Each lab code's place in the order of the codes' text (the order the sort key compares)."""
+_TYPE_ORDERS = 32
+assert len(_TYPE_ORDER) <= _TYPE_ORDERS
+_DAY_SPAN = 3 * _TYPE_ORDERS * len(_CODE_RANK)
+"""Integer keys per day: 3 slots (untimed first, timed, untimed last) × type orders × lab codes."""
+_UNTIMED_BASE: dict[type, int] = {
+    cls: (
+        (_UNTIMED_LAST[0] if cls in _AFTER_TIMED_CLASSES else _UNTIMED_FIRST[0]) * _TYPE_ORDERS
+        + order
+    )
+    * len(_CODE_RANK)
+    for cls, order in _CLASS_ORDER.items()
+}
+"""An untimed event's key within its day: its slot and type order (a lab's code is added)."""
+
+
+def _sorted_untimed(events: list[Event]) -> list[Event] | None:
+    """:func:`_sorted_events` for events without a clock time (``None`` when one has a time),
+    each key one integer: the day, slot, type order and lab code in one number (the order of
+    the key tuple), times the number of events plus the position (the stable sort). Ties (same
+    key) are put in order as :func:`_sorted_events` does: results of one lab and draw by value,
+    then equal values by content; events the replay ignores in list order; others by content."""
+    n = len(events)
+    if [e.time for e in events].count(None) != n:
+        return None
+    base, rank, day_span = _UNTIMED_BASE, _CODE_RANK, _DAY_SPAN
+    keys = [
+        (
+            e.date.toordinal() * day_span
+            + base[e.__class__]
+            + (rank[e.result.code] if e.__class__ is LabEvent else 0)
+        )
+        * n
+        + i
+        for i, e in enumerate(events)
+    ]
+    keys.sort()
+    prefixes = [k // n for k in keys]
+    if len(set(prefixes)) == n:  # no ties: the common case
+        return [events[k % n] for k in keys]
+    out: list[Event] = []
+    j = 0
+    while j < n:
+        prefix = prefixes[j]
+        m = j + 1
+        while m < n and prefixes[m] == prefix:
+            m += 1
+        if m == j + 1:
+            out.append(events[keys[j] % n])
+        else:
+            tied = [events[k % n] for k in keys[j:m]]  # in list order
+            cls = tied[0].__class__
+            if cls is LabEvent:
+                tied.sort(key=_lab_value)  # stable: equal values stay in list order
+                a = 0
+                while a < len(tied):
+                    value = _lab_value(tied[a])
+                    b = a + 1
+                    while b < len(tied) and _lab_value(tied[b]) == value:
+                        b += 1
+                    out.extend(tied[a:b] if b == a + 1 else sorted(tied[a:b], key=_content))
+                    a = b
+            elif _inert(cls):
+                out.extend(tied)
+            else:
+                out.extend(sorted(tied, key=_content))
+        j = m
+    return out
+
+
+def _lab_value(e: Event) -> float:
+    return e.result.value  # type: ignore[attr-defined, no-any-return]
+
+
+INTEGER_KEYS = True
+"""Sort courses without clock times by one integer key per event (:func:`_sorted_untimed`;
+``False``: by the key tuples, as the tests compare)."""
 
 
 def _inert(cls: type) -> bool:
@@ -2161,7 +2246,7 @@ def _finish(run: _Run) -> CourseState:
         next_actions=tuple(sorted(actions, key=lambda a: (a.due, a.code))),
         decisions=_latest_decisions(run.decisions),
         context=patient_context(run.course),
-        doses=tuple((d, mg, r.value) for d, mg, r in run.doses),
+        doses=tuple([(d, mg, r._value_) for d, mg, r in run.doses]),
         discontinued=None if run.discontinued is None else run.discontinued[:2],
         renal=renal_for(run),
     )

@@ -145,7 +145,14 @@ class GradeResult:
 
 
 def _fmt(lab: LabCode, value: float) -> str:
-    return f"{value:.4g} {lab.canonical_unit.display}"
+    unit = _UNIT_TEXT.get(lab)
+    if unit is None:
+        unit = _UNIT_TEXT[lab] = lab.canonical_unit.display
+    return f"{value:.4g} {unit}"
+
+
+_UNIT_TEXT: dict[LabCode, str] = {}
+"""Each lab's canonical unit as printed (looked up once per lab)."""
 
 
 def _result(
@@ -161,7 +168,7 @@ def _result(
     notes: tuple[str, ...] = (),
 ) -> GradeResult:
     decision: Decision[Grade | NotEvaluable] = Decision(
-        rule=f"grade.{grading.scale.value}.{grading.lab.value}",
+        rule=f"grade.{grading.scale._value_}.{grading.lab._value_}",
         outcome=outcome,
         status=status,
         rationale=rationale,
@@ -190,7 +197,16 @@ def _band_for(bands: Iterable[GradeBand], x: float, lln: float | None) -> GradeB
 
 
 def _with_quote(citation: Citation, quote: str) -> Citation:
-    return dataclasses.replace(citation, quote=quote)
+    key = (citation, quote)
+    quoted = _QUOTED.get(key)
+    if quoted is None:
+        quoted = _QUOTED[key] = dataclasses.replace(citation, quote=quote)
+    return quoted
+
+
+_QUOTED: dict[tuple[Citation, str], Citation] = {}
+"""The citations of the table rows with the quote of a band (a citation is frozen: one per
+row and band is made, the bands and rows being those of the shipped tables)."""
 
 
 def grade(

@@ -238,7 +238,7 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     cmv_drugs = [a for a in run.antivirals if any(n in a.drug.lower() for n in CMV_ANTIVIRALS)]
     treating = [a for a in cmv_drugs if _treating(run, a, first_positive) and _active(a, as_of)]
     # Was a treated episode cleared? A negative test after the treatment started.
-    cleared_after_treatment = any(
+    cleared_after_treatment = bool(cmv_drugs) and any(
         not t.detected and any(a.begins <= t.date for a in cmv_drugs if _treating(run, a, t.date))
         for t in tests
     )

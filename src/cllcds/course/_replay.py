@@ -462,6 +462,8 @@ class _Run:
     """The dates of ``doses`` (in date order, as replayed): the index of the weekly window."""
     dose_mgs: list[float] = field(default_factory=list)
     """The amounts of ``doses``, in the same order."""
+    newest_week: tuple[dt.date | None, dt.date, dt.date] | None = None
+    """(anchor, first day, last day for which it holds) of the week of the newest dose."""
     schedule: tuple[_Slot, ...] | None = None
     """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
@@ -550,6 +552,11 @@ class _Run:
         # Kept as its arguments: most rules are decided again later in the replay and only the
         # latest decision of each rule is in the state (_latest_decisions makes those).
         self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
+
+    @property
+    def treatment_weeks(self) -> bool:
+        """Whether the weekly ceiling counts treatment weeks (not a rolling 7-day window)."""
+        return self.week_anchor is not None and self.settings.weekly_ceiling != "rolling-7-days"
 
     def decide_cytopenia_rules(self) -> None:
         """Look up once what the cytopenia check asks at every day with counts: the rule
@@ -809,8 +816,12 @@ class _Run:
         """:meth:`week_total` of ``day``, the date of the newest dose: every dose is on or
         before it (the replay goes in date order), so the week's doses are the doses from the
         first day of the week on (the same doses, summed in the same order)."""
-        lo = week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)[0]
-        return sum(self.dose_mgs[bisect_left(self.dose_dates, lo) :])
+        week = self.newest_week
+        if week is None or week[0] != self.week_anchor or day > week[2]:
+            # A treatment week holds for each of its days (a rolling window only for its day).
+            lo, hi = week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)
+            week = self.newest_week = (self.week_anchor, lo, hi if self.treatment_weeks else day)
+        return sum(self.dose_mgs[bisect_left(self.dose_dates, week[1]) :])
 
     def week_text(self, day: dt.date) -> str:
         lo, hi = self.week_bounds(day)
@@ -999,7 +1010,7 @@ class _Run:
         )
 
     def cytopenia_check(self, day: dt.date) -> None:
-        if self.discontinued is not None or not self.started:
+        if self.discontinued is not None or not self.doses:
             return
         counts = self.current_counts(day)
         if HoldKind.CYTOPENIA in self.holds:
@@ -2236,7 +2247,7 @@ def _finish(run: _Run) -> CourseState:
         escalation_step_mg=step_mg,
         holds=holds,
         haematologic_toxicity_occurrences=run.occurrences,
-        cumulative_dose_mg=sum(mg for _, mg, _ in run.doses),
+        cumulative_dose_mg=sum(run.dose_mgs),  # the amounts of run.doses, in their order
         dose_last_7_days_mg=run.window_mg(as_of),
         grades=grades,
         prophylaxis=prophylaxis,

@@ -29,7 +29,7 @@ from cllcds.domain import (
     LabCode,
     LabelRuleSet,
 )
-from cllcds.knowledge import DoseModificationRules, Threshold, dose_modification_rules
+from cllcds.knowledge import DoseModificationRules, Op, Threshold, dose_modification_rules
 
 LABS = (LabCode.ANC, LabCode.PLT)
 """The counts the label's dose modification looks at."""
@@ -150,6 +150,35 @@ def _not_below(limit: float) -> Callable[[float], bool]:
     return test
 
 
+def _at_least(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return x >= limit
+
+    return test
+
+
+def _above(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return x > limit
+
+    return test
+
+
+_COMPARISONS: dict[Op, Callable[[float], Callable[[float], bool]]] = {
+    Op.LT: _below,
+    Op.LE: _at_most,
+    Op.GT: _above,
+    Op.GE: _at_least,
+}
+
+
+def _comparison(threshold: Threshold) -> Callable[[float], bool]:
+    """``threshold.holds`` as one comparison of a count with the threshold's value (the
+    operator looked up once)."""
+    make = _COMPARISONS.get(threshold.op)
+    return threshold.holds if make is None else make(threshold.value)
+
+
 def _lab_tests(
     rules: DoseModificationRules,
     baseline: Counts,
@@ -166,7 +195,7 @@ def _lab_tests(
             assert base is not None
             tests.append(from_low_baseline(base))
         else:
-            tests.append(_first(thresholds, lab).holds)
+            tests.append(_comparison(_first(thresholds, lab)))
     anc_test, plt_test = tests
     return anc_test, plt_test
 

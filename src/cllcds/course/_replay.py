@@ -943,11 +943,11 @@ class _Run:
 
     def on_lab(self, ev: LabEvent) -> None:
         r = ev.result
-        prev = self.labs.get(r.code)
-        prev_day = self.lab_day.get(r.code)
+        code = r.code
+        prev = self.labs.get(code)
+        prev_day = self.lab_day.get(code) if prev is not None else None
         if (
-            prev is not None
-            and prev_day is not None
+            prev_day is not None
             and prev_day[0] == ev.date
             and (prev_day[1] is None or ev.time is None)
         ):
@@ -976,8 +976,8 @@ class _Run:
                 missing=("time",),
             )
         elif prev is None or prev.date is None or (r.date is not None and r.date >= prev.date):
-            self.labs[r.code] = r
-            self.lab_day[r.code] = (ev.date, ev.time)
+            self.labs[code] = r
+            self.lab_day[code] = (ev.date, ev.time)
         self.lab_history.append(r)
         if self.count_waits:
             waiting = []
@@ -987,14 +987,14 @@ class _Run:
                 else:
                     waiting.append((key, since, needs))
             self.count_waits = waiting
-        if r.code in (LabCode.ANC, LabCode.PLT):
+        if code is LabCode.ANC or code is LabCode.PLT:
             if self.counts_pending is None:
                 self.counts_untimed = False
             self.counts_pending = ev.date  # judged once all of the day's labs are in
             self.counts_slot = _slot(ev)
             self.counts_time = ev.time
             self.counts_untimed = self.counts_untimed or ev.time is None
-        if r.code is LabCode.ALC:
+        elif code is LabCode.ALC:
             self.decide(
                 "lymphopenia.no-modification",
                 "no dose change",

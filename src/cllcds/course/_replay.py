@@ -947,7 +947,8 @@ class _Run:
         prev = self.labs.get(code)
         prev_day = self.lab_day.get(code) if prev is not None else None
         if (
-            prev_day is not None
+            prev is not None
+            and prev_day is not None
             and prev_day[0] == ev.date
             and (prev_day[1] is None or ev.time is None)
         ):

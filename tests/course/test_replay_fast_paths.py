@@ -221,9 +221,12 @@ def test_lab_results_of_one_draw_in_content_order(monkeypatch: pytest.MonkeyPatc
         as_of = start + dt.timedelta(days=2)
         fast = engine._sorted_events(course, as_of)
         assert fast == _plain_order(course, as_of), n
+        monkeypatch.setattr(engine, "INTEGER_KEYS", False)
+        assert engine._sorted_events(course, as_of) == fast, n  # by the key tuples
         monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", False)
         assert engine._sorted_events(course, as_of) == fast, n
         monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", True)
+        monkeypatch.setattr(engine, "INTEGER_KEYS", True)
 
 
 @pytest.mark.parametrize(("name", "course"), COURSES[:20], ids=[n for n, _ in COURSES[:20]])

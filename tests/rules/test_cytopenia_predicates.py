@@ -40,3 +40,20 @@ def test_predicates_give_the_outcome_of_the_decisions(rule_set: LabelRuleSet) ->
             assert resume(current) is recovered.outcome, (baseline, current, recovered)
             checked += 1
     assert checked > 5000
+
+
+def test_threshold_comparisons_are_the_thresholds() -> None:
+    """The predicates compare a count with each threshold directly (the operator looked up
+    once): the same answer as the threshold's own ``holds`` for every operator, on the value,
+    just beside it, and for integers."""
+    from cllcds.domain import LabCode
+    from cllcds.knowledge import Op, Threshold
+
+    for op in Op:
+        if op is Op.IS:
+            continue
+        for limit in (0.25, 0.5, 25.0, 50, 0.0):
+            threshold = Threshold(LabCode.ANC, op, limit)
+            compare = cytopenia._comparison(threshold)
+            for x in (0, 0.0, limit, limit - 1e-9, limit + 1e-9, 1, 100.0, -0.0):
+                assert compare(x) is threshold.holds(x), (op, limit, x)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -329,16 +330,25 @@ def fast_course(doc: object) -> Course | None:
         except _RefusedError:
             baseline = _baseline(c, top.baseline)
     raw_events = top.events or []
-    hot_at: list[int] = []
-    hot_raw: list[Any] = []
-    for i, raw in enumerate(raw_events):
-        if raw.__class__ is dict and (t := raw.get("type")).__class__ is str and t in _HOT_TYPES:
-            hot_at.append(i)
-            hot_raw.append(raw)
+    hot_at: Sequence[int]
     try:
-        hot = msgspec.convert(hot_raw, _HOT_LIST)
+        # The common document: every event of a common type, all read in one conversion.
+        hot = msgspec.convert(raw_events, _HOT_LIST)
+        hot_at = range(len(raw_events))
     except msgspec.ValidationError:
-        return None
+        hot_at, hot_raw = [], []
+        for i, raw in enumerate(raw_events):
+            if (
+                raw.__class__ is dict
+                and (t := raw.get("type")).__class__ is str
+                and t in _HOT_TYPES
+            ):
+                hot_at.append(i)
+                hot_raw.append(raw)
+        try:
+            hot = msgspec.convert(hot_raw, _HOT_LIST)
+        except msgspec.ValidationError:
+            return None
     built: list[Event | None] = [None] * len(raw_events)
     fast_ok = [False] * len(raw_events)
     for i, s in zip(hot_at, hot, strict=True):
@@ -350,7 +360,9 @@ def fast_course(doc: object) -> Course | None:
             built[i] = ev
             fast_ok[i] = True
     events: list[Event] = []
-    for i, raw in enumerate(raw_events):
+    if all(fast_ok):  # every event read by the compiled schema
+        events = built  # type: ignore[assignment]
+    for i, raw in enumerate(raw_events if not events else ()):
         if fast_ok[i]:
             events.append(built[i])  # type: ignore[arg-type]
             continue

@@ -1835,7 +1835,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         if pending is not None and (
             ev.date != pending
             or not isinstance(ev, LabEvent)
-            or _slot(ev) != run.counts_slot  # timed samples are judged one draw at a time
+            # Timed samples are judged one draw at a time (_slot of a lab result).
+            or (_UNTIMED_FIRST if ev.time is None else (1, ev.time)) != run.counts_slot
         ):
             run.cytopenia_check(pending)
             run.counts_pending = None

@@ -33,11 +33,16 @@ def test_predicates_give_the_outcome_of_the_decisions(rule_set: LabelRuleSet) ->
         baseline = cytopenia.Counts(b_anc, b_plt)
         trigger = cytopenia.trigger_test(rules, baseline)
         resume = cytopenia.resume_test(rules, baseline)
+        low = cytopenia.baseline_low(rules, baseline)  # as the replay gives it, read once
+        trigger_low = cytopenia.trigger_test(rules, baseline, low)
+        resume_low = cytopenia.resume_test(rules, baseline, low)
         for current in _counts(ANC):
             fired = cytopenia.triggered(rules, current, baseline)
             assert trigger(current) is fired.outcome, (baseline, current, fired)
+            assert trigger_low(current) is fired.outcome, (baseline, current, fired)
             recovered = cytopenia.may_resume(rules, current, baseline)
             assert resume(current) is recovered.outcome, (baseline, current, recovered)
+            assert resume_low(current) is recovered.outcome, (baseline, current, recovered)
             checked += 1
     assert checked > 5000
 

@@ -561,8 +561,9 @@ class _Run:
     def decide_cytopenia_rules(self) -> None:
         """Look up once what the cytopenia check asks at every day with counts: the rule
         predicates and the rule names under this course's label rules."""
-        self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline)
-        self.resume_test = cytopenia.resume_test(self.ladder, self.baseline)
+        low = cytopenia.baseline_low(self.ladder, self.baseline)
+        self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline, low)
+        self.resume_test = cytopenia.resume_test(self.ladder, self.baseline, low)
         rule_set = self.ladder.rule_set.value
         self.trigger_rule = f"cytopenia.trigger.{rule_set}"
         self.resume_rule = f"cytopenia.resume.{rule_set}"

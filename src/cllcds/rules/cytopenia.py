@@ -164,19 +164,22 @@ def _above(limit: float) -> Callable[[float], bool]:
     return test
 
 
-_COMPARISONS: dict[Op, Callable[[float], Callable[[float], bool]]] = {
-    Op.LT: _below,
-    Op.LE: _at_most,
-    Op.GT: _above,
-    Op.GE: _at_least,
-}
+_COMPARISONS: tuple[tuple[Op, Callable[[float], Callable[[float], bool]]], ...] = (
+    (Op.LT, _below),
+    (Op.LE, _at_most),
+    (Op.GT, _above),
+    (Op.GE, _at_least),
+)
 
 
 def _comparison(threshold: Threshold) -> Callable[[float], bool]:
     """``threshold.holds`` as one comparison of a count with the threshold's value (the
     operator looked up once)."""
-    make = _COMPARISONS.get(threshold.op)
-    return threshold.holds if make is None else make(threshold.value)
+    op = threshold.op
+    for known, make in _COMPARISONS:
+        if op is known:
+            return make(threshold.value)
+    return threshold.holds
 
 
 def _lab_tests(
@@ -184,10 +187,13 @@ def _lab_tests(
     baseline: Counts,
     thresholds: tuple[Threshold, ...],
     from_low_baseline: Callable[[float], Callable[[float], bool]],
+    low: Mapping[LabCode, bool | None] | None,
 ) -> tuple[Callable[[float], bool], Callable[[float], bool]]:
     """The ANC and platelet tests of a rule: against the baseline for a lab whose baseline was
-    low, else the rule set's threshold for the lab."""
-    low = baseline_low(rules, baseline)
+    low, else the rule set's threshold for the lab (``low``: :func:`baseline_low`, when the
+    caller has it)."""
+    if low is None:
+        low = baseline_low(rules, baseline)
     tests: list[Callable[[float], bool]] = []
     for lab in LABS:
         base = baseline.get(lab)
@@ -200,17 +206,22 @@ def _lab_tests(
     return anc_test, plt_test
 
 
-def trigger_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+def trigger_test(
+    rules: DoseModificationRules,
+    baseline: Counts,
+    low: Mapping[LabCode, bool | None] | None = None,
+) -> Callable[[Counts], bool]:
     """The outcome of ``triggered(rules, current, baseline)`` as a predicate of ``current``,
     without writing the decision: whether either lab meets its trigger. The thresholds are
     looked up once; a replay asks this at every day with counts and writes the decision only
-    for the day the state shows."""
+    for the day the state shows. ``low``: ``baseline_low(rules, baseline)``, when the caller
+    has it."""
 
     def from_low_baseline(base: float) -> Callable[[float], bool]:
         limit = _fall_limit(rules, base)
         return _at_most(limit) if rules.baseline_low_fall_op.value == ">=" else _below(limit)
 
-    anc_test, plt_test = _lab_tests(rules, baseline, rules.trigger, from_low_baseline)
+    anc_test, plt_test = _lab_tests(rules, baseline, rules.trigger, from_low_baseline, low)
 
     def test(current: Counts) -> bool:
         anc, plt = current.anc, current.plt
@@ -271,11 +282,15 @@ def may_resume(rules: DoseModificationRules, current: Counts, baseline: Counts) 
     )
 
 
-def resume_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+def resume_test(
+    rules: DoseModificationRules,
+    baseline: Counts,
+    low: Mapping[LabCode, bool | None] | None = None,
+) -> Callable[[Counts], bool]:
     """The outcome of ``may_resume(rules, current, baseline)`` as a predicate of ``current``,
     without writing the decision: both labs measured and recovered (thresholds looked up
-    once)."""
-    anc_test, plt_test = _lab_tests(rules, baseline, rules.resume, _not_below)
+    once; ``low`` as for :func:`trigger_test`)."""
+    anc_test, plt_test = _lab_tests(rules, baseline, rules.resume, _not_below, low)
 
     def test(current: Counts) -> bool:
         anc, plt = current.anc, current.plt

@@ -57,6 +57,7 @@ PLAIN: list[tuple[object, str, bool]] = [
     (engine, "LAB_KEY_IN_ORDER", False),  # every tie of the replay order by its content key
     (engine, "INTEGER_KEYS", False),  # the replay order by key tuples
     (engine, "WEEK_OF_NEWEST", False),  # the week of a new dose by a scan of its window
+    (engine, "READ_AHEAD_WHEN_NEEDED", False),  # the whole course read ahead before the loop
     (engine, "DECIDE_FIRST", False),  # every cytopenia decision written as it is taken
     (_findings, "GRADE_EACH_VALUE_ONCE", False),  # every value of a lab graded in full
 ]

@@ -424,6 +424,10 @@ _DecisionArgs = tuple[
 citation, inputs used, inputs missing)."""
 
 
+READ_AHEAD_WHEN_NEEDED = True
+"""Read the resolutions, ANC values and dose days of the whole course at the first fever or
+event hold (:meth:`_Run.read_ahead`; ``False``: before the replay, as the tests compare)."""
+
 WEEK_OF_NEWEST = True
 """Sum the week of a dose just recorded from the index alone (:meth:`_Run.week_total_to_newest`;
 ``False``: :meth:`_Run.week_total`, as the tests compare)."""
@@ -509,6 +513,10 @@ class _Run:
     counts_pending: dt.date | None = None
     progressions: list[tuple[dt.date, str]] = field(default_factory=list)
     dose_days: dict[dt.date, bool] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    """The events in replay order (:func:`_sorted_events`)."""
+    read: bool = False
+    """Whether :meth:`read_ahead` has read ``resolutions``, ``all_anc`` and ``dose_days``."""
     """Days with an alemtuzumab dose recorded (any order within the day)."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
@@ -620,8 +628,37 @@ class _Run:
                 keep.append((until, key))
         self.pending_release = keep
 
+    def read_ahead(self) -> None:
+        """Read what the replay needs from events ahead of the one replayed: the resolutions
+        (an event's hold ends on its recorded resolution), every ANC with its date and the days
+        with an alemtuzumab dose (a fever looks at both sides of its day). Read once, on first
+        need (a course without a fever or an event hold never needs it)."""
+        if self.read:
+            return
+        self.read = True
+        resolutions, all_anc, dose_days = self.resolutions, self.all_anc, self.dose_days
+        events: list[Any] = self.events  # each event's class is checked through _PRE_PASS
+        for ev in events:
+            kind = _PRE_PASS.get(ev.__class__)
+            if kind is None:
+                kind = _PRE_PASS[ev.__class__] = _pre_pass_kind(ev.__class__)
+            if kind is _RESOLVED:
+                prev = resolutions.get(ev.event_id)
+                resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
+            elif kind is _LAB:
+                if ev.result.code is LabCode.ANC:
+                    all_anc.append((ev.date, ev.result.value))
+            elif kind is _DOSE and ev.is_alemtuzumab:
+                dose_days[ev.date] = True
+        baseline = self.course.baseline
+        if baseline is not None:
+            b = baseline.lab(LabCode.ANC)
+            if b is not None:
+                all_anc.append((baseline.date, b.value))
+
     def resolved_on(self, ev: Event, own: dt.date | None = None) -> dt.date | None:
         """When ``ev`` resolved: its own ``resolved`` date or a ``resolved`` event naming it."""
+        self.read_ahead()
         dates = [d for d in (own, self.resolutions.get(ev.id or "")) if d is not None]
         return min(dates) if dates else None
 
@@ -1437,6 +1474,7 @@ class _Run:
         )
 
     def on_fever(self, ev: Fever) -> None:
+        self.read_ahead()
         self.fevers.append(ev)
         self.decisions.append(grading.grade_fever(ev.temperature_c).decision)
         anc = self.anc_near(ev.date)
@@ -1809,25 +1847,9 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             regimen.provenance[0],
             None,
         )
-    events = _sorted_events(course, as_of)
-    resolutions, all_anc, dose_days = run.resolutions, run.all_anc, run.dose_days
-    read: list[Any] = events  # each event's class is checked through _PRE_PASS
-    for ev in read:
-        kind = _PRE_PASS.get(ev.__class__)
-        if kind is None:
-            kind = _PRE_PASS[ev.__class__] = _pre_pass_kind(ev.__class__)
-        if kind is _RESOLVED:
-            prev = resolutions.get(ev.event_id)
-            resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
-        elif kind is _LAB:
-            if ev.result.code is LabCode.ANC:
-                all_anc.append((ev.date, ev.result.value))
-        elif kind is _DOSE and ev.is_alemtuzumab:
-            dose_days[ev.date] = True
-    if course.baseline is not None:
-        b = course.baseline.lab(LabCode.ANC)
-        if b is not None:
-            all_anc.append((course.baseline.date, b.value))
+    events = run.events = _sorted_events(course, as_of)
+    if not READ_AHEAD_WHEN_NEEDED:
+        run.read_ahead()
     handlers = _HANDLERS
     for ev in events:
         if run.pending_release:

@@ -483,7 +483,7 @@ def prophylaxis_for(
     rules = supportive.supportive_rules(rs)
     cd4_after = [
         r
-        for r in run.lab_history
+        for r in (run.lab_history if LabCode.CD4 in run.labs else ())  # labs: every code seen
         if r.code is LabCode.CD4
         and r.date is not None
         and last_dose is not None

@@ -2112,14 +2112,20 @@ def _latest_decisions(
 ) -> tuple[Decision[Any], ...]:
     """The state's decisions: the latest of each rule (a replay decides some rules at every lab
     or dose; the earlier outcomes are history, not the state)."""
-    latest: dict[str, Decision[Any] | _DecisionArgs | _Deferred] = {}
-    for d in decisions:
+    # From the newest back, the first of each rule; then in the order they were taken.
+    seen: set[str] = set()
+    latest: list[Decision[Any] | _DecisionArgs | _Deferred] = []
+    for d in reversed(decisions):
         rule = d[0] if isinstance(d, tuple) else d.rule
-        latest.pop(rule, None)
-        latest[rule] = d
+        if rule not in seen:
+            seen.add(rule)
+            latest.append(d)
+    latest.reverse()
     return tuple(
-        Decision(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
-        for d in latest.values()
+        [
+            Decision(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
+            for d in latest
+        ]
     )
 
 

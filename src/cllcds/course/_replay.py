@@ -513,11 +513,11 @@ class _Run:
     counts_pending: dt.date | None = None
     progressions: list[tuple[dt.date, str]] = field(default_factory=list)
     dose_days: dict[dt.date, bool] = field(default_factory=dict)
+    """Days with an alemtuzumab dose recorded (any order within the day)."""
     events: list[Event] = field(default_factory=list)
     """The events in replay order (:func:`_sorted_events`)."""
-    read: bool = False
+    read_ahead_done: bool = False
     """Whether :meth:`read_ahead` has read ``resolutions``, ``all_anc`` and ``dose_days``."""
-    """Days with an alemtuzumab dose recorded (any order within the day)."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
     trigger_test: Callable[[cytopenia.Counts], bool] = field(init=False)
@@ -566,7 +566,7 @@ class _Run:
         """Whether the weekly ceiling counts treatment weeks (not a rolling 7-day window)."""
         return self.week_anchor is not None and self.settings.weekly_ceiling != "rolling-7-days"
 
-    def decide_cytopenia_rules(self) -> None:
+    def prepare_cytopenia_rules(self) -> None:
         """Look up once what the cytopenia check asks at every day with counts: the rule
         predicates and the rule names under this course's label rules."""
         low = cytopenia.baseline_low(self.ladder, self.baseline)
@@ -633,9 +633,9 @@ class _Run:
         (an event's hold ends on its recorded resolution), every ANC with its date and the days
         with an alemtuzumab dose (a fever looks at both sides of its day). Read once, on first
         need (a course without a fever or an event hold never needs it)."""
-        if self.read:
+        if self.read_ahead_done:
             return
-        self.read = True
+        self.read_ahead_done = True
         resolutions, all_anc, dose_days = self.resolutions, self.all_anc, self.dose_days
         events: list[Any] = self.events  # each event's class is checked through _PRE_PASS
         for ev in events:
@@ -1837,7 +1837,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         maintenance_mg=profile.target_mg,
         schedule=cycle_schedule(regimen, course.start_date, settings),
     )
-    run.decide_cytopenia_rules()
+    run.prepare_cytopenia_rules()
     if not profile.monotherapy:
         run.alert(
             Severity.INFO,

@@ -349,28 +349,38 @@ def fast_course(doc: object) -> Course | None:
             hot = msgspec.convert(hot_raw, _HOT_LIST)
         except msgspec.ValidationError:
             return None
-    built: list[Event | None] = [None] * len(raw_events)
-    fast_ok = [False] * len(raw_events)
-    for i, s in zip(hot_at, hot, strict=True):
+    events: list[Event] | None = None
+    if len(hot) == len(raw_events):
+        # Every event of a common type (the usual document): built in one pass and taken as
+        # built when each of them is (an event is never falsy; None is the only falsy entry).
         try:
-            ev = _build(s, i, dates)
+            every = [_build(s, i, dates) for i, s in enumerate(hot)]
         except _RefusedError:
-            continue
-        if ev is not None:
-            built[i] = ev
-            fast_ok[i] = True
-    events: list[Event] = []
-    if all(fast_ok):  # every event read by the compiled schema
-        events = built  # type: ignore[assignment]
-    for i, raw in enumerate(raw_events if not events else ()):
-        if fast_ok[i]:
-            events.append(built[i])  # type: ignore[arg-type]
-            continue
-        ev = _event(c, i, raw)
-        if c.problems:
-            return None
-        if ev is not None:
-            events.append(ev)
+            every = [None]
+        if all(every):
+            events = every  # type: ignore[assignment]
+    if events is None:
+        # Some events left to the reference reader: each read by the reader that takes it.
+        built: list[Event | None] = [None] * len(raw_events)
+        fast_ok = [False] * len(raw_events)
+        for i, s in zip(hot_at, hot, strict=True):
+            try:
+                ev = _build(s, i, dates)
+            except _RefusedError:
+                continue
+            if ev is not None:
+                built[i] = ev
+                fast_ok[i] = True
+        events = []
+        for i, raw in enumerate(raw_events):
+            if fast_ok[i]:
+                events.append(built[i])  # type: ignore[arg-type]
+                continue
+            ev = _event(c, i, raw)
+            if c.problems:
+                return None
+            if ev is not None:
+                events.append(ev)
     if c.problems or patient is None or start is None:
         return None
     if not _consistent(events, baseline, start):

@@ -910,10 +910,10 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
         out[code] = GradeInfo(
             lab=code,
             grade=None if res.grade is None else int(res.grade),
-            scale=scale.value,
+            scale=scale._value_,
             date=chosen.date or run.as_of,
             value=chosen.value,
-            unit=code.canonical_unit.value,
+            unit=code.canonical_unit._value_,
             decision=decision,
             worst=worst_grade,
             worst_date=worst_r.date or run.as_of,

@@ -25,7 +25,7 @@ import datetime as dt
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from cllcds import knowledge
@@ -439,15 +439,32 @@ compare)."""
 
 
 class _Deferred:
-    """A rule's decision not written yet: its rule name and the call that writes it. The
-    replay decides with the rule's predicate; the decision (with its rationale) is written only
-    if it is the latest of its rule, the one the state shows."""
+    """A rule's decision not written yet: its rule name and the call that writes it (the rule's
+    function and the ladder, counts and baseline it is called with). The replay decides with the
+    rule's predicate; the decision (with its rationale) is written only if it is the latest of
+    its rule, the one the state shows."""
 
-    __slots__ = ("make", "rule")
+    __slots__ = ("baseline", "counts", "fn", "ladder", "rule")
 
-    def __init__(self, rule: str, make: Callable[[], Decision[Any]]) -> None:
+    def __init__(
+        self,
+        rule: str,
+        fn: Callable[
+            [knowledge.DoseModificationRules, cytopenia.Counts, cytopenia.Counts],
+            Decision[Any],
+        ],
+        ladder: knowledge.DoseModificationRules,
+        counts: cytopenia.Counts,
+        baseline: cytopenia.Counts,
+    ) -> None:
         self.rule = rule
-        self.make = make
+        self.fn = fn
+        self.ladder = ladder
+        self.counts = counts
+        self.baseline = baseline
+
+    def make(self) -> Decision[Any]:
+        return self.fn(self.ladder, self.counts, self.baseline)
 
 
 @dataclass
@@ -1030,7 +1047,7 @@ class _Run:
             if self.counts_pending is None:
                 self.counts_untimed = False
             self.counts_pending = ev.date  # judged once all of the day's labs are in
-            self.counts_slot = _slot(ev)
+            self.counts_slot = _UNTIMED_FIRST if ev.time is None else (1, ev.time)  # _slot(ev)
             self.counts_time = ev.time
             self.counts_untimed = self.counts_untimed or ev.time is None
         elif code is LabCode.ALC:
@@ -1057,8 +1074,7 @@ class _Run:
                 # The rule decides now; its decision is written only if the state shows it.
                 self.decisions.append(
                     _Deferred(
-                        self.resume_rule,
-                        partial(cytopenia.may_resume, self.ladder, counts, self.baseline),
+                        self.resume_rule, cytopenia.may_resume, self.ladder, counts, self.baseline
                     )
                 )
                 recovered = self.resume_test(counts)
@@ -1092,8 +1108,7 @@ class _Run:
             # Decided: no trigger. The decision is written only if the state shows it.
             self.decisions.append(
                 _Deferred(
-                    self.trigger_rule,
-                    partial(cytopenia.triggered, self.ladder, counts, self.baseline),
+                    self.trigger_rule, cytopenia.triggered, self.ladder, counts, self.baseline
                 )
             )
             return
@@ -1787,11 +1802,13 @@ def _worse(a: LabResult, b: LabResult) -> LabResult:
     return (max if higher_is_worse else min)((a, b), key=lambda r: r.value)
 
 
+_DATE_OF = attrgetter("date")
+
+
 def _as_of(course: Course) -> dt.date:
     if course.as_of is not None:
         return course.as_of
-    dates = [e.date for e in course.events]
-    return max([course.start_date, *dates])
+    return max(course.start_date, max(map(_DATE_OF, course.events), default=course.start_date))
 
 
 def _baseline_counts(course: Course) -> cytopenia.Counts:

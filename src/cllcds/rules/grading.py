@@ -266,17 +266,19 @@ def grade(
     ----------
     C1 (CTCAE v5.0 transcription), C2 (ANC cross-check), G4 (iwCLL 2008 Table 5).
     """
-    scale = ToxicityScale.parse(scale)
+    if not isinstance(scale, ToxicityScale):
+        scale = ToxicityScale.parse(scale)
+    code = lab.code
     for name, other in (("baseline", baseline), ("lln", lln)):
-        if other is not None and other.code is not lab.code:
-            raise InputError(name, other.code.value, f"give a {lab.code.value} value")
+        if other is not None and other.code is not code:
+            raise InputError(name, other.code.value, f"give a {code.value} value")
     table = grading_table(scale)
-    grading = table.labs.get(lab.code)
-    lln_result = lln if lln is not None else lln_defaults().get(lab.code)
+    grading = table.labs.get(code)
+    lln_result = lln if lln is not None else lln_defaults().get(code)
     lln_value = lln_result.value if lln_result is not None else 0.0
     inputs: dict[str, object] = {
-        lab.code.value: lab.value,
-        "unit": lab.unit.value,
+        code._value_: lab.value,
+        "unit": code.canonical_unit._value_,  # lab.unit
         "lln": lln_value,
     }
     if not lab.code.graded:
@@ -345,7 +347,7 @@ def _grade_ctcae(
             Grade.G0,
             status=DecisionStatus.DECIDED,
             rationale=(
-                f"CTCAE v5.0 {grading.name}: grade 0, {lab.code.value} {value} is not below "
+                f"CTCAE v5.0 {grading.name}: grade 0, {lab.code._value_} {value} is not below "
                 f"the LLN ({lln_text})."
             ),
             citation=grading.citation,
@@ -357,7 +359,7 @@ def _grade_ctcae(
         grading,
         band.grade,
         status=DecisionStatus.DECIDED,
-        rationale=f"CTCAE v5.0 {grading.name}: grade {int(band.grade)}, {lab.code.value} {value} "
+        rationale=f"CTCAE v5.0 {grading.name}: grade {int(band.grade)}, {lab.code._value_} {value} "
         f"({band.text.split(';')[0]}).",
         citation=_with_quote(grading.citation, band.text),
         inputs=inputs,

@@ -277,6 +277,7 @@ def _consistent(events: list[Event], baseline: Baseline | None, start: dt.date) 
     ids: set[str] = set()
     earliest = start - _YEAR
     base_date = None if baseline is None else baseline.date
+    resolved: list[Resolved] = []
     for ev in events:
         if ev.id is not None:
             if ev.id in ids:
@@ -286,20 +287,27 @@ def _consistent(events: list[Event], baseline: Baseline | None, start: dt.date) 
             return False
         if ev.date < earliest:
             return False
-        if base_date is not None and isinstance(ev, AssessmentEvent) and ev.date < base_date:
-            return False
+        if isinstance(ev, _CHECKED):  # one class test for the two checked below
+            if isinstance(ev, Resolved):
+                resolved.append(ev)
+            elif base_date is not None and ev.date < base_date:
+                return False  # an assessment before the baseline
+    if not resolved:
+        return True
     by_id = {e.id: e for e in events if e.id is not None}
-    for ev in events:
-        if isinstance(ev, Resolved):
-            target = by_id.get(ev.event_id)
-            if (
-                target is None
-                or isinstance(target, Resolved)
-                or target.type not in RESOLVABLE_TYPES
-                or ev.date < target.date
-            ):
-                return False
+    for ev in resolved:
+        target = by_id.get(ev.event_id)
+        if (
+            target is None
+            or isinstance(target, Resolved)
+            or target.type not in RESOLVABLE_TYPES
+            or ev.date < target.date
+        ):
+            return False
     return True
+
+
+_CHECKED = (AssessmentEvent, Resolved)
 
 
 def fast_course(doc: object) -> Course | None:

@@ -424,6 +424,12 @@ _DecisionArgs = tuple[
 citation, inputs used, inputs missing)."""
 
 
+_ANC, _PLT, _ALC = LabCode.ANC, LabCode.PLT, LabCode.ALC
+_CYTOPENIA_HOLD = HoldKind.CYTOPENIA
+"""Members the replay compares at every lab result or dose (a module name is read faster than
+an enum class's member)."""
+
+
 READ_AHEAD_WHEN_NEEDED = True
 """Read the resolutions, ANC values and dose days of the whole course at the first fever or
 event hold (:meth:`_Run.read_ahead`; ``False``: before the replay, as the tests compare)."""
@@ -848,7 +854,7 @@ class _Run:
             self.step_index = at_or_below[-1] if at_or_below else 0
         self.last_dose_tolerated = True
         self.resume_dose_mg = None
-        if HoldKind.CYTOPENIA not in self.holds:
+        if _CYTOPENIA_HOLD not in self.holds:
             self.episode_open = False  # a resumed dose ends the occurrence
 
     def week_bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -1043,24 +1049,30 @@ class _Run:
                 else:
                     waiting.append((key, since, needs))
             self.count_waits = waiting
-        if code is LabCode.ANC or code is LabCode.PLT:
+        if code is _ANC or code is _PLT:
             if self.counts_pending is None:
                 self.counts_untimed = False
             self.counts_pending = ev.date  # judged once all of the day's labs are in
             self.counts_slot = _UNTIMED_FIRST if ev.time is None else (1, ev.time)  # _slot(ev)
             self.counts_time = ev.time
             self.counts_untimed = self.counts_untimed or ev.time is None
-        elif code is LabCode.ALC:
-            self.decide(
-                "lymphopenia.no-modification",
-                "no dose change",
-                "Lymphopenia is the intended effect: the label modifies no dose for it.",
-                LYMPHOPENIA_CITATION,
-                used={"ALC": r.value},
+        elif code is _ALC:
+            # self.decide(...) of these arguments, written as the tuple it keeps (a lymphocyte
+            # count at every draw: only the latest is in the state).
+            self.decisions.append(
+                (
+                    "lymphopenia.no-modification",
+                    "no dose change",
+                    DecisionStatus.DECIDED,
+                    "Lymphopenia is the intended effect: the label modifies no dose for it.",
+                    LYMPHOPENIA_CITATION,
+                    {"ALC": r.value},
+                    (),
+                )
             )
 
     def current_counts(self, day: dt.date) -> cytopenia.Counts:
-        anc, plt = self.labs.get(LabCode.ANC), self.labs.get(LabCode.PLT)
+        anc, plt = self.labs.get(_ANC), self.labs.get(_PLT)
         return cytopenia.Counts(
             anc.value if anc is not None else None, plt.value if plt is not None else None
         )
@@ -1069,7 +1081,7 @@ class _Run:
         if self.discontinued is not None or not self.doses:
             return
         counts = self.current_counts(day)
-        if HoldKind.CYTOPENIA in self.holds:
+        if _CYTOPENIA_HOLD in self.holds:
             if DECIDE_FIRST:
                 # The rule decides now; its decision is written only if the state shows it.
                 self.decisions.append(

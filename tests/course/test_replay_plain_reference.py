@@ -27,7 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from cllcds.course import _findings, parse_course, replay, state_document
 from cllcds.course import _replay as engine
 from cllcds.domain import (
+    Citation,
     Course,
+    Decision,
+    DecisionStatus,
     DocumentError,
     InputError,
     LabCode,
@@ -35,7 +38,9 @@ from cllcds.domain import (
     Patient,
     ToxicityScale,
 )
+from cllcds.domain._decision import make_decision
 from cllcds.rules import grading
+from cllcds.rules.grading import Grade
 from course_documents import courses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +65,7 @@ PLAIN: list[tuple[object, str, bool]] = [
     (engine, "READ_AHEAD_WHEN_NEEDED", False),  # the whole course read ahead before the loop
     (engine, "DECIDE_FIRST", False),  # every cytopenia decision written as it is taken
     (_findings, "GRADE_EACH_VALUE_ONCE", False),  # every value of a lab graded in full
+    (engine, "DECISIONS_DIRECT", False),  # the state's decisions made by Decision(...)
 ]
 """The switches that turn the replay's shortcuts into the plain computations."""
 
@@ -208,3 +214,27 @@ def test_grading_caches_give_the_grading_without_them() -> None:
     (citation, quote), made = quoted
     assert made == dataclasses.replace(citation, quote=quote)
     assert len(results) > 40
+
+
+def test_make_decision_is_decision() -> None:
+    """A decision made with its slots set directly is the decision ``Decision`` makes (fields,
+    equality, repr, a read-only copy of the inputs), and a blank rule or rationale is refused
+    as ``Decision`` refuses it."""
+    cite = Citation("C1", "CTCAE v5.0")
+    used: dict[str, object] = {"ANC": 0.4, "unit": "10*9/L"}
+    for args in (
+        ("grade.ctcae-5.ANC", Grade.G4, DecisionStatus.DECIDED, "Grade 4.", cite, used, ()),
+        ("dosing.next", None, DecisionStatus.INDETERMINATE, "No dose.", cite, {}, ["time"]),
+        ("x", {"date": "2024-01-01"}, DecisionStatus.NOT_APPLICABLE, "y", cite, used, ("a",)),
+    ):
+        made, plain = make_decision(*args), Decision(*args)
+        assert made == plain
+        assert repr(made) == repr(plain)
+        assert type(made.inputs_used) is type(plain.inputs_used)
+        assert made.inputs_used is not used
+    for rule, why in (("", "Grade 4."), ("  ", "Grade 4."), ("r", ""), ("r", " ")):
+        with pytest.raises(InputError) as plain_error:
+            Decision(rule, 1, DecisionStatus.DECIDED, why, cite)
+        with pytest.raises(InputError) as made_error:
+            make_decision(rule, 1, DecisionStatus.DECIDED, why, cite, {})
+        assert str(made_error.value) == str(plain_error.value)

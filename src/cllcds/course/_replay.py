@@ -81,6 +81,7 @@ from cllcds.domain import (
     weekly_window as _weekly_window,
 )
 from cllcds.domain._course import _EVENT_TYPE
+from cllcds.domain._decision import make_decision
 from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
@@ -2150,12 +2151,18 @@ def _latest_decisions(
             seen.add(rule)
             latest.append(d)
     latest.reverse()
+    make = make_decision if DECISIONS_DIRECT else Decision
     return tuple(
         [
-            Decision(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
+            make(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
             for d in latest
         ]
     )
+
+
+DECISIONS_DIRECT = True
+"""Make the state's decisions kept as arguments with :func:`make_decision` (``False``: with
+:class:`Decision`, as the tests compare)."""
 
 
 def _finish(run: _Run) -> CourseState:

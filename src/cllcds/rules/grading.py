@@ -48,6 +48,7 @@ from cllcds.domain import (
     ToxicityTerm,
     from_canonical,
 )
+from cllcds.domain._decision import make_decision
 from cllcds.knowledge import (
     FootnoteKind,
     GradeBand,
@@ -167,14 +168,14 @@ def _result(
     missing: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
 ) -> GradeResult:
-    decision: Decision[Grade | NotEvaluable] = Decision(
-        rule=f"grade.{grading.scale._value_}.{grading.lab._value_}",
-        outcome=outcome,
-        status=status,
-        rationale=rationale,
-        citation=citation,
-        inputs_used=inputs,
-        inputs_missing=missing,
+    decision: Decision[Grade | NotEvaluable] = make_decision(
+        f"grade.{grading.scale._value_}.{grading.lab._value_}",
+        outcome,
+        status,
+        rationale,
+        citation,
+        inputs,
+        missing,
     )
     return GradeResult(
         term=grading.term,

@@ -95,6 +95,9 @@ def test_replay_order_is_the_plain_order(name: str, course: Course) -> None:
         course.as_of,
     )
     assert engine._sorted_events(again, as_of) == _plain_order(again, as_of)
+    if course.as_of is None:  # as_of is the latest event's date: none is left out
+        latest = engine._sorted_events(again, as_of, none_after=True)
+        assert latest == _plain_order(again, as_of)
 
 
 @pytest.mark.parametrize("reading", ["treatment-week", "rolling-7-days"])

@@ -1650,11 +1650,12 @@ def weekly_window(
     return _weekly_window(dose_dates, day, settings.weekly_ceiling)
 
 
-def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
+def _sorted_events(course: Course, as_of: dt.date, *, none_after: bool = False) -> list[Event]:
     """The events in force up to ``as_of``, in replay order: by date; within a day untimed
     results first, then timed events by time, then untimed doses and reactions; then by type
     (results, what was done, reactions to it); ties by content. Never by list position, so the
-    order of entry cannot change the answer."""
+    order of entry cannot change the answer. ``none_after``: no event is dated after ``as_of``
+    (it is the date of the latest event), so none is left out."""
     # One key per event: (date, slot, type order); each type has its own order, so equal keys
     # are the same day, slot and type. A lab result's key goes on with its code and value, the
     # start of its content key: results of one draw are then in content order unless two share
@@ -1662,7 +1663,8 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     # the sort stable (as a sort by the key alone is) and never lets it compare two events.
     keyed: list[tuple[tuple[object, ...], int, Event]]
     if LAB_KEY_IN_ORDER:
-        events = [e for e in course.effective_events() if e.date <= as_of]
+        effective = course.effective_events()
+        events = list(effective) if none_after else [e for e in effective if e.date <= as_of]
         if INTEGER_KEYS:
             untimed = _sorted_untimed(events)
             if untimed is not None:
@@ -1731,27 +1733,24 @@ _UNTIMED_BASE: dict[type, int] = {
 def _sorted_untimed(events: list[Event]) -> list[Event] | None:
     """:func:`_sorted_events` for events without a clock time (``None`` when one has a time),
     each key one integer: the day, slot, type order and lab code in one number (the order of
-    the key tuple), times the number of events plus the position (the stable sort). Ties (same
-    key) are put in order as :func:`_sorted_events` does: results of one lab and draw by value,
+    the key tuple). Without ties the positions are sorted by it; else by the key times the
+    number of events plus the position (the stable sort), and the ties (same key) are put in
+    order as :func:`_sorted_events` does: results of one lab and draw by value,
     then equal values by content; events the replay ignores in list order; others by content."""
     n = len(events)
     if [e.time for e in events].count(None) != n:
         return None
     base, rank, day_span = _UNTIMED_BASE, _CODE_RANK, _DAY_SPAN
-    keys = [
-        (
-            e.date.toordinal() * day_span
-            + base[e.__class__]
-            + (rank[e.result.code] if e.__class__ is LabEvent else 0)
-        )
-        * n
-        + i
-        for i, e in enumerate(events)
+    day_keys = [
+        e.date.toordinal() * day_span
+        + base[e.__class__]
+        + (rank[e.result.code] if e.__class__ is LabEvent else 0)
+        for e in events
     ]
-    keys.sort()
+    if len(set(day_keys)) == n:  # no ties (the common case): the positions by key
+        return [events[i] for i in sorted(range(n), key=day_keys.__getitem__)]
+    keys = sorted([k * n + i for i, k in enumerate(day_keys)])
     prefixes = [k // n for k in keys]
-    if len(set(prefixes)) == n:  # no ties: the common case
-        return [events[k % n] for k in keys]
     out: list[Event] = []
     j = 0
     while j < n:
@@ -1877,7 +1876,8 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             regimen.provenance[0],
             None,
         )
-    events = run.events = _sorted_events(course, as_of)
+    # Without a recorded as_of, it is the date of the latest event: none is after it.
+    events = run.events = _sorted_events(course, as_of, none_after=course.as_of is None)
     if not READ_AHEAD_WHEN_NEEDED:
         run.read_ahead()
     handlers = _HANDLERS

@@ -546,8 +546,11 @@ class _Run:
     """A cytopenia occurrence has begun and no dose has been resumed since."""
     trigger_test: Callable[[cytopenia.Counts], bool] = field(init=False)
     """``cytopenia.triggered(ladder, counts, baseline).outcome`` (decides without writing)."""
-    resume_test: Callable[[cytopenia.Counts], bool] = field(init=False)
-    """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing)."""
+    resume_test: Callable[[cytopenia.Counts], bool] | None = None
+    """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing);
+    made at the first cytopenia hold (:meth:`may_resume_now`)."""
+    baseline_low: dict[LabCode, bool | None] = field(init=False)
+    """``cytopenia.baseline_low(ladder, baseline)``, read once."""
     decisions: list[Decision[Any] | _DecisionArgs | _Deferred] = field(default_factory=list)
     """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
     trigger_rule: str = field(init=False)
@@ -593,12 +596,21 @@ class _Run:
     def prepare_cytopenia_rules(self) -> None:
         """Look up once what the cytopenia check asks at every day with counts: the rule
         predicates and the rule names under this course's label rules."""
-        low = cytopenia.baseline_low(self.ladder, self.baseline)
+        low = self.baseline_low = cytopenia.baseline_low(self.ladder, self.baseline)
         self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline, low)
-        self.resume_test = cytopenia.resume_test(self.ladder, self.baseline, low)
         rule_set = self.ladder.rule_set.value
         self.trigger_rule = f"cytopenia.trigger.{rule_set}"
         self.resume_rule = f"cytopenia.resume.{rule_set}"
+
+    def may_resume_now(self, counts: cytopenia.Counts) -> bool:
+        """``resume_test(counts)``, the test made on first use (a course without a cytopenia
+        hold never asks it)."""
+        test = self.resume_test
+        if test is None:
+            test = self.resume_test = cytopenia.resume_test(
+                self.ladder, self.baseline, self.baseline_low
+            )
+        return test(counts)
 
     @property
     def started(self) -> bool:
@@ -1090,7 +1102,7 @@ class _Run:
                         self.resume_rule, cytopenia.may_resume, self.ladder, counts, self.baseline
                     )
                 )
-                recovered = self.resume_test(counts)
+                recovered = self.may_resume_now(counts)
             else:
                 dec = cytopenia.may_resume(self.ladder, counts, self.baseline)
                 self.decisions.append(dec)

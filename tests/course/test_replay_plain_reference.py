@@ -66,6 +66,7 @@ PLAIN: list[tuple[object, str, bool]] = [
     (engine, "DECIDE_FIRST", False),  # every cytopenia decision written as it is taken
     (_findings, "GRADE_EACH_VALUE_ONCE", False),  # every value of a lab graded in full
     (engine, "DECISIONS_DIRECT", False),  # the state's decisions made by Decision(...)
+    (_findings, "CMV_ONE_TEST_A_DAY", False),  # the CMV tests sorted always
 ]
 """The switches that turn the replay's shortcuts into the plain computations."""
 

@@ -490,8 +490,9 @@ class _Run:
     """The dates of ``doses`` (in date order, as replayed): the index of the weekly window."""
     dose_mgs: list[float] = field(default_factory=list)
     """The amounts of ``doses``, in the same order."""
-    newest_week: tuple[dt.date | None, dt.date, dt.date] | None = None
-    """(anchor, first day, last day for which it holds) of the week of the newest dose."""
+    newest_week: tuple[dt.date | None, dt.date, dt.date, int] | None = None
+    """(anchor, first day, last day for which it holds, position in ``dose_dates`` of its first
+    dose) of the week of the newest dose."""
     schedule: tuple[_Slot, ...] | None = None
     """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
@@ -893,9 +894,16 @@ class _Run:
         week = self.newest_week
         if week is None or week[0] != self.week_anchor or day > week[2]:
             # A treatment week holds for each of its days (a rolling window only for its day).
+            # Its first dose keeps its position while it holds: the doses added meanwhile are
+            # on or after ``day``, so after the first day.
             lo, hi = week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)
-            week = self.newest_week = (self.week_anchor, lo, hi if self.treatment_weeks else day)
-        return sum(self.dose_mgs[bisect_left(self.dose_dates, week[1]) :])
+            week = self.newest_week = (
+                self.week_anchor,
+                lo,
+                hi if self.treatment_weeks else day,
+                bisect_left(self.dose_dates, lo),
+            )
+        return sum(self.dose_mgs[week[3] :])
 
     def week_text(self, day: dt.date) -> str:
         lo, hi = self.week_bounds(day)

@@ -95,6 +95,9 @@ def test_replay_order_is_the_plain_order(name: str, course: Course) -> None:
         course.as_of,
     )
     assert engine._sorted_events(again, as_of) == _plain_order(again, as_of)
+    if course.as_of is None:  # as_of is the latest event's date: none is left out
+        latest = engine._sorted_events(again, as_of, none_after=True)
+        assert latest == _plain_order(again, as_of)
 
 
 @pytest.mark.parametrize("reading", ["treatment-week", "rolling-7-days"])
@@ -221,9 +224,12 @@ def test_lab_results_of_one_draw_in_content_order(monkeypatch: pytest.MonkeyPatc
         as_of = start + dt.timedelta(days=2)
         fast = engine._sorted_events(course, as_of)
         assert fast == _plain_order(course, as_of), n
+        monkeypatch.setattr(engine, "INTEGER_KEYS", False)
+        assert engine._sorted_events(course, as_of) == fast, n  # by the key tuples
         monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", False)
         assert engine._sorted_events(course, as_of) == fast, n
         monkeypatch.setattr(engine, "LAB_KEY_IN_ORDER", True)
+        monkeypatch.setattr(engine, "INTEGER_KEYS", True)
 
 
 @pytest.mark.parametrize(("name", "course"), COURSES[:20], ids=[n for n, _ in COURSES[:20]])

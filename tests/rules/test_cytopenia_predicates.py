@@ -33,10 +33,32 @@ def test_predicates_give_the_outcome_of_the_decisions(rule_set: LabelRuleSet) ->
         baseline = cytopenia.Counts(b_anc, b_plt)
         trigger = cytopenia.trigger_test(rules, baseline)
         resume = cytopenia.resume_test(rules, baseline)
+        low = cytopenia.baseline_low(rules, baseline)  # as the replay gives it, read once
+        trigger_low = cytopenia.trigger_test(rules, baseline, low)
+        resume_low = cytopenia.resume_test(rules, baseline, low)
         for current in _counts(ANC):
             fired = cytopenia.triggered(rules, current, baseline)
             assert trigger(current) is fired.outcome, (baseline, current, fired)
+            assert trigger_low(current) is fired.outcome, (baseline, current, fired)
             recovered = cytopenia.may_resume(rules, current, baseline)
             assert resume(current) is recovered.outcome, (baseline, current, recovered)
+            assert resume_low(current) is recovered.outcome, (baseline, current, recovered)
             checked += 1
     assert checked > 5000
+
+
+def test_threshold_comparisons_are_the_thresholds() -> None:
+    """The predicates compare a count with each threshold directly (the operator looked up
+    once): the same answer as the threshold's own ``holds`` for every operator, on the value,
+    just beside it, and for integers."""
+    from cllcds.domain import LabCode
+    from cllcds.knowledge import Op, Threshold
+
+    for op in Op:
+        if op is Op.IS:
+            continue
+        for limit in (0.25, 0.5, 25.0, 50, 0.0):
+            threshold = Threshold(LabCode.ANC, op, limit)
+            compare = cytopenia._comparison(threshold)
+            for x in (0, 0.0, limit, limit - 1e-9, limit + 1e-9, 1, 100.0, -0.0):
+                assert compare(x) is threshold.holds(x), (op, limit, x)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -276,6 +277,7 @@ def _consistent(events: list[Event], baseline: Baseline | None, start: dt.date) 
     ids: set[str] = set()
     earliest = start - _YEAR
     base_date = None if baseline is None else baseline.date
+    resolved: list[Resolved] = []
     for ev in events:
         if ev.id is not None:
             if ev.id in ids:
@@ -285,20 +287,27 @@ def _consistent(events: list[Event], baseline: Baseline | None, start: dt.date) 
             return False
         if ev.date < earliest:
             return False
-        if base_date is not None and isinstance(ev, AssessmentEvent) and ev.date < base_date:
-            return False
+        if isinstance(ev, _CHECKED):  # one class test for the two checked below
+            if isinstance(ev, Resolved):
+                resolved.append(ev)
+            elif base_date is not None and ev.date < base_date:
+                return False  # an assessment before the baseline
+    if not resolved:
+        return True
     by_id = {e.id: e for e in events if e.id is not None}
-    for ev in events:
-        if isinstance(ev, Resolved):
-            target = by_id.get(ev.event_id)
-            if (
-                target is None
-                or isinstance(target, Resolved)
-                or target.type not in RESOLVABLE_TYPES
-                or ev.date < target.date
-            ):
-                return False
+    for ev in resolved:
+        target = by_id.get(ev.event_id)
+        if (
+            target is None
+            or isinstance(target, Resolved)
+            or target.type not in RESOLVABLE_TYPES
+            or ev.date < target.date
+        ):
+            return False
     return True
+
+
+_CHECKED = (AssessmentEvent, Resolved)
 
 
 def fast_course(doc: object) -> Course | None:
@@ -329,36 +338,57 @@ def fast_course(doc: object) -> Course | None:
         except _RefusedError:
             baseline = _baseline(c, top.baseline)
     raw_events = top.events or []
-    hot_at: list[int] = []
-    hot_raw: list[Any] = []
-    for i, raw in enumerate(raw_events):
-        if raw.__class__ is dict and (t := raw.get("type")).__class__ is str and t in _HOT_TYPES:
-            hot_at.append(i)
-            hot_raw.append(raw)
+    hot_at: Sequence[int]
     try:
-        hot = msgspec.convert(hot_raw, _HOT_LIST)
+        # The common document: every event of a common type, all read in one conversion.
+        hot = msgspec.convert(raw_events, _HOT_LIST)
+        hot_at = range(len(raw_events))
     except msgspec.ValidationError:
-        return None
-    built: list[Event | None] = [None] * len(raw_events)
-    fast_ok = [False] * len(raw_events)
-    for i, s in zip(hot_at, hot, strict=True):
+        hot_at, hot_raw = [], []
+        for i, raw in enumerate(raw_events):
+            if (
+                raw.__class__ is dict
+                and (t := raw.get("type")).__class__ is str
+                and t in _HOT_TYPES
+            ):
+                hot_at.append(i)
+                hot_raw.append(raw)
         try:
-            ev = _build(s, i, dates)
-        except _RefusedError:
-            continue
-        if ev is not None:
-            built[i] = ev
-            fast_ok[i] = True
-    events: list[Event] = []
-    for i, raw in enumerate(raw_events):
-        if fast_ok[i]:
-            events.append(built[i])  # type: ignore[arg-type]
-            continue
-        ev = _event(c, i, raw)
-        if c.problems:
+            hot = msgspec.convert(hot_raw, _HOT_LIST)
+        except msgspec.ValidationError:
             return None
-        if ev is not None:
-            events.append(ev)
+    events: list[Event] | None = None
+    if len(hot) == len(raw_events):
+        # Every event of a common type (the usual document): built in one pass and taken as
+        # built when each of them is (an event is never falsy; None is the only falsy entry).
+        try:
+            every = [_build(s, i, dates) for i, s in enumerate(hot)]
+        except _RefusedError:
+            every = [None]
+        if all(every):
+            events = every  # type: ignore[assignment]
+    if events is None:
+        # Some events left to the reference reader: each read by the reader that takes it.
+        built: list[Event | None] = [None] * len(raw_events)
+        fast_ok = [False] * len(raw_events)
+        for i, s in zip(hot_at, hot, strict=True):
+            try:
+                ev = _build(s, i, dates)
+            except _RefusedError:
+                continue
+            if ev is not None:
+                built[i] = ev
+                fast_ok[i] = True
+        events = []
+        for i, raw in enumerate(raw_events):
+            if fast_ok[i]:
+                events.append(built[i])  # type: ignore[arg-type]
+                continue
+            ev = _event(c, i, raw)
+            if c.problems:
+                return None
+            if ev is not None:
+                events.append(ev)
     if c.problems or patient is None or start is None:
         return None
     if not _consistent(events, baseline, start):

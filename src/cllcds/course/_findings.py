@@ -216,6 +216,11 @@ def _active(a: Antiviral, day: dt.date) -> bool:
     return a.begins <= day and (a.stop is None or a.stop >= day)
 
 
+CMV_ONE_TEST_A_DAY = True
+"""Take the CMV tests in replay order (by date) when no two share a day: the order the sort in
+:func:`cmv_findings` gives (``False``: sort them always, as the tests compare)."""
+
+
 def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     """CMV status, the action to take, the next test, and the alemtuzumab hold during therapy."""
     as_of = run.as_of
@@ -225,10 +230,13 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     actions: list[Action] = []
     # By date and time; same-day results times cannot order put the detectable one last: the
     # worse result decides, as for two same-day labs (docs/rules.md, same-day events).
-    tests = sorted(
-        run.cmv_tests,
-        key=lambda t: (t.date, t.time if t.time is not None else dt.time.min, t.detected),
-    )
+    tests = run.cmv_tests
+    if not CMV_ONE_TEST_A_DAY or len({t.date for t in tests}) != len(tests):
+        tests = sorted(
+            tests,
+            key=lambda t: (t.date, t.time if t.time is not None else dt.time.min, t.detected),
+        )
+    # else: the tests are in replay order, by date, one a day: sorted already.
     last = tests[-1] if tests else None
     # The current positive episode: detectable results since the last negative one.
     episode: list[CmvPcr | CmvAntigenemia] = []
@@ -238,7 +246,7 @@ def cmv_findings(run: _Run) -> tuple[CmvInfo, list[Action]]:
     cmv_drugs = [a for a in run.antivirals if any(n in a.drug.lower() for n in CMV_ANTIVIRALS)]
     treating = [a for a in cmv_drugs if _treating(run, a, first_positive) and _active(a, as_of)]
     # Was a treated episode cleared? A negative test after the treatment started.
-    cleared_after_treatment = any(
+    cleared_after_treatment = bool(cmv_drugs) and any(
         not t.detected and any(a.begins <= t.date for a in cmv_drugs if _treating(run, a, t.date))
         for t in tests
     )
@@ -483,7 +491,7 @@ def prophylaxis_for(
     rules = supportive.supportive_rules(rs)
     cd4_after = [
         r
-        for r in run.lab_history
+        for r in (run.lab_history if LabCode.CD4 in run.labs else ())  # labs: every code seen
         if r.code is LabCode.CD4
         and r.date is not None
         and last_dose is not None
@@ -751,8 +759,21 @@ def ctcae_grade(r: LabResult) -> int | None:
     return _ctcae_grader(r.code)(r)
 
 
+_CTCAE_GRADERS: dict[LabCode, Callable[[LabResult], int | None]] = {}
+""":func:`_make_ctcae_grader` of each lab, made on first use (the shipped table and LLN)."""
+
+
 def _ctcae_grader(code: LabCode) -> Callable[[LabResult], int | None]:
-    """:func:`ctcae_grade` for the results of one lab (its table row and LLN looked up once)."""
+    """:func:`ctcae_grade` for the results of one lab (its table row and LLN looked up once
+    per process: both come from the shipped tables, read once)."""
+    grader = _CTCAE_GRADERS.get(code)
+    if grader is None:
+        grader = _CTCAE_GRADERS[code] = _make_ctcae_grader(code)
+    return grader
+
+
+def _make_ctcae_grader(code: LabCode) -> Callable[[LabResult], int | None]:
+    """:func:`ctcae_grade` for the results of one lab."""
     rows = grading_table(ToxicityScale.CTCAE_5).labs.get(code)
     lln_result = lln_defaults().get(code)
     lln = lln_result.value if lln_result is not None else 0.0
@@ -865,14 +886,24 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
             if GRADE_EACH_VALUE_ONCE:
                 # The worst grade by value alone (CTCAE grades the value, nothing else); the
                 # full result only for the latest value.
+                # The first value of the highest (grade, date), as max() over the graded
+                # values gives; the latest value when none is graded.
                 grade_of = _ctcae_grader(code)
-                ranked: list[tuple[LabResult, int | None]] = [
-                    (r, g) for r in course_values if (g := grade_of(r)) is not None
-                ]
-                worst_r, worst_grade = max(
-                    ranked or [(chosen, None if res.grade is None else int(res.grade))],
-                    key=lambda rg: (-1 if rg[1] is None else rg[1], rg[0].date or run.as_of),
-                )
+                worst_r, worst_grade = chosen, None if res.grade is None else int(res.grade)
+                top: tuple[int, dt.date] | None = None
+                # The grade depends on the value (as reported and canonical) alone: each
+                # distinct value is graded once.
+                grade_by_value: dict[tuple[object, ...], int | None] = {}
+                for r in course_values:
+                    value_key = (r.value, r.reported_value, r.reported_unit)
+                    if value_key in grade_by_value:
+                        g = grade_by_value[value_key]
+                    else:
+                        g = grade_by_value[value_key] = grade_of(r)
+                    if g is not None:
+                        rank = (g, r.date or as_of)
+                        if top is None or rank > top:
+                            top, worst_r, worst_grade = rank, r, g
             else:
                 results = [(r, graded(r)) for r in course_values]
                 gradable = [(r, g) for r, g in results if g.grade is not None]
@@ -887,10 +918,10 @@ def grades_for(run: _Run) -> dict[LabCode, GradeInfo]:
         out[code] = GradeInfo(
             lab=code,
             grade=None if res.grade is None else int(res.grade),
-            scale=scale.value,
+            scale=scale._value_,
             date=chosen.date or run.as_of,
             value=chosen.value,
-            unit=code.canonical_unit.value,
+            unit=code.canonical_unit._value_,
             decision=decision,
             worst=worst_grade,
             worst_date=worst_r.date or run.as_of,

@@ -25,7 +25,7 @@ import datetime as dt
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from cllcds import knowledge
@@ -81,6 +81,7 @@ from cllcds.domain import (
     weekly_window as _weekly_window,
 )
 from cllcds.domain._course import _EVENT_TYPE
+from cllcds.domain._decision import make_decision
 from cllcds.knowledge import Action as LadderAction
 from cllcds.rules import cytopenia, grading, supportive
 
@@ -424,6 +425,20 @@ _DecisionArgs = tuple[
 citation, inputs used, inputs missing)."""
 
 
+_ANC, _PLT, _ALC = LabCode.ANC, LabCode.PLT, LabCode.ALC
+_CYTOPENIA_HOLD = HoldKind.CYTOPENIA
+"""Members the replay compares at every lab result or dose (a module name is read faster than
+an enum class's member)."""
+
+
+READ_AHEAD_WHEN_NEEDED = True
+"""Read the resolutions, ANC values and dose days of the whole course at the first fever or
+event hold (:meth:`_Run.read_ahead`; ``False``: before the replay, as the tests compare)."""
+
+WEEK_OF_NEWEST = True
+"""Sum the week of a dose just recorded from the index alone (:meth:`_Run.week_total_to_newest`;
+``False``: :meth:`_Run.week_total`, as the tests compare)."""
+
 DECIDE_FIRST = True
 """Decide the cytopenia rules with their predicates and write a decision (its rationale) only
 for the one the state shows (``False``: write every decision as it is taken, as the tests
@@ -431,15 +446,32 @@ compare)."""
 
 
 class _Deferred:
-    """A rule's decision not written yet: its rule name and the call that writes it. The
-    replay decides with the rule's predicate; the decision (with its rationale) is written only
-    if it is the latest of its rule, the one the state shows."""
+    """A rule's decision not written yet: its rule name and the call that writes it (the rule's
+    function and the ladder, counts and baseline it is called with). The replay decides with the
+    rule's predicate; the decision (with its rationale) is written only if it is the latest of
+    its rule, the one the state shows."""
 
-    __slots__ = ("make", "rule")
+    __slots__ = ("baseline", "counts", "fn", "ladder", "rule")
 
-    def __init__(self, rule: str, make: Callable[[], Decision[Any]]) -> None:
+    def __init__(
+        self,
+        rule: str,
+        fn: Callable[
+            [knowledge.DoseModificationRules, cytopenia.Counts, cytopenia.Counts],
+            Decision[Any],
+        ],
+        ladder: knowledge.DoseModificationRules,
+        counts: cytopenia.Counts,
+        baseline: cytopenia.Counts,
+    ) -> None:
         self.rule = rule
-        self.make = make
+        self.fn = fn
+        self.ladder = ladder
+        self.counts = counts
+        self.baseline = baseline
+
+    def make(self) -> Decision[Any]:
+        return self.fn(self.ladder, self.counts, self.baseline)
 
 
 @dataclass
@@ -456,6 +488,11 @@ class _Run:
     doses: list[tuple[dt.date, float, AdministrationRoute]] = field(default_factory=list)
     dose_dates: list[dt.date] = field(default_factory=list)
     """The dates of ``doses`` (in date order, as replayed): the index of the weekly window."""
+    dose_mgs: list[float] = field(default_factory=list)
+    """The amounts of ``doses``, in the same order."""
+    newest_week: tuple[dt.date | None, dt.date, dt.date, int] | None = None
+    """(anchor, first day, last day for which it holds, position in ``dose_dates`` of its first
+    dose) of the week of the newest dose."""
     schedule: tuple[_Slot, ...] | None = None
     """The regimen's published cycle schedule (``None``: three times a week)."""
     step_index: int = 0
@@ -502,14 +539,25 @@ class _Run:
     progressions: list[tuple[dt.date, str]] = field(default_factory=list)
     dose_days: dict[dt.date, bool] = field(default_factory=dict)
     """Days with an alemtuzumab dose recorded (any order within the day)."""
+    events: list[Event] = field(default_factory=list)
+    """The events in replay order (:func:`_sorted_events`)."""
+    read_ahead_done: bool = False
+    """Whether :meth:`read_ahead` has read ``resolutions``, ``all_anc`` and ``dose_days``."""
     episode_open: bool = False
     """A cytopenia occurrence has begun and no dose has been resumed since."""
     trigger_test: Callable[[cytopenia.Counts], bool] = field(init=False)
     """``cytopenia.triggered(ladder, counts, baseline).outcome`` (decides without writing)."""
-    resume_test: Callable[[cytopenia.Counts], bool] = field(init=False)
-    """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing)."""
+    resume_test: Callable[[cytopenia.Counts], bool] | None = None
+    """``cytopenia.may_resume(ladder, counts, baseline).outcome`` (decides without writing);
+    made at the first cytopenia hold (:meth:`may_resume_now`)."""
+    baseline_low: dict[LabCode, bool | None] = field(init=False)
+    """``cytopenia.baseline_low(ladder, baseline)``, read once."""
     decisions: list[Decision[Any] | _DecisionArgs | _Deferred] = field(default_factory=list)
     """Every decision in the order taken: a Decision, or the arguments of one (see decide)."""
+    trigger_rule: str = field(init=False)
+    """The rule name of :func:`cytopenia.triggered` under this course's label rules."""
+    resume_rule: str = field(init=False)
+    """The rule name of :func:`cytopenia.may_resume` under this course's label rules."""
 
     # ---------------------------------------------------------------------------------------
     def alert(
@@ -542,14 +590,28 @@ class _Run:
         self.decisions.append((rule, outcome, status, rationale, cite, used or {}, tuple(missing)))
 
     @property
-    def trigger_rule(self) -> str:
-        """The rule name of :func:`cytopenia.triggered` under this course's label rules."""
-        return f"cytopenia.trigger.{self.ladder.rule_set.value}"
+    def treatment_weeks(self) -> bool:
+        """Whether the weekly ceiling counts treatment weeks (not a rolling 7-day window)."""
+        return self.week_anchor is not None and self.settings.weekly_ceiling != "rolling-7-days"
 
-    @property
-    def resume_rule(self) -> str:
-        """The rule name of :func:`cytopenia.may_resume` under this course's label rules."""
-        return f"cytopenia.resume.{self.ladder.rule_set.value}"
+    def prepare_cytopenia_rules(self) -> None:
+        """Look up once what the cytopenia check asks at every day with counts: the rule
+        predicates and the rule names under this course's label rules."""
+        low = self.baseline_low = cytopenia.baseline_low(self.ladder, self.baseline)
+        self.trigger_test = cytopenia.trigger_test(self.ladder, self.baseline, low)
+        rule_set = self.ladder.rule_set.value
+        self.trigger_rule = f"cytopenia.trigger.{rule_set}"
+        self.resume_rule = f"cytopenia.resume.{rule_set}"
+
+    def may_resume_now(self, counts: cytopenia.Counts) -> bool:
+        """``resume_test(counts)``, the test made on first use (a course without a cytopenia
+        hold never asks it)."""
+        test = self.resume_test
+        if test is None:
+            test = self.resume_test = cytopenia.resume_test(
+                self.ladder, self.baseline, self.baseline_low
+            )
+        return test(counts)
 
     @property
     def started(self) -> bool:
@@ -603,8 +665,37 @@ class _Run:
                 keep.append((until, key))
         self.pending_release = keep
 
+    def read_ahead(self) -> None:
+        """Read what the replay needs from events ahead of the one replayed: the resolutions
+        (an event's hold ends on its recorded resolution), every ANC with its date and the days
+        with an alemtuzumab dose (a fever looks at both sides of its day). Read once, on first
+        need (a course without a fever or an event hold never needs it)."""
+        if self.read_ahead_done:
+            return
+        self.read_ahead_done = True
+        resolutions, all_anc, dose_days = self.resolutions, self.all_anc, self.dose_days
+        events: list[Any] = self.events  # each event's class is checked through _PRE_PASS
+        for ev in events:
+            kind = _PRE_PASS.get(ev.__class__)
+            if kind is None:
+                kind = _PRE_PASS[ev.__class__] = _pre_pass_kind(ev.__class__)
+            if kind is _RESOLVED:
+                prev = resolutions.get(ev.event_id)
+                resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
+            elif kind is _LAB:
+                if ev.result.code is LabCode.ANC:
+                    all_anc.append((ev.date, ev.result.value))
+            elif kind is _DOSE and ev.is_alemtuzumab:
+                dose_days[ev.date] = True
+        baseline = self.course.baseline
+        if baseline is not None:
+            b = baseline.lab(LabCode.ANC)
+            if b is not None:
+                all_anc.append((baseline.date, b.value))
+
     def resolved_on(self, ev: Event, own: dt.date | None = None) -> dt.date | None:
         """When ``ev`` resolved: its own ``resolved`` date or a ``resolved`` event naming it."""
+        self.read_ahead()
         dates = [d for d in (own, self.resolutions.get(ev.id or "")) if d is not None]
         return min(dates) if dates else None
 
@@ -748,7 +839,8 @@ class _Run:
             self.week_anchor = day  # treatment weeks count from day 1, realigned at a restart
         self.doses.append((day, mg, ev.route))
         self.dose_dates.append(day)
-        week_mg = self.week_total(day)
+        self.dose_mgs.append(mg)
+        week_mg = self.week_total_to_newest(day) if WEEK_OF_NEWEST else self.week_total(day)
         if week_mg > ALEMTUZUMAB_MAX_WEEKLY_MG:
             week_text = self.week_text(day)  # only where it is said
             self.alert(
@@ -776,7 +868,7 @@ class _Run:
             self.step_index = at_or_below[-1] if at_or_below else 0
         self.last_dose_tolerated = True
         self.resume_dose_mg = None
-        if HoldKind.CYTOPENIA not in self.holds:
+        if _CYTOPENIA_HOLD not in self.holds:
             self.episode_open = False  # a resumed dose ends the occurrence
 
     def week_bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -794,6 +886,24 @@ class _Run:
         return sum(
             mg for d, mg, _ in self.doses[first:] if lo <= d <= hi and not (before and d == day)
         )
+
+    def week_total_to_newest(self, day: dt.date) -> float:
+        """:meth:`week_total` of ``day``, the date of the newest dose: every dose is on or
+        before it (the replay goes in date order), so the week's doses are the doses from the
+        first day of the week on (the same doses, summed in the same order)."""
+        week = self.newest_week
+        if week is None or week[0] != self.week_anchor or day > week[2]:
+            # A treatment week holds for each of its days (a rolling window only for its day).
+            # Its first dose keeps its position while it holds: the doses added meanwhile are
+            # on or after ``day``, so after the first day.
+            lo, hi = week_bounds(self.week_anchor, day, self.settings.weekly_ceiling)
+            week = self.newest_week = (
+                self.week_anchor,
+                lo,
+                hi if self.treatment_weeks else day,
+                bisect_left(self.dose_dates, lo),
+            )
+        return sum(self.dose_mgs[week[3] :])
 
     def week_text(self, day: dt.date) -> str:
         lo, hi = self.week_bounds(day)
@@ -915,8 +1025,9 @@ class _Run:
 
     def on_lab(self, ev: LabEvent) -> None:
         r = ev.result
-        prev = self.labs.get(r.code)
-        prev_day = self.lab_day.get(r.code)
+        code = r.code
+        prev = self.labs.get(code)
+        prev_day = self.lab_day.get(code) if prev is not None else None
         if (
             prev is not None
             and prev_day is not None
@@ -948,8 +1059,8 @@ class _Run:
                 missing=("time",),
             )
         elif prev is None or prev.date is None or (r.date is not None and r.date >= prev.date):
-            self.labs[r.code] = r
-            self.lab_day[r.code] = (ev.date, ev.time)
+            self.labs[code] = r
+            self.lab_day[code] = (ev.date, ev.time)
         self.lab_history.append(r)
         if self.count_waits:
             waiting = []
@@ -959,43 +1070,47 @@ class _Run:
                 else:
                     waiting.append((key, since, needs))
             self.count_waits = waiting
-        if r.code in (LabCode.ANC, LabCode.PLT):
+        if code is _ANC or code is _PLT:
             if self.counts_pending is None:
                 self.counts_untimed = False
             self.counts_pending = ev.date  # judged once all of the day's labs are in
-            self.counts_slot = _slot(ev)
+            self.counts_slot = _UNTIMED_FIRST if ev.time is None else (1, ev.time)  # _slot(ev)
             self.counts_time = ev.time
             self.counts_untimed = self.counts_untimed or ev.time is None
-        if r.code is LabCode.ALC:
-            self.decide(
-                "lymphopenia.no-modification",
-                "no dose change",
-                "Lymphopenia is the intended effect: the label modifies no dose for it.",
-                LYMPHOPENIA_CITATION,
-                used={"ALC": r.value},
+        elif code is _ALC:
+            # self.decide(...) of these arguments, written as the tuple it keeps (a lymphocyte
+            # count at every draw: only the latest is in the state).
+            self.decisions.append(
+                (
+                    "lymphopenia.no-modification",
+                    "no dose change",
+                    DecisionStatus.DECIDED,
+                    "Lymphopenia is the intended effect: the label modifies no dose for it.",
+                    LYMPHOPENIA_CITATION,
+                    {"ALC": r.value},
+                    (),
+                )
             )
 
     def current_counts(self, day: dt.date) -> cytopenia.Counts:
-        def latest(code: LabCode) -> float | None:
-            r = self.labs.get(code)
-            return r.value if r is not None else None
-
-        return cytopenia.Counts(latest(LabCode.ANC), latest(LabCode.PLT))
+        anc, plt = self.labs.get(_ANC), self.labs.get(_PLT)
+        return cytopenia.Counts(
+            anc.value if anc is not None else None, plt.value if plt is not None else None
+        )
 
     def cytopenia_check(self, day: dt.date) -> None:
-        if self.discontinued is not None or not self.started:
+        if self.discontinued is not None or not self.doses:
             return
         counts = self.current_counts(day)
-        if HoldKind.CYTOPENIA in self.holds:
+        if _CYTOPENIA_HOLD in self.holds:
             if DECIDE_FIRST:
                 # The rule decides now; its decision is written only if the state shows it.
                 self.decisions.append(
                     _Deferred(
-                        self.resume_rule,
-                        partial(cytopenia.may_resume, self.ladder, counts, self.baseline),
+                        self.resume_rule, cytopenia.may_resume, self.ladder, counts, self.baseline
                     )
                 )
-                recovered = self.resume_test(counts)
+                recovered = self.may_resume_now(counts)
             else:
                 dec = cytopenia.may_resume(self.ladder, counts, self.baseline)
                 self.decisions.append(dec)
@@ -1026,8 +1141,7 @@ class _Run:
             # Decided: no trigger. The decision is written only if the state shows it.
             self.decisions.append(
                 _Deferred(
-                    self.trigger_rule,
-                    partial(cytopenia.triggered, self.ladder, counts, self.baseline),
+                    self.trigger_rule, cytopenia.triggered, self.ladder, counts, self.baseline
                 )
             )
             return
@@ -1408,6 +1522,7 @@ class _Run:
         )
 
     def on_fever(self, ev: Fever) -> None:
+        self.read_ahead()
         self.fevers.append(ev)
         self.decisions.append(grading.grade_fever(ev.temperature_c).decision)
         anc = self.anc_near(ev.date)
@@ -1555,22 +1670,46 @@ def weekly_window(
     return _weekly_window(dose_dates, day, settings.weekly_ceiling)
 
 
-def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
+def _sorted_events(course: Course, as_of: dt.date, *, none_after: bool = False) -> list[Event]:
     """The events in force up to ``as_of``, in replay order: by date; within a day untimed
     results first, then timed events by time, then untimed doses and reactions; then by type
     (results, what was done, reactions to it); ties by content. Never by list position, so the
-    order of entry cannot change the answer."""
+    order of entry cannot change the answer. ``none_after``: no event is dated after ``as_of``
+    (it is the date of the latest event), so none is left out."""
     # One key per event: (date, slot, type order); each type has its own order, so equal keys
     # are the same day, slot and type. A lab result's key goes on with its code and value, the
     # start of its content key: results of one draw are then in content order unless two share
     # code and value (a tie, put in order below). The position in the list after the key keeps
     # the sort stable (as a sort by the key alone is) and never lets it compare two events.
-    order_key: Callable[[Event], tuple[object, ...]] = (
-        _order_key if LAB_KEY_IN_ORDER else _plain_key
-    )
-    keyed = sorted(
-        (order_key(e), i, e) for i, e in enumerate(course.effective_events()) if e.date <= as_of
-    )
+    keyed: list[tuple[tuple[object, ...], int, Event]]
+    if LAB_KEY_IN_ORDER:
+        effective = course.effective_events()
+        events = list(effective) if none_after else [e for e in effective if e.date <= as_of]
+        if INTEGER_KEYS:
+            untimed = _sorted_untimed(events)
+            if untimed is not None:
+                return untimed
+        keyed = []
+        append = keyed.append
+        for i, e in enumerate(events):
+            cls = e.__class__
+            t = e.time
+            if t is None:
+                slot = _UNTIMED_LAST if cls in _AFTER_TIMED_CLASSES else _UNTIMED_FIRST
+            else:
+                slot = (1, t)
+            if cls is LabEvent:
+                r = e.result  # type: ignore[attr-defined]
+                append(((e.date, slot, _LAB_ORDER, r.code._value_, r.value), i, e))
+            else:
+                append(((e.date, slot, _CLASS_ORDER[cls], "", 0.0), i, e))
+        keyed.sort()
+    else:
+        keyed = sorted(
+            (_plain_key(e), i, e)
+            for i, e in enumerate(course.effective_events())
+            if e.date <= as_of
+        )
     # Ties (same day, slot and type) are put in content order, so list order never matters; the
     # content key is costly, so it is computed only for the tied runs.
     out: list[Event] = []
@@ -1592,6 +1731,85 @@ def _sorted_events(course: Course, as_of: dt.date) -> list[Event]:
     return out
 
 
+_CODE_RANK: dict[LabCode, int] = {
+    c: k for k, c in enumerate(sorted(LabCode, key=lambda c: c._value_))
+}
+"""Each lab code's place in the order of the codes' text (the order the sort key compares)."""
+_TYPE_ORDERS = 32
+assert len(_TYPE_ORDER) <= _TYPE_ORDERS
+_DAY_SPAN = 3 * _TYPE_ORDERS * len(_CODE_RANK)
+"""Integer keys per day: 3 slots (untimed first, timed, untimed last) × type orders × lab codes."""
+_UNTIMED_BASE: dict[type, int] = {
+    cls: (
+        (_UNTIMED_LAST[0] if cls in _AFTER_TIMED_CLASSES else _UNTIMED_FIRST[0]) * _TYPE_ORDERS
+        + order
+    )
+    * len(_CODE_RANK)
+    for cls, order in _CLASS_ORDER.items()
+}
+"""An untimed event's key within its day: its slot and type order (a lab's code is added)."""
+
+
+def _sorted_untimed(events: list[Event]) -> list[Event] | None:
+    """:func:`_sorted_events` for events without a clock time (``None`` when one has a time),
+    each key one integer: the day, slot, type order and lab code in one number (the order of
+    the key tuple). Without ties the positions are sorted by it; else by the key times the
+    number of events plus the position (the stable sort), and the ties (same key) are put in
+    order as :func:`_sorted_events` does: results of one lab and draw by value,
+    then equal values by content; events the replay ignores in list order; others by content."""
+    n = len(events)
+    if [e.time for e in events].count(None) != n:
+        return None
+    base, rank, day_span = _UNTIMED_BASE, _CODE_RANK, _DAY_SPAN
+    day_keys = [
+        e.date.toordinal() * day_span
+        + base[e.__class__]
+        + (rank[e.result.code] if e.__class__ is LabEvent else 0)
+        for e in events
+    ]
+    if len(set(day_keys)) == n:  # no ties (the common case): the positions by key
+        return [events[i] for i in sorted(range(n), key=day_keys.__getitem__)]
+    keys = sorted([k * n + i for i, k in enumerate(day_keys)])
+    prefixes = [k // n for k in keys]
+    out: list[Event] = []
+    j = 0
+    while j < n:
+        prefix = prefixes[j]
+        m = j + 1
+        while m < n and prefixes[m] == prefix:
+            m += 1
+        if m == j + 1:
+            out.append(events[keys[j] % n])
+        else:
+            tied = [events[k % n] for k in keys[j:m]]  # in list order
+            cls = tied[0].__class__
+            if cls is LabEvent:
+                tied.sort(key=_lab_value)  # stable: equal values stay in list order
+                a = 0
+                while a < len(tied):
+                    value = _lab_value(tied[a])
+                    b = a + 1
+                    while b < len(tied) and _lab_value(tied[b]) == value:
+                        b += 1
+                    out.extend(tied[a:b] if b == a + 1 else sorted(tied[a:b], key=_content))
+                    a = b
+            elif _inert(cls):
+                out.extend(tied)
+            else:
+                out.extend(sorted(tied, key=_content))
+        j = m
+    return out
+
+
+def _lab_value(e: Event) -> float:
+    return e.result.value  # type: ignore[attr-defined, no-any-return]
+
+
+INTEGER_KEYS = True
+"""Sort courses without clock times by one integer key per event (:func:`_sorted_untimed`;
+``False``: by the key tuples, as the tests compare)."""
+
+
 def _inert(cls: type) -> bool:
     """Whether the replay does nothing with an event of class ``cls`` (:func:`_ignore`)."""
     return _handler_of(cls) is _ignore
@@ -1599,13 +1817,6 @@ def _inert(cls: type) -> bool:
 
 def _plain_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int]:
     return (e.date, _slot(e), _CLASS_ORDER[e.__class__])
-
-
-def _order_key(e: Event) -> tuple[dt.date, tuple[int, dt.time], int, str, float]:
-    if isinstance(e, LabEvent) and e.__class__ is LabEvent:
-        r = e.result
-        return (e.date, _slot(e), _LAB_ORDER, r.code._value_, r.value)
-    return (e.date, _slot(e), _CLASS_ORDER[e.__class__], "", 0.0)
 
 
 LAB_KEY_IN_ORDER = True
@@ -1623,11 +1834,13 @@ def _worse(a: LabResult, b: LabResult) -> LabResult:
     return (max if higher_is_worse else min)((a, b), key=lambda r: r.value)
 
 
+_DATE_OF = attrgetter("date")
+
+
 def _as_of(course: Course) -> dt.date:
     if course.as_of is not None:
         return course.as_of
-    dates = [e.date for e in course.events]
-    return max([course.start_date, *dates])
+    return max(course.start_date, max(map(_DATE_OF, course.events), default=course.start_date))
 
 
 def _baseline_counts(course: Course) -> cytopenia.Counts:
@@ -1673,8 +1886,7 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
         maintenance_mg=profile.target_mg,
         schedule=cycle_schedule(regimen, course.start_date, settings),
     )
-    run.trigger_test = cytopenia.trigger_test(run.ladder, run.baseline)
-    run.resume_test = cytopenia.resume_test(run.ladder, run.baseline)
+    run.prepare_cytopenia_rules()
     if not profile.monotherapy:
         run.alert(
             Severity.INFO,
@@ -1684,34 +1896,49 @@ def replay(course: Course, settings: EngineSettings = DEFAULT_SETTINGS) -> Cours
             regimen.provenance[0],
             None,
         )
-    events = _sorted_events(course, as_of)
-    for ev in events:
-        if isinstance(ev, Resolved):
-            prev = run.resolutions.get(ev.event_id)
-            run.resolutions[ev.event_id] = ev.date if prev is None else min(prev, ev.date)
-        elif isinstance(ev, LabEvent) and ev.result.code is LabCode.ANC:
-            run.all_anc.append((ev.date, ev.result.value))
-        elif isinstance(ev, DoseGiven) and ev.is_alemtuzumab:
-            run.dose_days[ev.date] = True
-    if course.baseline is not None:
-        b = course.baseline.lab(LabCode.ANC)
-        if b is not None:
-            run.all_anc.append((course.baseline.date, b.value))
+    # Without a recorded as_of, it is the date of the latest event: none is after it.
+    events = run.events = _sorted_events(course, as_of, none_after=course.as_of is None)
+    if not READ_AHEAD_WHEN_NEEDED:
+        run.read_ahead()
+    handlers = _HANDLERS
     for ev in events:
         if run.pending_release:
             run.release_due(ev.date)
-        if run.counts_pending is not None and (
-            not isinstance(ev, LabEvent)
-            or ev.date != run.counts_pending
-            or _slot(ev) != run.counts_slot  # timed samples are judged one draw at a time
+        pending = run.counts_pending
+        if pending is not None and (
+            ev.date != pending
+            or not isinstance(ev, LabEvent)
+            # Timed samples are judged one draw at a time (_slot of a lab result).
+            or (_UNTIMED_FIRST if ev.time is None else (1, ev.time)) != run.counts_slot
         ):
-            run.cytopenia_check(run.counts_pending)
+            run.cytopenia_check(pending)
             run.counts_pending = None
-        _handler_of(ev.__class__)(run, ev)
+        handler = handlers.get(ev.__class__)
+        if handler is None:
+            handler = _handler_of(ev.__class__)
+        handler(run, ev)
     if run.counts_pending is not None:
         run.cytopenia_check(run.counts_pending)
     run.release_due(as_of)
     return _finish(run)
+
+
+_RESOLVED, _LAB, _DOSE, _OTHER = "resolved", "lab", "dose", "other"
+_PRE_PASS: dict[type, str] = {}
+"""What the replay's pre-pass reads of an event class (:func:`_pre_pass_kind`), found once per
+class."""
+
+
+def _pre_pass_kind(cls: type) -> str:
+    """What the pre-pass reads of an event of class ``cls``: resolutions, ANC values and the
+    days with an alemtuzumab dose."""
+    if issubclass(cls, Resolved):
+        return _RESOLVED
+    if issubclass(cls, LabEvent):
+        return _LAB
+    if issubclass(cls, DoseGiven):
+        return _DOSE
+    return _OTHER
 
 
 def _on_assessment(run: _Run, ev: AssessmentEvent) -> None:
@@ -1935,15 +2162,27 @@ def _latest_decisions(
 ) -> tuple[Decision[Any], ...]:
     """The state's decisions: the latest of each rule (a replay decides some rules at every lab
     or dose; the earlier outcomes are history, not the state)."""
-    latest: dict[str, Decision[Any] | _DecisionArgs | _Deferred] = {}
-    for d in decisions:
+    # From the newest back, the first of each rule; then in the order they were taken.
+    seen: set[str] = set()
+    latest: list[Decision[Any] | _DecisionArgs | _Deferred] = []
+    for d in reversed(decisions):
         rule = d[0] if isinstance(d, tuple) else d.rule
-        latest.pop(rule, None)
-        latest[rule] = d
+        if rule not in seen:
+            seen.add(rule)
+            latest.append(d)
+    latest.reverse()
+    make = make_decision if DECISIONS_DIRECT else Decision
     return tuple(
-        Decision(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
-        for d in latest.values()
+        [
+            make(*d) if isinstance(d, tuple) else d.make() if isinstance(d, _Deferred) else d
+            for d in latest
+        ]
     )
+
+
+DECISIONS_DIRECT = True
+"""Make the state's decisions kept as arguments with :func:`make_decision` (``False``: with
+:class:`Decision`, as the tests compare)."""
 
 
 def _finish(run: _Run) -> CourseState:
@@ -2095,7 +2334,7 @@ def _finish(run: _Run) -> CourseState:
         escalation_step_mg=step_mg,
         holds=holds,
         haematologic_toxicity_occurrences=run.occurrences,
-        cumulative_dose_mg=sum(mg for _, mg, _ in run.doses),
+        cumulative_dose_mg=sum(run.dose_mgs),  # the amounts of run.doses, in their order
         dose_last_7_days_mg=run.window_mg(as_of),
         grades=grades,
         prophylaxis=prophylaxis,
@@ -2105,7 +2344,7 @@ def _finish(run: _Run) -> CourseState:
         next_actions=tuple(sorted(actions, key=lambda a: (a.due, a.code))),
         decisions=_latest_decisions(run.decisions),
         context=patient_context(run.course),
-        doses=tuple((d, mg, r.value) for d, mg, r in run.doses),
+        doses=tuple([(d, mg, r._value_) for d, mg, r in run.doses]),
         discontinued=None if run.discontinued is None else run.discontinued[:2],
         renal=renal_for(run),
     )

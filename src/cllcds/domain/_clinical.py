@@ -943,13 +943,13 @@ def lab_fast(code: str, value: float, unit: str, date: dt.date | None) -> LabRes
     plausible finite ``float`` value; ``None`` for anything else (the caller then takes
     :meth:`LabResult.of`, which says what is wrong). Checked against it by the tests."""
     plan = _LAB_PLANS.get((code, unit))
-    if plan is None or value.__class__ is not float or not math.isfinite(value) or value < 0:
+    if plan is None or value.__class__ is not float or not _isfinite(value) or value < 0:
         return None
     lab, lab_unit, divide, factor, low, high, whole = plan
     canonical = value / factor if divide else value * factor
     if not low <= canonical <= high:
         return None
-    if lab is LabCode.PLT and 0 < canonical < PLT_MIN_NONZERO_10E9_PER_L:
+    if lab is _PLT and 0 < canonical < PLT_MIN_NONZERO_10E9_PER_L:
         return None
     if whole and value < FRACTIONAL_PER_UL_LIMIT and value != int(value):
         return None
@@ -965,6 +965,8 @@ def lab_fast(code: str, value: float, unit: str, date: dt.date | None) -> LabRes
 
 
 _new = object.__new__
+_isfinite = math.isfinite
+_PLT = LabCode.PLT
 _LAB_RESULT_FIELDS = ("code", "value", "date", "reported_value", "reported_unit")
 if tuple(f.name for f in dataclasses.fields(LabResult)) != _LAB_RESULT_FIELDS:
     raise TypeError("LabResult's fields changed: update lab_fast")  # pragma: no cover

@@ -517,4 +517,6 @@ class Course:
     def effective_events(self) -> tuple[Event, ...]:
         """The events in force: superseded events removed."""
         superseded = {e.supersedes for e in self.events if e.supersedes}
+        if not superseded:
+            return tuple(self.events)  # nothing superseded: every event is in force
         return tuple(e for e in self.events if e.id is None or e.id not in superseded)

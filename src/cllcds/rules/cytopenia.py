@@ -29,7 +29,7 @@ from cllcds.domain import (
     LabCode,
     LabelRuleSet,
 )
-from cllcds.knowledge import DoseModificationRules, Threshold, dose_modification_rules
+from cllcds.knowledge import DoseModificationRules, Op, Threshold, dose_modification_rules
 
 LABS = (LabCode.ANC, LabCode.PLT)
 """The counts the label's dose modification looks at."""
@@ -150,15 +150,50 @@ def _not_below(limit: float) -> Callable[[float], bool]:
     return test
 
 
+def _at_least(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return x >= limit
+
+    return test
+
+
+def _above(limit: float) -> Callable[[float], bool]:
+    def test(x: float) -> bool:
+        return x > limit
+
+    return test
+
+
+_COMPARISONS: tuple[tuple[Op, Callable[[float], Callable[[float], bool]]], ...] = (
+    (Op.LT, _below),
+    (Op.LE, _at_most),
+    (Op.GT, _above),
+    (Op.GE, _at_least),
+)
+
+
+def _comparison(threshold: Threshold) -> Callable[[float], bool]:
+    """``threshold.holds`` as one comparison of a count with the threshold's value (the
+    operator looked up once)."""
+    op = threshold.op
+    for known, make in _COMPARISONS:
+        if op is known:
+            return make(threshold.value)
+    return threshold.holds
+
+
 def _lab_tests(
     rules: DoseModificationRules,
     baseline: Counts,
     thresholds: tuple[Threshold, ...],
     from_low_baseline: Callable[[float], Callable[[float], bool]],
+    low: Mapping[LabCode, bool | None] | None,
 ) -> tuple[Callable[[float], bool], Callable[[float], bool]]:
     """The ANC and platelet tests of a rule: against the baseline for a lab whose baseline was
-    low, else the rule set's threshold for the lab."""
-    low = baseline_low(rules, baseline)
+    low, else the rule set's threshold for the lab (``low``: :func:`baseline_low`, when the
+    caller has it)."""
+    if low is None:
+        low = baseline_low(rules, baseline)
     tests: list[Callable[[float], bool]] = []
     for lab in LABS:
         base = baseline.get(lab)
@@ -166,22 +201,27 @@ def _lab_tests(
             assert base is not None
             tests.append(from_low_baseline(base))
         else:
-            tests.append(_first(thresholds, lab).holds)
+            tests.append(_comparison(_first(thresholds, lab)))
     anc_test, plt_test = tests
     return anc_test, plt_test
 
 
-def trigger_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+def trigger_test(
+    rules: DoseModificationRules,
+    baseline: Counts,
+    low: Mapping[LabCode, bool | None] | None = None,
+) -> Callable[[Counts], bool]:
     """The outcome of ``triggered(rules, current, baseline)`` as a predicate of ``current``,
     without writing the decision: whether either lab meets its trigger. The thresholds are
     looked up once; a replay asks this at every day with counts and writes the decision only
-    for the day the state shows."""
+    for the day the state shows. ``low``: ``baseline_low(rules, baseline)``, when the caller
+    has it."""
 
     def from_low_baseline(base: float) -> Callable[[float], bool]:
         limit = _fall_limit(rules, base)
         return _at_most(limit) if rules.baseline_low_fall_op.value == ">=" else _below(limit)
 
-    anc_test, plt_test = _lab_tests(rules, baseline, rules.trigger, from_low_baseline)
+    anc_test, plt_test = _lab_tests(rules, baseline, rules.trigger, from_low_baseline, low)
 
     def test(current: Counts) -> bool:
         anc, plt = current.anc, current.plt
@@ -242,11 +282,15 @@ def may_resume(rules: DoseModificationRules, current: Counts, baseline: Counts) 
     )
 
 
-def resume_test(rules: DoseModificationRules, baseline: Counts) -> Callable[[Counts], bool]:
+def resume_test(
+    rules: DoseModificationRules,
+    baseline: Counts,
+    low: Mapping[LabCode, bool | None] | None = None,
+) -> Callable[[Counts], bool]:
     """The outcome of ``may_resume(rules, current, baseline)`` as a predicate of ``current``,
     without writing the decision: both labs measured and recovered (thresholds looked up
-    once)."""
-    anc_test, plt_test = _lab_tests(rules, baseline, rules.resume, _not_below)
+    once; ``low`` as for :func:`trigger_test`)."""
+    anc_test, plt_test = _lab_tests(rules, baseline, rules.resume, _not_below, low)
 
     def test(current: Counts) -> bool:
         anc, plt = current.anc, current.plt

@@ -48,6 +48,7 @@ from cllcds.domain import (
     ToxicityTerm,
     from_canonical,
 )
+from cllcds.domain._decision import make_decision
 from cllcds.knowledge import (
     FootnoteKind,
     GradeBand,
@@ -145,7 +146,14 @@ class GradeResult:
 
 
 def _fmt(lab: LabCode, value: float) -> str:
-    return f"{value:.4g} {lab.canonical_unit.display}"
+    unit = _UNIT_TEXT.get(lab)
+    if unit is None:
+        unit = _UNIT_TEXT[lab] = lab.canonical_unit.display
+    return f"{value:.4g} {unit}"
+
+
+_UNIT_TEXT: dict[LabCode, str] = {}
+"""Each lab's canonical unit as printed (looked up once per lab)."""
 
 
 def _result(
@@ -160,14 +168,14 @@ def _result(
     missing: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
 ) -> GradeResult:
-    decision: Decision[Grade | NotEvaluable] = Decision(
-        rule=f"grade.{grading.scale.value}.{grading.lab.value}",
-        outcome=outcome,
-        status=status,
-        rationale=rationale,
-        citation=citation,
-        inputs_used=inputs,
-        inputs_missing=missing,
+    decision: Decision[Grade | NotEvaluable] = make_decision(
+        f"grade.{grading.scale._value_}.{grading.lab._value_}",
+        outcome,
+        status,
+        rationale,
+        citation,
+        inputs,
+        missing,
     )
     return GradeResult(
         term=grading.term,
@@ -190,7 +198,16 @@ def _band_for(bands: Iterable[GradeBand], x: float, lln: float | None) -> GradeB
 
 
 def _with_quote(citation: Citation, quote: str) -> Citation:
-    return dataclasses.replace(citation, quote=quote)
+    key = (citation, quote)
+    quoted = _QUOTED.get(key)
+    if quoted is None:
+        quoted = _QUOTED[key] = dataclasses.replace(citation, quote=quote)
+    return quoted
+
+
+_QUOTED: dict[tuple[Citation, str], Citation] = {}
+"""The citations of the table rows with the quote of a band (a citation is frozen: one per
+row and band is made, the bands and rows being those of the shipped tables)."""
 
 
 def grade(
@@ -250,17 +267,19 @@ def grade(
     ----------
     C1 (CTCAE v5.0 transcription), C2 (ANC cross-check), G4 (iwCLL 2008 Table 5).
     """
-    scale = ToxicityScale.parse(scale)
+    if not isinstance(scale, ToxicityScale):
+        scale = ToxicityScale.parse(scale)
+    code = lab.code
     for name, other in (("baseline", baseline), ("lln", lln)):
-        if other is not None and other.code is not lab.code:
-            raise InputError(name, other.code.value, f"give a {lab.code.value} value")
+        if other is not None and other.code is not code:
+            raise InputError(name, other.code.value, f"give a {code.value} value")
     table = grading_table(scale)
-    grading = table.labs.get(lab.code)
-    lln_result = lln if lln is not None else lln_defaults().get(lab.code)
+    grading = table.labs.get(code)
+    lln_result = lln if lln is not None else lln_defaults().get(code)
     lln_value = lln_result.value if lln_result is not None else 0.0
     inputs: dict[str, object] = {
-        lab.code.value: lab.value,
-        "unit": lab.unit.value,
+        code._value_: lab.value,
+        "unit": code.canonical_unit._value_,  # lab.unit
         "lln": lln_value,
     }
     if not lab.code.graded:
@@ -329,7 +348,7 @@ def _grade_ctcae(
             Grade.G0,
             status=DecisionStatus.DECIDED,
             rationale=(
-                f"CTCAE v5.0 {grading.name}: grade 0, {lab.code.value} {value} is not below "
+                f"CTCAE v5.0 {grading.name}: grade 0, {lab.code._value_} {value} is not below "
                 f"the LLN ({lln_text})."
             ),
             citation=grading.citation,
@@ -341,7 +360,7 @@ def _grade_ctcae(
         grading,
         band.grade,
         status=DecisionStatus.DECIDED,
-        rationale=f"CTCAE v5.0 {grading.name}: grade {int(band.grade)}, {lab.code.value} {value} "
+        rationale=f"CTCAE v5.0 {grading.name}: grade {int(band.grade)}, {lab.code._value_} {value} "
         f"({band.text.split(';')[0]}).",
         citation=_with_quote(grading.citation, band.text),
         inputs=inputs,

@@ -38,7 +38,7 @@ def test_migrations_are_idempotent(database_url: str) -> None:
     Store.open(database_url).close()
     s = Store.open(database_url)
     with s.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
     s.close()
 
 

@@ -158,7 +158,12 @@ _BUMP_VERSION = (
 )
 _INSERT_EVENT = insert(EventRow)
 _INSERT_AUDIT = insert(AuditRow)
-_AUDIT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+#: PostgreSQL: lock the chain, read its last hash, hash and insert the entry, in one round trip
+#: (migration 0006); the audit lock is then held for that statement and the commit only.
+_AUDIT_APPEND = text(
+    "SELECT cllcds_audit_append(:k, :content, :placeholder, :at, :actor, :action, :entity, "
+    ":entity_id, :course_id, CAST(:before AS json), CAST(:after AS json), :request_id)"
+).bindparams(bindparam("before", type_=JSON), bindparam("after", type_=JSON))
 _LAST_AUDIT_HASH = (
     select(AuditRow.hash).where(AuditRow.hash.is_not(None)).order_by(AuditRow.id.desc()).limit(1)
 )
@@ -282,7 +287,12 @@ def _chain_hash(row: AuditRow) -> str:
 
 def _chain_hash_of(values: Mapping[str, Any]) -> str:
     """:func:`_chain_hash` of an entry given as its column values (a Core insert's)."""
-    content = {
+    return _hash(_chain_content(values))
+
+
+def _chain_content(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What an audit entry's hash covers, from its column values."""
+    return {
         "at": _iso(values["at"]),
         "actor": values["actor"],
         "action": values["action"],
@@ -294,7 +304,6 @@ def _chain_hash_of(values: Mapping[str, Any]) -> str:
         "request_id": values["request_id"],
         "prev_hash": values["prev_hash"],
     }
-    return _hash(content)
 
 
 def _now() -> dt.datetime:
@@ -310,10 +319,13 @@ def _iso(value: dt.datetime) -> str:
     return _utc(value).isoformat().replace("+00:00", "Z")
 
 
+def _canonical(obj: Any) -> str:
+    """The JSON text a hash is taken of: sorted keys, no spaces, ASCII only."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
 def _hash(obj: Any) -> str:
-    return hashlib.sha256(
-        json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    ).hexdigest()
+    return hashlib.sha256(_canonical(obj).encode("utf-8")).hexdigest()
 
 
 def _page(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> Page:
@@ -514,10 +526,6 @@ class Store:
         # waits for the audit lock.
         s.flush()
         conn = s.connection()
-        if self.dialect == "postgresql":
-            # One chain: appends to it are serialised until this transaction ends.
-            conn.execute(_AUDIT_LOCK, {"k": AUDIT_CHAIN_LOCK})
-        prev = conn.execute(_LAST_AUDIT_HASH).scalar()
         values: dict[str, Any] = {
             "at": _now(),
             "actor": actor.username[:USERNAME_CHARS],
@@ -528,12 +536,28 @@ class Store:
             "before": before,
             "after": after,
             "request_id": actor.request_id[:REQUEST_ID_CHARS],
-            "prev_hash": prev,
+            "prev_hash": None,
         }
-        values["hash"] = _chain_hash_of(values)
-        # A Core insert (the entry is never read back here): the length check the flush would
-        # make is made on the values.
+        # The length check a flush would make, made on the values (no ORM row is written).
         _check_values(AuditRow.__table__, values)
+        if self.dialect == "postgresql":
+            # One chain: appends to it are serialised until this transaction ends. The entry's
+            # hash is taken in the database (migration 0006) over the text made here, with a
+            # one-off placeholder (a quoted random token, found exactly once) for the previous
+            # hash, so no Python runs while the lock is held.
+            placeholder = json.dumps(f"cllcds-prev-hash-{uuid.uuid4().hex}")
+            values["prev_hash"] = json.loads(placeholder)
+            content = _canonical(_chain_content(values))
+            if content.count(placeholder) != 1:  # pragma: no cover - a 128-bit random token
+                raise RuntimeError("the audit placeholder is not unique in the entry")
+            del values["prev_hash"]
+            conn.execute(
+                _AUDIT_APPEND,
+                {"k": AUDIT_CHAIN_LOCK, "content": content, "placeholder": placeholder, **values},
+            )
+            return
+        values["prev_hash"] = conn.execute(_LAST_AUDIT_HASH).scalar()
+        values["hash"] = _chain_hash_of(values)
         conn.execute(_INSERT_AUDIT, values)
 
     # ------------------------------------------------------------------------------ patients

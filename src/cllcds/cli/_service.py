@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from cllcds.services import Actor
 from cllcds.store import DATABASE_URL_ENV, Store, database_url
 
 from ._output import Format, emit_json, emit_table
+from ._workers import reuse_port_available, serve_workers
 
 #: The uvicorn app factory (named by string: the CLI does not import the API adapter).
 APP_FACTORY = "cllcds.api:app_from_env"
@@ -84,22 +85,22 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"cllcds serving http://{host}:{port} (database {store.dialect})", err=True)
         if demo:
             typer.echo(f"Open http://{host}:{port}/app/ and sign in as demo with its password.")
-        uvicorn.run(
-            APP_FACTORY,
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=proxy_headers,
+        options: dict[str, Any] = {
+            "proxy_headers": proxy_headers,
             # Behind a trusted proxy, X-Forwarded-Proto: https makes the cookies Secure and
             # X-Forwarded-For is the address sign-in throttling counts.
-            forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
-            server_header=False,
-            access_log=access_log,
-            timeout_keep_alive=5,
-            timeout_graceful_shutdown=10,
-            log_level="info",
-        )
+            "forwarded_allow_ips": forwarded_allow_ips if proxy_headers else "",
+            "server_header": False,
+            "access_log": access_log,
+            "timeout_keep_alive": 5,
+            "timeout_graceful_shutdown": 10,
+            "log_level": "info",
+        }
+        if workers > 1 and reuse_port_available():
+            # A listening socket per worker, so that connections are spread over the workers
+            # (uvicorn's workers share one, and one of them takes most connections).
+            raise typer.Exit(serve_workers(APP_FACTORY, host, port, workers, options))
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, **options)
 
     users = typer.Typer(help="Manage accounts.", no_args_is_help=True)
     app.add_typer(users, name="users")

@@ -1,17 +1,20 @@
 """A real uvicorn server in a thread of the test process, on a free loopback port.
 
-The API, web and store tests talk to the app over real HTTP through this one helper.
+The API, web and store tests talk to the app over real HTTP through this one helper;
+:func:`wait_healthy` waits for a ``cllcds serve`` started as a process.
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -49,3 +52,20 @@ def serving(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=20)
         sock.close()
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], base: str, why: Callable[[], str] = lambda: "the server exited"
+) -> None:
+    """Return once the ``cllcds serve`` process ``proc`` answers ``GET /health`` at ``base``
+    (at most 60 s); fail with ``why()`` if it exits first."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, why()
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)

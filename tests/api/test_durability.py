@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from cllcds.services import _clinical_store as cs
 from cllcds.services._repository import Actor, Role
 from cllcds.store import Store
+from live_server import wait_healthy
 
 from .conftest import PASSWORD, drop_pg_schema, free_socket, new_pg_schema
 
@@ -71,16 +72,7 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.1)
+        wait_healthy(self.proc, self.base, self.log.read_text)
 
     def kill(self) -> None:
         assert self.proc is not None

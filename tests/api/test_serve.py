@@ -6,11 +6,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from live_server import wait_healthy
 
 from .conftest import free_socket
 
@@ -39,16 +40,7 @@ def test_serve_demo(tmp_path: Path) -> None:
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_healthy(proc, base, log.read_text)
         text = log.read_text()
         found = re.search(r"demo user: demo \(clinician\) password: (\S+)", text)
         assert found, text

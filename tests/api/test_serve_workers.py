@@ -21,8 +21,7 @@ import psutil
 import pytest
 
 from cllcds.cli._workers import reuse_port_available
-
-from .conftest import free_socket
+from live_server import free_socket, wait_healthy
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,19 +44,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "CLLCDS_DATA_DIR": str(tmp_path)}
     env.pop("CLLCDS_DATABASE_URL", None)
     return env
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, "the server exited"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
 
 
 def _workers(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
@@ -98,7 +84,7 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         cmd, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_healthy(proc, port)
+        wait_healthy(proc, f"http://127.0.0.1:{port}")
         _two_workers_up(proc, port)
         yield proc, port
     finally:

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -29,7 +28,7 @@ from cllcds import services as cs
 from cllcds.api import Settings, create_app
 from cllcds.services import Actor, Role
 from cllcds.store import Store
-from live_server import serving
+from live_server import serving, wait_healthy
 from pgtools import drop_pg_schema, new_pg_schema
 
 from .conftest import EXAMPLE, PASSWORD, free_socket
@@ -244,16 +243,7 @@ def test_serve_with_two_workers_refuses_a_revoked_token_in_every_worker(tmp_path
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "the server exited"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_healthy(proc, base)
         r = httpx.post(f"{base}/auth/token", json={"username": "alice", "password": PASSWORD})
         token = r.json()["access_token"]
         # A new connection per request: the kernel spreads them over both workers.

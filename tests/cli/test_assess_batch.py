@@ -7,7 +7,6 @@ whatever the number of worker processes; a bad course never stops the batch.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from cllcds import services
 from cllcds.cli._batch import CHUNK_COURSES
 from cllcds.domain import InputError
+from repo_scripts import load_script
 
 CLLCDS = shutil.which("cllcds", path=str(Path(sys.executable).parent)) or "cllcds"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "courses"
@@ -269,13 +269,7 @@ def test_csv_is_refused_for_a_batch_too():
 
 
 def hostile_cases() -> list[dict[str, Any]]:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "hostile_courses.py"
-    spec = importlib.util.spec_from_file_location("hostile_courses", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [doc for _, doc, _ in module.CASES]
+    return [doc for _, doc, _ in load_script("scripts/hostile_courses.py").CASES]
 
 
 def library(doc: dict[str, Any]) -> dict[str, Any] | InputError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib.util
 import json
 import math
 import random
@@ -28,17 +27,12 @@ from cllcds.course._document import parse_course_reference
 from cllcds.course._fast import fast_course
 from cllcds.domain import DocumentError, InputError, LabCode, LabResult, LabUnit
 from cllcds.domain._clinical import lab_fast
+from repo_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "courses").glob("*.json"))
 
-_SPEC = importlib.util.spec_from_file_location(
-    "hostile_courses", ROOT / "scripts" / "hostile_courses.py"
-)
-assert _SPEC is not None
-assert _SPEC.loader is not None
-hostile = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(hostile)
+hostile = load_script("scripts/hostile_courses.py")
 
 
 def _outcome(read: Any, doc: Any) -> tuple[str, Any]:

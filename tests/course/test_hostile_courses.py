@@ -6,21 +6,15 @@ L1/L4, CTCAE C1, the review's CMV rules), or a document error naming the field.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cllcds.domain import InputError
 from cllcds.services import assess_course
+from repo_scripts import load_script
 
-_PATH = Path(__file__).resolve().parents[2] / "scripts" / "hostile_courses.py"
-_SPEC = importlib.util.spec_from_file_location("hostile_courses", _PATH)
-assert _SPEC is not None
-assert _SPEC.loader is not None
-hostile = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(hostile)
+hostile = load_script("scripts/hostile_courses.py")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import random
 from pathlib import Path
@@ -25,15 +24,10 @@ from cllcds.course import _findings, replay, state_document
 from cllcds.course import _replay as engine
 from cllcds.course._document import parse_course_reference
 from cllcds.domain import Course, DocumentError, Event
+from repo_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location(
-    "hostile_courses", ROOT / "scripts" / "hostile_courses.py"
-)
-assert _SPEC is not None
-assert _SPEC.loader is not None
-hostile = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(hostile)
+hostile = load_script("scripts/hostile_courses.py")
 
 
 def _courses() -> list[tuple[str, Course]]:

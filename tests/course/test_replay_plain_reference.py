@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import importlib.util
 import json
 import random
 from collections.abc import Iterator
@@ -42,21 +41,13 @@ from cllcds.domain._decision import make_decision
 from cllcds.rules import grading
 from cllcds.rules.grading import Grade
 from course_documents import courses
+from repo_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hostile = _load("hostile_courses", ROOT / "scripts" / "hostile_courses.py")
-bench_replay = _load("bench_replay", ROOT / "benchmarks" / "bench_replay.py")
+hostile = load_script("scripts/hostile_courses.py")
+bench_replay = load_script("benchmarks/bench_replay.py")
 
 PLAIN: list[tuple[object, str, bool]] = [
     (engine, "LAB_KEY_IN_ORDER", False),  # every tie of the replay order by its content key

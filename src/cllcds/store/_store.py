@@ -545,12 +545,12 @@ class Store:
             # hash is taken in the database (migration 0006) over the text made here, with a
             # one-off placeholder (a quoted random token, found exactly once) for the previous
             # hash, so no Python runs while the lock is held.
-            placeholder = json.dumps(f"cllcds-prev-hash-{uuid.uuid4().hex}")
-            values["prev_hash"] = json.loads(placeholder)
-            content = _canonical(_chain_content(values))
+            token = f"cllcds-prev-hash-{uuid.uuid4().hex}"
+            placeholder = json.dumps(token)  # as it stands in the canonical text
+            content = _canonical(_chain_content({**values, "prev_hash": token}))
             if content.count(placeholder) != 1:  # pragma: no cover - a 128-bit random token
                 raise RuntimeError("the audit placeholder is not unique in the entry")
-            del values["prev_hash"]
+            del values["prev_hash"]  # the function reads it
             conn.execute(
                 _AUDIT_APPEND,
                 {"k": AUDIT_CHAIN_LOCK, "content": content, "placeholder": placeholder, **values},

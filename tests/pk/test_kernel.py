@@ -202,3 +202,67 @@ def test_without_numba_auto_uses_numpy_and_compiled_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'cllcds[pk]'" in out.stdout
+
+
+def _rows_for_percentiles(rng: np.random.Generator) -> list[np.ndarray]:
+    """Rows a population statistic meets: sizes around the kernel's direct-selection limit,
+    ties, sorted and reversed values, constants, non-finite entries, nothing finite, and a row
+    whose fixed-stride sample is all one value (so that its brackets miss and every value
+    becomes a candidate)."""
+    import cllcds.pk._kernel as kernel
+
+    rows: list[np.ndarray] = []
+    for n in (1, 2, 3, 7, 100, kernel._SMALL - 1, kernel._SMALL, kernel._SMALL + 1, 9_999, 40_000):
+        rows.append(rng.lognormal(size=n))
+        rows.append(np.sort(rng.normal(size=n)))
+        rows.append(np.sort(rng.normal(size=n))[::-1].copy())
+        rows.append(rng.integers(0, 4, n).astype(float))
+        rows.append(np.full(n, 3.25))
+        holes = rng.normal(size=n)
+        holes[rng.random(n) < 0.3] = np.nan
+        holes[: min(n, 2)] = (np.inf, -np.inf)[: min(n, 2)]
+        rows.append(holes)
+        rows.append(np.full(n, np.nan))
+    n = 8 * kernel._SAMPLE + 5  # stride 8: the sample takes every 8th value
+    stride_trap = rng.uniform(1.0, 2.0, n)
+    stride_trap[:: n // kernel._SAMPLE] = 0.0
+    rows.append(stride_trap)
+    return rows
+
+
+def test_compiled_population_statistics_equal_numpy_percentile_bit_for_bit():
+    """The output profile, the weekly troughs and the summary are population statistics (mean
+    and the 5th-95th percentiles of the finite values, numpy.percentile's "linear" method). The
+    compiled path computes the percentiles itself, in parallel over rows; each number must be
+    exactly NumPy's, whatever the row holds."""
+    from cllcds.pk._kernel import population_stats_rows as compiled_rows
+    from cllcds.pk._summaries import population_stats, population_stats_rows
+
+    for row in _rows_for_percentiles(np.random.default_rng(77)):
+        want = population_stats(row)
+        (got,) = compiled_rows(row[np.newaxis, :])
+        assert list(got) == list(want)
+        for key, value in want.items():
+            assert got[key] == value or (math.isnan(got[key]) and math.isnan(value)), (
+                row.size,
+                key,
+                got[key],
+                value,
+            )
+    block = np.random.default_rng(5).gamma(2.0, size=(9, 6_000))
+    assert compiled_rows(block) == population_stats_rows(block)
+
+
+def test_population_statistics_in_batches_of_any_size(monkeypatch):
+    """The Summariser computes its population statistics in batches bounded by memory; a batch
+    of one row gives the same profile, weekly troughs and summary as the default."""
+    import cllcds.pk._summaries as summaries
+
+    kwargs = {"n": 40, "seed": 12}
+    whole = simulate(label_iv_schedule(3), backend="compiled", **kwargs)
+    monkeypatch.setattr(summaries, "PENDING_VALUES", 1)
+    for backend in ("compiled", "numpy"):
+        batched = simulate(label_iv_schedule(3), backend=backend, **kwargs)
+        assert batched.profile == whole.profile
+        assert batched.weekly_troughs == whole.weekly_troughs
+        assert batched.summary == whole.summary

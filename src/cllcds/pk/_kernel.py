@@ -22,7 +22,11 @@ module is that translation:
   inside the kernel with the formulas of :mod:`cllcds.pk._summaries`; the per-event ones
   (output grid, pre-dose troughs by week, dosing-interval AUCs, residual error) are left to the
   unchanged :class:`~cllcds.pk._summaries.Summariser`, which receives the concentration, WBC
-  and running interval AUC of every patient at every segment start.
+  and running interval AUC of every patient at every segment start;
+* the same population statistics: :func:`population_stats_rows` computes the percentiles of
+  the Summariser's output rows, weekly troughs and per-patient summaries in parallel over the
+  rows, exactly as ``numpy.percentile`` does (the same order statistics, found by selection,
+  and NumPy's own interpolation), and their means with NumPy.
 
 The results equal the NumPy path's to round-off (tests/pk/test_kernel.py checks 1e-12). The
 segments are processed in chunks so that the per-event arrays stay within
@@ -92,7 +96,7 @@ from ._simulate import (
     _segments,
     power_table,
 )
-from ._summaries import _BISECT, Summariser
+from ._summaries import _BISECT, PERCENTILES, Summariser
 
 CHUNK_VALUES = 4_000_000
 """Largest number of (patient, segment) pairs whose event values are held at once (3 arrays
@@ -926,6 +930,197 @@ def _run_impl(
 
 _run: Any = numba.njit(cache=True, error_model="numpy", parallel=True)(_run_impl)
 
+# -- population percentiles (Summariser.rows_stats), in parallel over rows -----------------
+
+_QUANTILES = np.true_divide(np.asarray(PERCENTILES, dtype=np.float64), 100)
+"""The quantiles as ``numpy.percentile`` computes them from :data:`PERCENTILES`."""
+_SMALL = 4096
+"""Rows with at most this many values are selected from directly; longer rows first bracket
+each order statistic between two values of a sample."""
+_SAMPLE = 1024
+"""Values sampled (at a fixed stride) from a long row to bracket its order statistics."""
+
+
+def _select_impl(buf: FloatArray, m: int, k: int) -> float:
+    # The k-th smallest (0-based) of buf[:m], which is reordered so that buf[k] is that value
+    # and buf[k + 1 : m] are not smaller: quickselect with a median-of-3 pivot and a
+    # branch-free partition (what is below the pivot to the front); when nothing is below it,
+    # the values equal to it are split off the same way, so ties cannot stall it. A range that
+    # does not shrink fast enough is sorted instead.
+    lo = 0
+    hi = m - 1
+    rounds = 0
+    limit = 2 * int(math.log2(m + 1)) + 8
+    while hi > lo:
+        rounds += 1
+        if rounds > limit:
+            buf[lo : hi + 1].sort()
+            break
+        a = buf[lo]
+        b = buf[(lo + hi) >> 1]
+        c = buf[hi]
+        if a > b:
+            a, b = b, a
+        pivot = max(a, min(b, c))  # the median of the three
+        store = lo
+        for i in range(lo, hi + 1):
+            x = buf[i]
+            buf[i] = buf[store]
+            buf[store] = x
+            store += 1 if x < pivot else 0
+        if k < store:
+            hi = store - 1
+            continue
+        if store > lo:
+            lo = store
+            continue
+        for i in range(lo, hi + 1):  # nothing below the pivot: it is the smallest here
+            x = buf[i]
+            buf[i] = buf[store]
+            buf[store] = x
+            store += 1 if x <= pivot else 0
+        if k < store:
+            return float(pivot)
+        lo = store
+    return float(buf[k])
+
+
+_select = _jit(_select_impl)
+
+
+def _order_pair_impl(
+    vals: FloatArray,
+    k: int,
+    r: int,
+    pair: bool,
+    sample: FloatArray,
+    ns: int,
+    cand: FloatArray,
+) -> tuple[float, float]:
+    # The r-th smallest of vals[:k] and, if pair, the (r + 1)-th (0-based). A long row is
+    # scanned once for the values between two sample values that should bracket rank r; if
+    # they do not, every value is a candidate. Exact either way: the sample only saves time.
+    r2 = r + 1 if pair else r
+    below = 0
+    m = 0
+    if ns > 0:
+        p = r / (k - 1)
+        centre = int(p * (ns - 1))
+        d = int(4.0 * math.sqrt(ns * p * (1.0 - p))) + 4
+        lo = -math.inf if centre - d < 0 else _select(sample, ns, centre - d)
+        hi = math.inf if centre + d + 1 >= ns else _select(sample, ns, centre + d + 1)
+        for t in range(k):
+            x = vals[t]
+            below += 1 if x < lo else 0
+            cand[m] = x
+            m += 1 if (x >= lo and x <= hi) else 0
+    if not (below <= r and r2 < below + m):
+        below = 0
+        m = k
+        cand[:k] = vals[:k]
+    a = _select(cand, m, r - below)
+    if not pair:
+        return a, a
+    b = cand[r - below + 1]
+    for t in range(r - below + 2, m):
+        b = min(b, cand[t])
+    return a, b
+
+
+_order_pair = _jit(_order_pair_impl)
+
+
+def _row_quantiles_impl(
+    row: FloatArray,
+    q: FloatArray,
+    out: FloatArray,
+    vals: FloatArray,
+    cand: FloatArray,
+    sample: FloatArray,
+) -> int:
+    # numpy.percentile(row[isfinite(row)], 100 * q) ("linear") into out, bit for bit: the same
+    # order statistics and numpy's own interpolation (_lerp) with its indices and weights
+    # (_get_indexes, _get_gamma); returns the number of finite values.
+    k = 0
+    for t in range(row.size):
+        x = row[t]
+        vals[k] = x
+        k += 1 if math.isfinite(x) else 0
+    if k == 0:
+        for j in range(q.size):
+            out[j] = math.nan
+        return 0
+    ns = 0
+    if k > _SMALL:
+        ns = _SAMPLE
+        stride = k // ns
+        for t in range(ns):
+            sample[t] = vals[t * stride]
+    for j in range(q.size):
+        v = (k - 1) * q[j]
+        if v >= k - 1:  # numpy: both indices -1 (the largest value)
+            r = k - 1
+            gamma = v - (-1.0)
+            pair = False
+        else:
+            r = math.floor(v)
+            gamma = v - float(r)
+            pair = True
+        a, b = _order_pair(vals, k, r, pair, sample, ns, cand)
+        diff = b - a
+        res = a + diff * gamma
+        if gamma >= 0.5:
+            res = b - diff * (1 - gamma)
+        out[j] = res
+    return k
+
+
+_row_quantiles = _jit(_row_quantiles_impl)
+
+
+def _quantile_rows_impl(
+    rows: FloatArray, q: FloatArray, out: FloatArray, counts: IntArray, parts: int
+) -> None:
+    # _row_quantiles of every row, the rows dealt out in parts (scratch space once per part).
+    m, n = rows.shape
+    for part in numba.prange(parts):
+        vals = np.empty(n)
+        cand = np.empty(n)
+        sample = np.empty(_SAMPLE)
+        for i in range(part, m, parts):
+            counts[i] = _row_quantiles(rows[i], q, out[i], vals, cand, sample)
+
+
+_quantile_rows: Any = numba.njit(cache=True, error_model="numpy", parallel=True)(
+    _quantile_rows_impl
+)
+
+
+def population_stats_rows(rows: FloatArray) -> list[dict[str, float]]:
+    """:func:`cllcds.pk._summaries.population_stats_rows`, the percentiles compiled and in
+    parallel over the rows (the same numbers, bit for bit; the means by NumPy)."""
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    m = rows.shape[0]
+    qv = np.empty((m, _QUANTILES.size))
+    counts = np.zeros(m, dtype=np.int64)
+    if m and rows.shape[1]:
+        with _LAUNCH:
+            _quantile_rows(rows, _QUANTILES, qv, counts, min(m, 2 * numba.get_num_threads()))
+    out: list[dict[str, float]] = []
+    for i in range(m):
+        k = int(counts[i])
+        stats: dict[str, float] = {"n": float(k)}
+        if k == 0:
+            stats["mean"] = math.nan
+            stats.update({f"p{p:g}": math.nan for p in PERCENTILES})
+        else:
+            row = rows[i] if k == rows.shape[1] else rows[i][np.isfinite(rows[i])]
+            stats["mean"] = float(row.mean())
+            stats.update({f"p{p:g}": float(v) for p, v in zip(PERCENTILES, qv[i], strict=True)})
+        out.append(stats)
+    return out
+
+
 _KERNELS: tuple[Any, ...] = (
     _power,
     _rhs,
@@ -935,6 +1130,10 @@ _KERNELS: tuple[Any, ...] = (
     _lanes_rhs,
     _block,
     _run,
+    _select,
+    _order_pair,
+    _row_quantiles,
+    _quantile_rows,
 )
 _CONSTANT_SOURCES = ("_simulate.py", "_summaries.py", "_model.py", "_doses.py")
 """The modules whose constants the kernels freeze when they are compiled."""

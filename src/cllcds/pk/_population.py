@@ -24,7 +24,7 @@ from ._model import (
     individuals,
 )
 from ._simulate import IntegrationStats, integrate
-from ._summaries import Summariser, WeekTroughs, population_stats
+from ._summaries import Summariser, WeekTroughs, population_stats_rows
 
 DEFAULT_RTOL_SIM = 3e-3
 """Default local tolerance of :func:`simulate`: the 4th-order solution is propagated while the
@@ -296,6 +296,10 @@ def simulate(
             params.add_sd_mg_per_l,
             params.wbc_add_sd_1e9_per_l,
         )
+    rows_stats = population_stats_rows
+    if engine == "compiled":
+        from ._kernel import population_stats_rows as rows_stats  # noqa: PLC0415
+
     summ = Summariser(
         n=ind.n,
         dose_times=[d.time_h for d in doses.doses],
@@ -307,6 +311,7 @@ def simulate(
         keep_profiles=keep_profiles,
         keep_intervals=keep_interval_auc,
         residual=residual,
+        rows_stats=rows_stats,
     )
     # Output times are step ends of every patient: exact values, no interpolation of the
     # (possibly stiff) WBC inside a step.
@@ -338,7 +343,11 @@ def simulate(
         per[f"time_above_{level:g}"] = arr
     for level, arr in zip(targets_mg_per_l, summ.time_to, strict=True):
         per[f"time_to_{level:g}"] = arr
-    summary = {k: _stats(v, typical=ind.n == 1) for k, v in per.items()}
+    if ind.n == 1:
+        summary = {k: _typical_value(v) for k, v in per.items()}
+    else:
+        rows = np.array([np.asarray(v, dtype=np.float64) for v in per.values()])
+        summary = dict(zip(per, rows_stats(rows), strict=True))
     fractions = {
         "max_trough_ge_13.2": float(np.mean(summ.max_trough >= THRESHOLD_TROUGH_MG_PER_L)),
         "auc_tau_ge_484": float(np.mean(summ.auc_tau_max >= THRESHOLD_AUC_MG_H_PER_L)),
@@ -376,8 +385,6 @@ def simulate(
     )
 
 
-def _stats(values: FloatArray, *, typical: bool) -> dict[str, Any]:
-    if typical:
-        v = float(values[0])
-        return {"value": v if math.isfinite(v) else math.nan}
-    return population_stats(values)
+def _typical_value(values: FloatArray) -> dict[str, Any]:
+    v = float(values[0])
+    return {"value": v if math.isfinite(v) else math.nan}

@@ -26,7 +26,7 @@ and its integral over the step is ``h·(c0 + c1)/2 + h²·(c0' − c1')/12``. Fr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,6 +122,23 @@ def population_stats(values: FloatArray) -> dict[str, float]:
     return out
 
 
+def population_stats_rows(rows: FloatArray) -> list[dict[str, float]]:
+    """:func:`population_stats` of every row of a 2-D array (the NumPy reference).
+
+    The compiled kernel's :func:`cllcds.pk._kernel.population_stats_rows` gives the same
+    numbers, bit for bit, in parallel over the rows.
+    """
+    return [population_stats(row) for row in rows]
+
+
+RowsStats = Callable[[FloatArray], list[dict[str, float]]]
+"""Population statistics of every row of a 2-D array (:func:`population_stats_rows`)."""
+
+PENDING_VALUES = 2_000_000
+"""Values (patients × rows, 16 MB) a :class:`Summariser` holds before it computes their
+population statistics in one batch."""
+
+
 def _value(values: FloatArray) -> dict[str, float]:
     return {"value": float(values[0])}
 
@@ -171,6 +188,10 @@ class Summariser:
     residual: tuple[np.random.Generator, float, float, float] | None = None
     """(rng, proportional SD, additive SD mg/L, WBC additive SD) to add residual error at the
     output times."""
+    rows_stats: RowsStats = population_stats_rows
+    """How the population statistics of the output rows and weekly troughs are computed, in
+    batches of up to :data:`PENDING_VALUES` values; their dictionaries are filled in when a
+    batch is full and at :meth:`finish`."""
 
     cmax: FloatArray = field(init=False)
     tmax: FloatArray = field(init=False)
@@ -228,6 +249,31 @@ class Summariser:
         self._week_low = np.full(n, np.inf)
         self._week_high = np.full(n, -np.inf)
         self._seen_first = False
+        self._pending = np.empty((max(1, min(256, PENDING_VALUES // max(n, 1))), n))
+        self._pending_slots: list[dict[str, float]] = []
+
+    # -- population statistics, in batches ---------------------------------------------------
+    def _stats_later(self, values: FloatArray) -> dict[str, float]:
+        """The population statistics of ``values`` (copied), filled in by :meth:`flush_stats`."""
+        if self.n == 1:
+            return _value(values)
+        if len(self._pending_slots) == self._pending.shape[0]:
+            self.flush_stats()
+        self._pending[len(self._pending_slots)] = values
+        slot: dict[str, float] = {}
+        self._pending_slots.append(slot)
+        return slot
+
+    def flush_stats(self) -> None:
+        """Compute the statistics of every row held by :meth:`_stats_later`."""
+        k = len(self._pending_slots)
+        if k == 0:
+            return
+        for slot, stats in zip(
+            self._pending_slots, self.rows_stats(self._pending[:k]), strict=True
+        ):
+            slot.update(stats)
+        self._pending_slots = []
 
     # -- observer protocol -------------------------------------------------------------------
     def on_event(
@@ -310,10 +356,12 @@ class Summariser:
         self._interval_auc = np.zeros(self.n)
 
     def finish(self) -> None:
-        """Close the last week and, for a single-dose schedule, the only interval."""
+        """Close the last week and, for a single-dose schedule, the only interval; compute the
+        population statistics still pending."""
         if self._distinct.size == 1 and self._interval_start is not None:
             self._finish_interval(self._interval_start)
         self._close_week()
+        self.flush_stats()
 
     def _trough(self, t: float, c: FloatArray) -> None:
         week = math.floor((t - self._first_dose) / WEEK_H + 1e-9)
@@ -333,13 +381,12 @@ class Summariser:
     def _close_week(self) -> None:
         if self._week is None or self._week_doses == 0:
             return
-        stats = population_stats if self.n > 1 else _value
         self.weeks.append(
             WeekTroughs(
                 week=self._week + 1,
                 doses=self._week_doses,
-                lowest=stats(self._week_low),
-                highest=stats(self._week_high),
+                lowest=self._stats_later(self._week_low),
+                highest=self._stats_later(self._week_high),
             )
         )
         self._week_doses = 0
@@ -419,11 +466,4 @@ class Summariser:
         if self.keep_profiles:
             self.profiles_c.append(np.array(c, copy=True))
             self.profiles_w.append(np.array(w, copy=True))
-        if self.n > 1:
-            self.grid_stats.append(
-                {"concentration": population_stats(c), "wbc": population_stats(w)}
-            )
-        else:
-            self.grid_stats.append(
-                {"concentration": {"value": float(c[0])}, "wbc": {"value": float(w[0])}}
-            )
+        self.grid_stats.append({"concentration": self._stats_later(c), "wbc": self._stats_later(w)})

@@ -220,6 +220,8 @@ def _interior_extreme_impl(
 _interior_extreme = _jit(_interior_extreme_impl)
 
 
+_U_INV = np.uint64(_POW_INV)
+_U_MANT = np.uint64(_POW_MANT)
 _LANES = 32
 """Patients advanced side by side in one thread (one "lane" each): every step attempt is
 computed for all lanes in loops over the lanes (vectorised by the compiler); a lane whose
@@ -268,10 +270,14 @@ _R_ERR = 69
 _R_N_ALL = 70
 _R_N_ACC = 71
 _R_N_REJ = 72
-_ROWS = 73
+_R_INV_E = 73
+_R_GROWN = 74
+_ROWS = 75
 """Rows of the lanes' array in :func:`_block_impl`: 10 parameters, 16 stage values, 8 solver
-coefficients, 4 stage points, then one row per quantity; one array with rows at constant offsets,
-so that the compiler sees that the loops over the lanes do not overlap and vectorises them."""
+coefficients, 4 stage points, then one row per quantity (the last two: the inverse of the
+attempt's error and the step its controller proposes if the attempt is accepted); one array
+with rows at constant offsets, so that the compiler sees that the loops over the lanes do not
+overlap and vectorises them."""
 
 
 def _lanes_rhs_impl(
@@ -302,15 +308,17 @@ def _lanes_rhs_impl(
     for lane in range(_LANES):
         b = bits[lane]
         mant[lane] = (b & _MANT_BITS) | _HALF_BITS
-        bits[lane] = ((b >> 52) & 0x7FF) - 1022
+        bits[lane] = ((b >> 52) & 0x7FF) - 1022 + (_POW_EXP - _POW_EMIN)  # where 2**(a*e) is
     for lane in range(_LANES):  # the table look-ups (x**a = vm / Vmax)
+        # unsigned indices (numba checks signed ones for wrap-around), so that the compiler
+        # vectorises the look-ups too
         m = mf[lane]
-        j = int((m - 0.5) * (2 * _POW_CELLS))
-        u = m * wpow[_POW_INV + j] - 1.0
+        j = np.uint64((m - 0.5) * (2 * _POW_CELLS))
+        u = m * wpow[_U_INV + j] - 1.0
         s = float(wpow[_POW_TERMS - 1])
         for k in range(_POW_TERMS - 2, -1, -1):
             s = s * u + wpow[k]
-        ln[vm * _LANES + lane] = wpow[_POW_MANT + j] * wpow[_POW_EXP - _POW_EMIN + bits[lane]] * s
+        ln[vm * _LANES + lane] = wpow[_U_MANT + j] * wpow[np.uint64(bits[lane])] * s
     for lane in range(_LANES):  # the arithmetic, in a loop of its own
         wl = ln[w * _LANES + lane]
         wf = _W_FLOOR if wl < _W_FLOOR else wl
@@ -410,6 +418,13 @@ def _block_impl(
     xp = np.zeros(nl)
     bits = xp.view(np.int64)
     mant = np.zeros(nl, dtype=np.int64)
+    # time above each threshold and time to each target, lane by lane (j * nl + lane)
+    n_thr = thresholds.size
+    n_tar = targets.size
+    above = np.zeros(n_thr * nl)
+    reach = np.full(n_tar * nl, np.nan)
+    cross = np.zeros(nl, dtype=np.bool_)
+    acc = np.zeros(nl, dtype=np.bool_)  # the lane's step will be accepted
     for q in range(10):
         for lane in range(nl):
             ln[(_R_P + q) * _LANES + lane] = par[lo, q] if lo < hi else 1.0
@@ -422,6 +437,7 @@ def _block_impl(
             live += 1
     start = np.ones(nl, dtype=np.bool_)  # the lane has just taken a new patient
     begin = np.zeros(nl, dtype=np.bool_)  # the lane starts segment kseg
+    fresh = np.zeros(nl, dtype=np.bool_)  # rows F and VM0 hold the rhs of its current state
     while live > 0:
         # -- take a new patient, start segments (lane by lane, as the NumPy path does) --
         for lane in range(nl):
@@ -446,8 +462,13 @@ def _block_impl(
                 ln[_R_TMAX_L * _LANES + lane] = tmax[i]
                 ln[_R_NADIR_L * _LANES + lane] = nadir[i]
                 ln[_R_TNAD_L * _LANES + lane] = t_nadir[i]
+                for j in range(n_thr):
+                    above[j * nl + lane] = time_above[j, i]
+                for j in range(n_tar):
+                    reach[j * nl + lane] = time_to[j, i]
                 kseg[lane] = 0
                 begin[lane] = True
+                fresh[lane] = False
             if begin[lane]:
                 begin[lane] = False
                 k = kseg[lane]
@@ -462,23 +483,29 @@ def _block_impl(
                 phase[lane] = int(seg_phase[k])
                 if first[lane]:
                     ln[_R_H * _LANES + lane] = min(ln[_R_H * _LANES + lane], h_mem[phase[lane], i])
+                # The right-hand side at the segment's start: where neither the state nor the
+                # input has changed since the last accepted step of this chunk, rows F and VM0
+                # already hold it (_lanes_rhs there does _rhs's operations: the same numbers).
+                same = fresh[lane] and seg_sc[k] <= 0 and seg_rate[k] == ln[_R_RATE * _LANES + lane]
+                fresh[lane] = True
                 ln[_R_RATE * _LANES + lane] = seg_rate[k]
                 depot[lane] = ln[_R_ASC * _LANES + lane] != 0.0
-                (
-                    ln[_R_F0 * _LANES + lane],
-                    ln[_R_F1 * _LANES + lane],
-                    ln[_R_F2 * _LANES + lane],
-                    ln[_R_F3 * _LANES + lane],
-                    ln[_R_VM0 * _LANES + lane],
-                ) = _rhs(
-                    ln[_R_A1 * _LANES + lane],
-                    ln[_R_A2 * _LANES + lane],
-                    ln[_R_W * _LANES + lane],
-                    ln[_R_ASC * _LANES + lane],
-                    ln[_R_RATE * _LANES + lane],
-                    par[i],
-                    wpow,
-                )
+                if not same:
+                    (
+                        ln[_R_F0 * _LANES + lane],
+                        ln[_R_F1 * _LANES + lane],
+                        ln[_R_F2 * _LANES + lane],
+                        ln[_R_F3 * _LANES + lane],
+                        ln[_R_VM0 * _LANES + lane],
+                    ) = _rhs(
+                        ln[_R_A1 * _LANES + lane],
+                        ln[_R_A2 * _LANES + lane],
+                        ln[_R_W * _LANES + lane],
+                        ln[_R_ASC * _LANES + lane],
+                        ln[_R_RATE * _LANES + lane],
+                        par[i],
+                        wpow,
+                    )
                 ln[_R_T * _LANES + lane] = seg_t0[k]
                 ln[_R_T1 * _LANES + lane] = seg_t1[k]
                 ln[_R_TOL_T * _LANES + lane] = 1e-12 * max(1.0, seg_t1[k])
@@ -722,6 +749,69 @@ def _block_impl(
             bits,
             mant,
         )
+        # -- time above the thresholds and time to the targets over the steps that will be
+        # accepted, in loops over the lanes (vectorised; the rare crossing inside a step lane by
+        # lane after each), each lane adding what the NumPy path adds for its patient --
+        for lane in range(nl):
+            acc[lane] = (
+                (pat[lane] >= 0)
+                & (ln[_R_N_ALL * _LANES + lane] + 1 <= _MAX_STEPS)
+                & (ln[_R_ERR * _LANES + lane] <= 1.0)
+            )
+        for j in range(n_thr):
+            level = thresholds[j]
+            for lane in range(nl):
+                inv_v1 = ln[_R_P * _LANES + lane]
+                above0 = ln[_R_A1 * _LANES + lane] * inv_v1 >= level
+                above1 = ln[_R_XS * _LANES + lane] * inv_v1 >= level
+                both = acc[lane] & above0 & above1
+                above[j * nl + lane] += ln[_R_HS * _LANES + lane] if both else 0.0
+                cross[lane] = acc[lane] & (above0 != above1)
+            for lane in range(nl):
+                if cross[lane]:
+                    inv_v1 = ln[_R_P * _LANES + lane]
+                    hl = ln[_R_HS * _LANES + lane]
+                    c0 = ln[_R_A1 * _LANES + lane] * inv_v1
+                    c1 = ln[_R_XS * _LANES + lane] * inv_v1
+                    dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
+                    dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
+                    if c1 >= level:
+                        s = _crossing(hl, c0, c1, dc0, dc1, level, True)
+                        above[j * nl + lane] += (1 - s) * hl
+                    else:
+                        s = _crossing(hl, c0, c1, dc0, dc1, level, False)
+                        above[j * nl + lane] += s * hl
+        for j in range(n_tar):
+            level = targets[j]
+            for lane in range(nl):
+                inv_v1 = ln[_R_P * _LANES + lane]
+                new = (
+                    acc[lane]
+                    & (ln[_R_XS * _LANES + lane] * inv_v1 >= level)
+                    & math.isnan(reach[j * nl + lane])
+                )
+                at_start = new & (ln[_R_A1 * _LANES + lane] * inv_v1 >= level)
+                if at_start:
+                    reach[j * nl + lane] = ln[_R_T * _LANES + lane]
+                cross[lane] = new & (not at_start)
+            for lane in range(nl):
+                if cross[lane]:
+                    inv_v1 = ln[_R_P * _LANES + lane]
+                    hl = ln[_R_HS * _LANES + lane]
+                    c0 = ln[_R_A1 * _LANES + lane] * inv_v1
+                    c1 = ln[_R_XS * _LANES + lane] * inv_v1
+                    dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
+                    dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
+                    s = _crossing(hl, c0, c1, dc0, dc1, level, True)
+                    reach[j * nl + lane] = ln[_R_T * _LANES + lane] + s * hl
+        # -- the controller's step after an accepted attempt, in a loop over the lanes (a
+        # division and two square roots in a row: too slow lane by lane) --
+        for lane in range(nl):
+            inv_e = 1.0 / max(ln[_R_ERR * _LANES + lane], 1e-12)
+            ln[_R_INV_E * _LANES + lane] = inv_e
+            ln[_R_GROWN * _LANES + lane] = ln[_R_HS * _LANES + lane] * min(
+                _MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e))
+            )
         # -- accept or reject, the streamed per-step summaries, step size (lane by lane) --
         for lane in range(nl):
             i = pat[lane]
@@ -765,26 +855,6 @@ def _block_impl(
                     if n2 < ln[_R_NADIR_L * _LANES + lane]:
                         ln[_R_NADIR_L * _LANES + lane] = n2
                         ln[_R_TNAD_L * _LANES + lane] = ts
-                    for j in range(thresholds.size):
-                        level = thresholds[j]
-                        above0 = c0 >= level
-                        above1 = c1 >= level
-                        if above0 and above1:
-                            time_above[j, i] += hl
-                        elif above1:
-                            s = _crossing(hl, c0, c1, dc0, dc1, level, True)
-                            time_above[j, i] += (1 - s) * hl
-                        elif above0:
-                            s = _crossing(hl, c0, c1, dc0, dc1, level, False)
-                            time_above[j, i] += s * hl
-                    for j in range(targets.size):
-                        level = targets[j]
-                        if c1 >= level and math.isnan(time_to[j, i]):
-                            if c0 >= level:
-                                time_to[j, i] = tl
-                            else:
-                                s = _crossing(hl, c0, c1, dc0, dc1, level, True)
-                                time_to[j, i] = tl + s * hl
                     ln[_R_A1 * _LANES + lane] = n0
                     ln[_R_A2 * _LANES + lane] = ln[(_R_XS + 1) * _LANES + lane]
                     ln[_R_W * _LANES + lane] = n2
@@ -797,10 +867,9 @@ def _block_impl(
                     ln[_R_T * _LANES + lane] = ln[_R_T1 * _LANES + lane] if la else tl + hl
                 else:
                     ln[_R_N_REJ * _LANES + lane] += 1
-                inv_e = 1.0 / max(e, 1e-12)
+                inv_e = ln[_R_INV_E * _LANES + lane]
                 if accepted:
-                    grow = min(_MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e)))
-                    proposal = hl * grow
+                    proposal = ln[_R_GROWN * _LANES + lane]
                     if first[lane]:
                         h_mem[phase[lane], i] = proposal
                         first[lane] = False
@@ -833,6 +902,10 @@ def _block_impl(
                 tmax[i] = ln[_R_TMAX_L * _LANES + lane]
                 nadir[i] = ln[_R_NADIR_L * _LANES + lane]
                 t_nadir[i] = ln[_R_TNAD_L * _LANES + lane]
+                for j in range(n_thr):
+                    time_above[j, i] = above[j * nl + lane]
+                for j in range(n_tar):
+                    time_to[j, i] = reach[j * nl + lane]
                 y[0, i] = ln[_R_A1 * _LANES + lane]
                 y[1, i] = ln[_R_A2 * _LANES + lane]
                 y[2, i] = ln[_R_W * _LANES + lane]

@@ -295,6 +295,7 @@ def _lanes_rhs_impl(
     x: FloatArray,
     bits: IntArray,
     mant: IntArray,
+    look: FloatArray,
 ) -> None:
     # _rhs for every lane, reading rows a1, a2, w, asc of ln and writing rows f0-f3 and vm
     # (ln: the lanes' values, :data:`_ROWS`), _power written out with frexp from
@@ -309,16 +310,18 @@ def _lanes_rhs_impl(
         b = bits[lane]
         mant[lane] = (b & _MANT_BITS) | _HALF_BITS
         bits[lane] = ((b >> 52) & 0x7FF) - 1022 + (_POW_EXP - _POW_EMIN)  # where 2**(a*e) is
-    for lane in range(_LANES):  # the table look-ups (x**a = vm / Vmax)
-        # unsigned indices (numba checks signed ones for wrap-around), so that the compiler
-        # vectorises the look-ups too
-        m = mf[lane]
-        j = np.uint64((m - 0.5) * (2 * _POW_CELLS))
-        u = m * wpow[_U_INV + j] - 1.0
+    for lane in range(_LANES):  # the table look-ups, loads only (unsigned indices: numba
+        # checks signed ones for wrap-around)
+        j = np.uint64((mf[lane] - 0.5) * (2 * _POW_CELLS))
+        look[lane] = wpow[_U_INV + j]
+        look[_LANES + lane] = wpow[_U_MANT + j]
+        look[2 * _LANES + lane] = wpow[np.uint64(bits[lane])]
+    for lane in range(_LANES):  # the series (x**a = vm / Vmax), vectorised
+        u = mf[lane] * look[lane] - 1.0
         s = float(wpow[_POW_TERMS - 1])
         for k in range(_POW_TERMS - 2, -1, -1):
             s = s * u + wpow[k]
-        ln[vm * _LANES + lane] = wpow[_U_MANT + j] * wpow[np.uint64(bits[lane])] * s
+        ln[vm * _LANES + lane] = look[_LANES + lane] * look[2 * _LANES + lane] * s
     for lane in range(_LANES):  # the arithmetic, in a loop of its own
         wl = ln[w * _LANES + lane]
         wf = _W_FLOOR if wl < _W_FLOOR else wl
@@ -374,6 +377,8 @@ def _block_impl(
     seg_restart: FloatArray,
     seg_phase: FloatArray,
     seg_reset: FloatArray,
+    seg_row: IntArray,
+    seg_ivl_row: IntArray,
     h_mem: FloatArray,
     rtol: float,
     atol: FloatArray,
@@ -418,6 +423,7 @@ def _block_impl(
     xp = np.zeros(nl)
     bits = xp.view(np.int64)
     mant = np.zeros(nl, dtype=np.int64)
+    look = np.zeros(3 * nl)  # the power's three table values per lane
     # time above each threshold and time to each target, lane by lane (j * nl + lane)
     n_thr = thresholds.size
     n_tar = targets.size
@@ -425,6 +431,7 @@ def _block_impl(
     reach = np.full(n_tar * nl, np.nan)
     cross = np.zeros(nl, dtype=np.bool_)
     acc = np.zeros(nl, dtype=np.bool_)  # the lane's step will be accepted
+    peak = np.zeros(nl, dtype=np.bool_)  # ... and its concentration peaks inside the step
     for q in range(10):
         for lane in range(nl):
             ln[(_R_P + q) * _LANES + lane] = par[lo, q] if lo < hi else 1.0
@@ -472,9 +479,13 @@ def _block_impl(
             if begin[lane]:
                 begin[lane] = False
                 k = kseg[lane]
-                out_c[k, i] = ln[_R_A1 * _LANES + lane] * ln[_R_P * _LANES + lane]
-                out_w[k, i] = ln[_R_W * _LANES + lane]
-                out_ivl[k, i] = ln[_R_IVL_L * _LANES + lane]
+                row = seg_row[k]
+                if row >= 0:  # kept only where the Summariser uses them
+                    out_c[row, i] = ln[_R_A1 * _LANES + lane] * ln[_R_P * _LANES + lane]
+                    out_w[row, i] = ln[_R_W * _LANES + lane]
+                row = seg_ivl_row[k]
+                if row >= 0:
+                    out_ivl[row, i] = ln[_R_IVL_L * _LANES + lane]
                 if seg_reset[k] != 0:
                     ln[_R_IVL_L * _LANES + lane] = 0.0
                 if seg_sc[k] > 0:
@@ -604,6 +615,7 @@ def _block_impl(
             xp,
             bits,
             mant,
+            look,
         )
         for lane in range(nl):
             inv_h = ln[_R_SOL * _LANES + lane]
@@ -654,6 +666,7 @@ def _block_impl(
             xp,
             bits,
             mant,
+            look,
         )
         for lane in range(nl):
             inv_h = ln[_R_SOL * _LANES + lane]
@@ -748,6 +761,7 @@ def _block_impl(
             xp,
             bits,
             mant,
+            look,
         )
         # -- time above the thresholds and time to the targets over the steps that will be
         # accepted, in loops over the lanes (vectorised; the rare crossing inside a step lane by
@@ -804,6 +818,74 @@ def _block_impl(
                     dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
                     s = _crossing(hl, c0, c1, dc0, dc1, level, True)
                     reach[j * nl + lane] = ln[_R_T * _LANES + lane] + s * hl
+        # -- the accepted steps' per-step summaries, in a loop over the lanes (vectorised: a
+        # select per quantity, each lane computing what the NumPy path computes for its
+        # patient); an interior peak of the concentration, lane by lane after it --
+        for lane in range(nl):
+            ok = acc[lane]
+            inv_v1 = ln[_R_P * _LANES + lane]
+            hl = ln[_R_HS * _LANES + lane]
+            ts = ln[_R_T * _LANES + lane] + hl
+            n2 = ln[(_R_XS + 2) * _LANES + lane]
+            c0 = ln[_R_A1 * _LANES + lane] * inv_v1
+            c1 = ln[_R_XS * _LANES + lane] * inv_v1
+            dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
+            dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
+            piece = hl * (c0 + c1) / 2 + hl * hl * (dc0 - dc1) / 12
+            auc_l = ln[_R_AUC_L * _LANES + lane]
+            ivl_l = ln[_R_IVL_L * _LANES + lane]
+            ln[_R_AUC_L * _LANES + lane] = auc_l + piece if ok else auc_l
+            ln[_R_IVL_L * _LANES + lane] = ivl_l + piece if ok else ivl_l
+            top = ok & (c1 > ln[_R_CMAX_L * _LANES + lane])
+            cmax_l = ln[_R_CMAX_L * _LANES + lane]
+            tmax_l = ln[_R_TMAX_L * _LANES + lane]
+            ln[_R_CMAX_L * _LANES + lane] = c1 if top else cmax_l
+            ln[_R_TMAX_L * _LANES + lane] = ts if top else tmax_l
+            low = ok & (n2 < ln[_R_NADIR_L * _LANES + lane])
+            nadir_l = ln[_R_NADIR_L * _LANES + lane]
+            tnad_l = ln[_R_TNAD_L * _LANES + lane]
+            ln[_R_NADIR_L * _LANES + lane] = n2 if low else nadir_l
+            ln[_R_TNAD_L * _LANES + lane] = ts if low else tnad_l
+            peak[lane] = ok & (dc0 > 0) & (dc1 < 0)
+        for lane in range(nl):
+            if peak[lane]:
+                inv_v1 = ln[_R_P * _LANES + lane]
+                hl = ln[_R_HS * _LANES + lane]
+                tl = ln[_R_T * _LANES + lane]
+                val, s = _interior_extreme(
+                    hl,
+                    ln[_R_A1 * _LANES + lane] * inv_v1,
+                    ln[_R_XS * _LANES + lane] * inv_v1,
+                    ln[_R_F0 * _LANES + lane] * inv_v1,
+                    ln[_R_K0 * _LANES + lane] * inv_v1,
+                )
+                if val > ln[_R_CMAX_L * _LANES + lane]:
+                    ln[_R_CMAX_L * _LANES + lane] = val
+                    ln[_R_TMAX_L * _LANES + lane] = tl + s * hl
+        # -- the new state where accepted (vectorised selects) --
+        for lane in range(nl):
+            ok = acc[lane]
+            a1 = ln[_R_A1 * _LANES + lane]
+            a2 = ln[_R_A2 * _LANES + lane]
+            wl = ln[_R_W * _LANES + lane]
+            asc = ln[_R_ASC * _LANES + lane]
+            ln[_R_A1 * _LANES + lane] = ln[_R_XS * _LANES + lane] if ok else a1
+            ln[_R_A2 * _LANES + lane] = ln[(_R_XS + 1) * _LANES + lane] if ok else a2
+            ln[_R_W * _LANES + lane] = ln[(_R_XS + 2) * _LANES + lane] if ok else wl
+            ln[_R_ASC * _LANES + lane] = ln[(_R_XS + 3) * _LANES + lane] if ok else asc
+            f0 = ln[_R_F0 * _LANES + lane]
+            f1 = ln[_R_F1 * _LANES + lane]
+            f2 = ln[_R_F2 * _LANES + lane]
+            f3 = ln[_R_F3 * _LANES + lane]
+            vm0 = ln[_R_VM0 * _LANES + lane]
+            ln[_R_F0 * _LANES + lane] = ln[_R_K0 * _LANES + lane] if ok else f0
+            ln[_R_F1 * _LANES + lane] = ln[_R_K1 * _LANES + lane] if ok else f1
+            ln[_R_F2 * _LANES + lane] = ln[_R_K2 * _LANES + lane] if ok else f2
+            ln[_R_F3 * _LANES + lane] = ln[_R_K3 * _LANES + lane] if ok else f3
+            ln[_R_VM0 * _LANES + lane] = ln[_R_VM1 * _LANES + lane] if ok else vm0
+            tl = ln[_R_T * _LANES + lane]
+            t_new = ln[_R_T1 * _LANES + lane] if last[lane] else tl + ln[_R_HS * _LANES + lane]
+            ln[_R_T * _LANES + lane] = t_new if ok else tl
         # -- the controller's step after an accepted attempt, in a loop over the lanes (a
         # division and two square roots in a row: too slow lane by lane) --
         for lane in range(nl):
@@ -812,7 +894,7 @@ def _block_impl(
             ln[_R_GROWN * _LANES + lane] = ln[_R_HS * _LANES + lane] * min(
                 _MAX_GROW, _SAFETY * math.sqrt(math.sqrt(inv_e))
             )
-        # -- accept or reject, the streamed per-step summaries, step size (lane by lane) --
+        # -- accept or reject, step size, segment ends (lane by lane) --
         for lane in range(nl):
             i = pat[lane]
             if i < 0:
@@ -832,39 +914,6 @@ def _block_impl(
                 accepted = e <= 1.0
                 if accepted:
                     ln[_R_N_ACC * _LANES + lane] += 1
-                    inv_v1 = ln[_R_P * _LANES + lane]
-                    tl = ln[_R_T * _LANES + lane]
-                    n0 = ln[_R_XS * _LANES + lane]
-                    n2 = ln[(_R_XS + 2) * _LANES + lane]
-                    c0 = ln[_R_A1 * _LANES + lane] * inv_v1
-                    c1 = n0 * inv_v1
-                    dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
-                    dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
-                    ts = tl + hl
-                    piece = hl * (c0 + c1) / 2 + hl * hl * (dc0 - dc1) / 12
-                    ln[_R_AUC_L * _LANES + lane] += piece
-                    ln[_R_IVL_L * _LANES + lane] += piece
-                    if c1 > ln[_R_CMAX_L * _LANES + lane]:
-                        ln[_R_CMAX_L * _LANES + lane] = c1
-                        ln[_R_TMAX_L * _LANES + lane] = ts
-                    if dc0 > 0 and dc1 < 0:
-                        val, s = _interior_extreme(hl, c0, c1, dc0, dc1)
-                        if val > ln[_R_CMAX_L * _LANES + lane]:
-                            ln[_R_CMAX_L * _LANES + lane] = val
-                            ln[_R_TMAX_L * _LANES + lane] = tl + s * hl
-                    if n2 < ln[_R_NADIR_L * _LANES + lane]:
-                        ln[_R_NADIR_L * _LANES + lane] = n2
-                        ln[_R_TNAD_L * _LANES + lane] = ts
-                    ln[_R_A1 * _LANES + lane] = n0
-                    ln[_R_A2 * _LANES + lane] = ln[(_R_XS + 1) * _LANES + lane]
-                    ln[_R_W * _LANES + lane] = n2
-                    ln[_R_ASC * _LANES + lane] = ln[(_R_XS + 3) * _LANES + lane]
-                    ln[_R_F0 * _LANES + lane] = ln[_R_K0 * _LANES + lane]
-                    ln[_R_F1 * _LANES + lane] = ln[_R_K1 * _LANES + lane]
-                    ln[_R_F2 * _LANES + lane] = ln[_R_K2 * _LANES + lane]
-                    ln[_R_F3 * _LANES + lane] = ln[_R_K3 * _LANES + lane]
-                    ln[_R_VM0 * _LANES + lane] = ln[_R_VM1 * _LANES + lane]
-                    ln[_R_T * _LANES + lane] = ln[_R_T1 * _LANES + lane] if la else tl + hl
                 else:
                     ln[_R_N_REJ * _LANES + lane] += 1
                 inv_e = ln[_R_INV_E * _LANES + lane]
@@ -878,7 +927,7 @@ def _block_impl(
                     )
                     if la:
                         k = kseg[lane]
-                        attempts[k, i] = n_try[lane]
+                        attempts[k] = max(attempts[k], n_try[lane])
                         if k + 1 < n_seg:
                             kseg[lane] = k + 1
                             begin[lane] = True
@@ -892,7 +941,7 @@ def _block_impl(
                         done = True
             if done:
                 if status[i] != _OK:
-                    attempts[kseg[lane], i] = n_try[lane]
+                    attempts[kseg[lane]] = max(attempts[kseg[lane]], n_try[lane])
                 counts[0, i] += ln[_R_N_ACC * _LANES + lane]
                 counts[1, i] += ln[_R_N_REJ * _LANES + lane]
                 counts[2, i] = ln[_R_N_ALL * _LANES + lane]
@@ -937,6 +986,8 @@ def _run_impl(
     seg_restart: FloatArray,
     seg_phase: FloatArray,
     seg_reset: FloatArray,
+    seg_row: IntArray,
+    seg_ivl_row: IntArray,
     h_mem: FloatArray,
     rtol: float,
     atol: FloatArray,
@@ -978,6 +1029,8 @@ def _run_impl(
             seg_restart,
             seg_phase,
             seg_reset,
+            seg_row,
+            seg_ivl_row,
             h_mem,
             rtol,
             atol,
@@ -987,7 +1040,7 @@ def _run_impl(
             out_c,
             out_w,
             out_ivl,
-            attempts,
+            attempts[b],
             ivl,
             auc,
             cmax,
@@ -1314,15 +1367,21 @@ def integrate_compiled(
     ivl = np.zeros(n)
     counts = np.zeros((3, n))
     status = np.zeros(n)
+    # The rows of C and W the Summariser uses (output times, dose starts) and of the interval
+    # AUC (dose starts): the kernel keeps only those.
+    needed = np.array([summ.needs(s.t0, s.dose_starts) for s in segs], dtype=bool)
+    starts = np.array([s.dose_starts > 0 for s in segs], dtype=bool)
     chunk = max(1, min(len(segs), CHUNK_VALUES // max(n, 1)))
     iterations = 0
     for lo in range(0, len(segs), chunk):
         hi = min(len(segs), lo + chunk)
         m = hi - lo
-        out_c = np.empty((m, n))
-        out_w = np.empty((m, n))
-        out_ivl = np.empty((m, n))
-        attempts = np.zeros((m, n))
+        seg_row = np.where(needed[lo:hi], np.cumsum(needed[lo:hi]) - 1, -1)
+        seg_ivl_row = np.where(starts[lo:hi], np.cumsum(starts[lo:hi]) - 1, -1)
+        out_c = np.empty((int(needed[lo:hi].sum()), n))
+        out_w = np.empty_like(out_c)
+        out_ivl = np.empty((int(starts[lo:hi].sum()), n))
+        attempts = np.zeros((_BLOCKS, m))  # per block of patients: the most attempts
         with _LAUNCH:
             _run(
                 par,
@@ -1338,6 +1397,8 @@ def integrate_compiled(
                 seg_restart[lo:hi],
                 seg_phase[lo:hi],
                 reset[lo:hi],
+                seg_row,
+                seg_ivl_row,
                 h_mem,
                 rtol,
                 atol_v,
@@ -1363,11 +1424,14 @@ def integrate_compiled(
             raise RuntimeError("pk integration step size underflow")
         if np.any(status == _ITERATIONS):
             raise RuntimeError("pk integration did not finish (iteration limit)")
-        iterations += int(attempts.max(axis=1).sum()) if n else 0
+        iterations += int(attempts.max(axis=0).sum()) if n else 0
         for k in range(m):
+            if seg_row[k] < 0:
+                continue
             seg = segs[lo + k]
-            summ._interval_auc = out_ivl[k]
-            summ.on_event(seg.t0, seg.t1, out_c[k], out_w[k], seg.dose_starts)
+            if seg_ivl_row[k] >= 0:
+                summ._interval_auc = out_ivl[seg_ivl_row[k]]
+            summ.on_event(seg.t0, seg.t1, out_c[seg_row[k]], out_w[seg_row[k]], seg.dose_starts)
     summ._interval_auc = ivl
     summ.on_event(t_end, t_end, y[0] * par[:, 0], y[2].copy(), 0)
     stats = IntegrationStats(int(counts[0].sum()), int(counts[1].sum()), iterations, len(segs), n)

@@ -292,6 +292,13 @@ class Summariser:
         self.c_end = np.maximum(c, 0.0)
         self.w_end = w
 
+    def needs(self, t: float, dose_starts: int) -> bool:
+        """Whether :meth:`on_event` at ``t`` uses C and W (an output time or a dose start);
+        elsewhere it may be skipped (the compiled kernel then keeps no values there)."""
+        if dose_starts:
+            return True
+        return bool(np.any(np.abs(self._grid - t) <= 1e-9 * max(1.0, t)))
+
     def on_step(
         self,
         idx: IntArray,

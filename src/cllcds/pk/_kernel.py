@@ -43,10 +43,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+# The kernels' threads sleep between launches instead of spinning for the next one (GNU
+# OpenMP's default), so that the Summariser's Python work between chunks does not keep a second
+# core busy; read when numba first starts its threads. A value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba
 import numpy as np

@@ -118,6 +118,8 @@ _UNDERFLOW = 1
 _ITERATIONS = 2
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
+_jit_inline = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")
+"""For the small functions of the hot loops: inlined where they are called."""
 
 _MANT_BITS = (1 << 52) - 1
 _HALF_BITS = 1022 << 52
@@ -137,7 +139,7 @@ def _power_impl(x: float, table: FloatArray) -> float:
     return float(table[_POW_MANT + j] * table[_POW_EXP - _POW_EMIN + e] * s)
 
 
-_power = _jit(_power_impl)
+_power = _jit_inline(_power_impl)
 
 
 def _rhs_impl(
@@ -165,7 +167,7 @@ def _rhs_impl(
     return f0, f1, f2, -absorbed, vm
 
 
-_rhs = _jit(_rhs_impl)
+_rhs = _jit_inline(_rhs_impl)
 
 
 def _hermite_impl(s: float, h: float, y0: float, y1: float, d0: float, d1: float) -> float:
@@ -362,9 +364,7 @@ def _lanes_rhs_impl(
         ln[vm * _LANES + lane] = v
 
 
-_lanes_rhs = numba.njit(cache=True, error_model="numpy", nogil=True, inline="always")(
-    _lanes_rhs_impl
-)
+_lanes_rhs = _jit_inline(_lanes_rhs_impl)
 
 
 def _block_impl(

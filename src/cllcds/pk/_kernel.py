@@ -7,9 +7,12 @@ in parallel over patients, with the arithmetic written in the same order. Each t
 blocks of patients and advances :data:`_LANES` of them side by side, one per "lane": every step
 attempt is computed for all lanes in loops over the lanes, which the compiler vectorises (the
 lanes' numbers are rows of one array, :data:`_ROWS`) and the processor overlaps; a lane whose
-patient has finished takes the block's next one, so lanes do not wait for one another. This
-takes about 2.5× less CPU per step than one patient at a time (docs/performance.md). This
-module is that translation:
+patient has finished takes the block's next one, so lanes do not wait for one another. What
+differs between lanes (accepting a step, its per-step summaries and new state, the next step
+size) is computed for all lanes too, as selects, and only what is rare (a rejection, a
+threshold crossed or a peak inside a step, a segment's end) lane by lane. This takes about 6×
+less CPU per step than one patient at a time (docs/performance.md). This module is that
+translation:
 
 * the same Rosenbrock 4(3) method (Shampine 1982), the same closed-form arrowhead solve, the
   same error norm, rejection of unphysical steps, step-size controller, first step after an
@@ -22,18 +25,20 @@ module is that translation:
   inside the kernel with the formulas of :mod:`cllcds.pk._summaries`; the per-event ones
   (output grid, pre-dose troughs by week, dosing-interval AUCs, residual error) are left to the
   unchanged :class:`~cllcds.pk._summaries.Summariser`, which receives the concentration, WBC
-  and running interval AUC of every patient at every segment start;
+  and running interval AUC of every patient at every segment start where it uses them
+  (:meth:`~cllcds.pk._summaries.Summariser.needs`: output times and dose starts);
 * the same population statistics: :func:`population_stats_rows` computes the percentiles of
   the Summariser's output rows, weekly troughs and per-patient summaries in parallel over the
   rows, exactly as ``numpy.percentile`` does (the same order statistics, found by selection,
   and NumPy's own interpolation), and their means with NumPy.
 
-The results equal the NumPy path's to round-off (tests/pk/test_kernel.py checks 1e-12). The
-segments are processed in chunks so that the per-event arrays stay within
-:data:`CHUNK_VALUES` values whatever the number of patients. Compilation is cached on disk
-(``cache=True``), so only the first run on a machine pays for it. numba keys that cache on
-this file and the kernels' bytecode only, so :func:`_drop_stale_cache` empties it whenever
-the modules whose constants the kernels read have changed.
+The results equal the NumPy path's (tests/pk/test_kernel.py: exactly, and to 1e-12 where
+schedules are compared field by field). The segments are processed in chunks so that the
+per-event arrays stay within :data:`CHUNK_VALUES` values whatever the number of patients.
+Compilation is cached on disk (``cache=True``), so only the first run on a machine pays for
+it. numba keys that cache on this file and the kernels' bytecode only, so
+:func:`_drop_stale_cache` empties it whenever the modules whose constants the kernels read
+have changed.
 
 Importing this module imports numba; :mod:`cllcds.pk._population` imports it only when the
 compiled path is used (``backend="compiled"``, or ``"auto"`` with numba installed).
@@ -105,8 +110,9 @@ from ._simulate import (
 from ._summaries import _BISECT, PERCENTILES, Summariser
 
 CHUNK_VALUES = 4_000_000
-"""Largest number of (patient, segment) pairs whose event values are held at once (3 arrays
-of float64: concentration, WBC, interval AUC; 96 MB)."""
+"""Largest number of (patient, segment) pairs in one chunk; their event values (concentration
+and WBC where the Summariser uses them, interval AUC at dose starts; float64) take at most
+96 MB."""
 
 _LAUNCH = threading.Lock()
 """One parallel kernel at a time per process: numba's ``workqueue`` threading layer (used when

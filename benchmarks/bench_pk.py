@@ -28,10 +28,11 @@ Both wall-clock and CPU time (all threads) are reported: the per-patient solvers
 the compiled kernel both; R's times are the script's own (integration only, file input/output
 excluded).
 
-Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k] [--sample 200] [--rounds 3]
-[--baseline-src DIR]`` (about 3 minutes on 2 idle cores, 6-8 on loaded ones; quick: a sample of 20 and
-2,000/10,000 patients; ``DIR``: the ``src`` of an earlier cllcds, whose compiled kernel is then
-timed in the same run). Prints the load average and a Markdown table for docs/performance.md.
+Run: ``.venv/bin/python benchmarks/bench_pk.py [--quick] [--numpy-100k] [--sample 200]
+[--rounds 3] [--baseline-src DIR]`` (about 3 minutes on 2 idle cores, 6-8 on loaded ones;
+quick: a sample of 20 and 2,000/10,000 patients; ``DIR``: the ``src`` of an earlier cllcds,
+whose compiled kernel is then timed in the same run). Prints the load average and a Markdown
+table for docs/performance.md.
 """
 
 from __future__ import annotations

@@ -373,6 +373,22 @@ def _lanes_rhs_impl(
 _lanes_rhs = _jit_inline(_lanes_rhs_impl)
 
 
+def _attempted_impl(ln: FloatArray, lane: int) -> tuple[float, float, float, float, float]:
+    # The lane's attempted step before its state is updated: its length, and the concentration
+    # and its derivative at both ends (the cubic Hermite data of the per-step summaries).
+    inv_v1 = ln[_R_P * _LANES + lane]
+    return (
+        ln[_R_HS * _LANES + lane],
+        ln[_R_A1 * _LANES + lane] * inv_v1,
+        ln[_R_XS * _LANES + lane] * inv_v1,
+        ln[_R_F0 * _LANES + lane] * inv_v1,
+        ln[_R_K0 * _LANES + lane] * inv_v1,
+    )
+
+
+_attempted = _jit_inline(_attempted_impl)
+
+
 def _block_impl(
     lo: int,
     hi: int,
@@ -795,12 +811,7 @@ def _block_impl(
                 cross[lane] = acc[lane] & (above0 != above1)
             for lane in range(nl):
                 if cross[lane]:
-                    inv_v1 = ln[_R_P * _LANES + lane]
-                    hl = ln[_R_HS * _LANES + lane]
-                    c0 = ln[_R_A1 * _LANES + lane] * inv_v1
-                    c1 = ln[_R_XS * _LANES + lane] * inv_v1
-                    dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
-                    dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
+                    hl, c0, c1, dc0, dc1 = _attempted(ln, lane)
                     if c1 >= level:
                         s = _crossing(hl, c0, c1, dc0, dc1, level, True)
                         above[j * nl + lane] += (1 - s) * hl
@@ -822,12 +833,7 @@ def _block_impl(
                 cross[lane] = new & (not at_start)
             for lane in range(nl):
                 if cross[lane]:
-                    inv_v1 = ln[_R_P * _LANES + lane]
-                    hl = ln[_R_HS * _LANES + lane]
-                    c0 = ln[_R_A1 * _LANES + lane] * inv_v1
-                    c1 = ln[_R_XS * _LANES + lane] * inv_v1
-                    dc0 = ln[_R_F0 * _LANES + lane] * inv_v1
-                    dc1 = ln[_R_K0 * _LANES + lane] * inv_v1
+                    hl, c0, c1, dc0, dc1 = _attempted(ln, lane)
                     s = _crossing(hl, c0, c1, dc0, dc1, level, True)
                     reach[j * nl + lane] = ln[_R_T * _LANES + lane] + s * hl
         # -- the accepted steps' per-step summaries, in a loop over the lanes (vectorised: a
@@ -861,19 +867,11 @@ def _block_impl(
             peak[lane] = ok & (dc0 > 0) & (dc1 < 0)
         for lane in range(nl):
             if peak[lane]:
-                inv_v1 = ln[_R_P * _LANES + lane]
-                hl = ln[_R_HS * _LANES + lane]
-                tl = ln[_R_T * _LANES + lane]
-                val, s = _interior_extreme(
-                    hl,
-                    ln[_R_A1 * _LANES + lane] * inv_v1,
-                    ln[_R_XS * _LANES + lane] * inv_v1,
-                    ln[_R_F0 * _LANES + lane] * inv_v1,
-                    ln[_R_K0 * _LANES + lane] * inv_v1,
-                )
+                hl, c0, c1, dc0, dc1 = _attempted(ln, lane)
+                val, s = _interior_extreme(hl, c0, c1, dc0, dc1)
                 if val > ln[_R_CMAX_L * _LANES + lane]:
                     ln[_R_CMAX_L * _LANES + lane] = val
-                    ln[_R_TMAX_L * _LANES + lane] = tl + s * hl
+                    ln[_R_TMAX_L * _LANES + lane] = ln[_R_T * _LANES + lane] + s * hl
         # -- the new state where accepted (vectorised selects) --
         for lane in range(nl):
             ok = acc[lane]
@@ -1266,6 +1264,7 @@ _KERNELS: tuple[Any, ...] = (
     _crossing,
     _interior_extreme,
     _lanes_rhs,
+    _attempted,
     _block,
     _run,
     _select,

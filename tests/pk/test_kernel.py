@@ -230,13 +230,17 @@ def _rows_for_percentiles(rng: np.random.Generator) -> list[np.ndarray]:
     return rows
 
 
-def test_compiled_population_statistics_equal_numpy_percentile_bit_for_bit():
+def test_compiled_population_statistics_equal_numpy_percentile_bit_for_bit(monkeypatch):
     """The output profile, the weekly troughs and the summary are population statistics (mean
     and the 5th-95th percentiles of the finite values, numpy.percentile's "linear" method). The
     compiled path computes the percentiles itself, in parallel over rows; each number must be
-    exactly NumPy's, whatever the row holds."""
+    exactly NumPy's, whatever the row holds (here every row goes through the compiled kernel,
+    short ones included)."""
+    import cllcds.pk._kernel as kernel
     from cllcds.pk._kernel import population_stats_rows as compiled_rows
     from cllcds.pk._summaries import population_stats, population_stats_rows
+
+    monkeypatch.setattr(kernel, "COMPILED_STATS_MIN_VALUES", 1)
 
     for row in _rows_for_percentiles(np.random.default_rng(77)):
         want = population_stats(row)
@@ -251,6 +255,9 @@ def test_compiled_population_statistics_equal_numpy_percentile_bit_for_bit():
             )
     block = np.random.default_rng(5).gamma(2.0, size=(9, 6_000))
     assert compiled_rows(block) == population_stats_rows(block)
+    monkeypatch.undo()  # short rows left to NumPy: the same numbers
+    short = np.random.default_rng(6).gamma(2.0, size=(4, kernel.COMPILED_STATS_MIN_VALUES - 1))
+    assert compiled_rows(short) == population_stats_rows(short)
 
 
 def test_population_statistics_in_batches_of_any_size(monkeypatch):

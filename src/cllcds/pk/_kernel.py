@@ -108,6 +108,7 @@ from ._simulate import (
     power_table,
 )
 from ._summaries import _BISECT, PERCENTILES, Summariser
+from ._summaries import population_stats_rows as _numpy_stats_rows
 
 CHUNK_VALUES = 4_000_000
 """Largest number of (patient, segment) pairs in one chunk; their event values (concentration
@@ -1232,10 +1233,18 @@ _quantile_rows: Any = numba.njit(cache=True, error_model="numpy", parallel=True)
 )
 
 
+COMPILED_STATS_MIN_VALUES = 4096
+"""Rows shorter than this are left to NumPy (the same numbers): they are quick there, and a
+small simulation then does not pay for compiling the percentile kernels (about 6 s, once per
+machine)."""
+
+
 def population_stats_rows(rows: FloatArray) -> list[dict[str, float]]:
     """:func:`cllcds.pk._summaries.population_stats_rows`, the percentiles compiled and in
     parallel over the rows (the same numbers, bit for bit; the means by NumPy)."""
     rows = np.ascontiguousarray(rows, dtype=np.float64)
+    if rows.shape[1] < COMPILED_STATS_MIN_VALUES:
+        return _numpy_stats_rows(rows)
     m = rows.shape[0]
     qv = np.empty((m, _QUANTILES.size))
     counts = np.zeros(m, dtype=np.int64)

@@ -374,6 +374,96 @@ def _lanes_rhs_impl(
 _lanes_rhs = _jit_inline(_lanes_rhs_impl)
 
 
+def _rows4_impl(ln: FloatArray, row: int, lane: int) -> tuple[float, float, float, float]:
+    # The lane's values in rows row .. row + 3 (a state, a right-hand side or a stage).
+    return (
+        ln[row * _LANES + lane],
+        ln[(row + 1) * _LANES + lane],
+        ln[(row + 2) * _LANES + lane],
+        ln[(row + 3) * _LANES + lane],
+    )
+
+
+_rows4 = _jit_inline(_rows4_impl)
+
+
+def _solver_impl(
+    ln: FloatArray, lane: int
+) -> tuple[float, float, float, float, float, float, float, float, float, float]:
+    # The lane's closed-form solve of this attempt (rows _R_SOL, written by its first stage):
+    # 1/h, p2, p3, p4, u2, u3, sv, j31, and the parameters q_v1 and ka it also needs.
+    return (
+        ln[_R_SOL * _LANES + lane],
+        ln[(_R_SOL + 1) * _LANES + lane],
+        ln[(_R_SOL + 2) * _LANES + lane],
+        ln[(_R_SOL + 3) * _LANES + lane],
+        ln[(_R_SOL + 4) * _LANES + lane],
+        ln[(_R_SOL + 5) * _LANES + lane],
+        ln[(_R_SOL + 6) * _LANES + lane],
+        ln[(_R_SOL + 7) * _LANES + lane],
+        ln[(_R_P + 1) * _LANES + lane],
+        ln[(_R_P + 9) * _LANES + lane],
+    )
+
+
+_solver = _jit_inline(_solver_impl)
+
+
+def _arrow_solve_impl(
+    b0: float,
+    b1: float,
+    b2: float,
+    b3: float,
+    p2: float,
+    p3: float,
+    p4: float,
+    u2: float,
+    u3: float,
+    sv: float,
+    j31: float,
+    q_v1: float,
+    ka: float,
+) -> tuple[float, float, float, float]:
+    # (I/(h·γ) − J) g = b for the arrowhead Jacobian, in closed form (_simulate's solve).
+    g3 = b3 * p4
+    g0 = sv * (b0 + ka * g3 + u2 * b1 + u3 * b2)
+    return g0, p2 * (b1 + q_v1 * g0), p3 * (b2 + j31 * g0), g3
+
+
+_arrow_solve = _jit_inline(_arrow_solve_impl)
+
+
+def _stage_rhs_impl(
+    ln: FloatArray,
+    wpow: FloatArray,
+    x: FloatArray,
+    bits: IntArray,
+    mant: IntArray,
+    look: FloatArray,
+) -> None:
+    # _lanes_rhs at the stage point (rows _R_XS) into rows _R_E0 .. _R_E3 and _R_VMX.
+    _lanes_rhs(
+        ln,
+        _R_XS,
+        _R_XS + 1,
+        _R_XS + 2,
+        _R_XS + 3,
+        _R_E0,
+        _R_E1,
+        _R_E2,
+        _R_E3,
+        _R_VMX,
+        wpow,
+        x,
+        bits,
+        mant,
+        look,
+    )
+
+
+_stage_rhs = _jit_inline(_stage_rhs_impl)
+
+
 def _attempted_impl(ln: FloatArray, lane: int) -> tuple[float, float, float, float, float]:
     # The lane's attempted step before its state is updated: its length, and the concentration
     # and its derivative at both ends (the cubic Hermite data of the per-step summaries).
@@ -611,16 +701,8 @@ def _block_impl(
             ln[(_R_SOL + 5) * _LANES + lane] = u3
             ln[(_R_SOL + 6) * _LANES + lane] = sv
             ln[(_R_SOL + 7) * _LANES + lane] = j31
-            b0, b1, b2, b3 = (
-                ln[_R_F0 * _LANES + lane],
-                ln[_R_F1 * _LANES + lane],
-                ln[_R_F2 * _LANES + lane],
-                ln[_R_F3 * _LANES + lane],
-            )
-            g13 = b3 * p4
-            g10 = sv * (b0 + ka * g13 + u2 * b1 + u3 * b2)
-            g11 = p2 * (b1 + q_v1 * g10)
-            g12 = p3 * (b2 + j31 * g10)
+            b0, b1, b2, b3 = _rows4(ln, _R_F0, lane)
+            g10, g11, g12, g13 = _arrow_solve(b0, b1, b2, b3, p2, p3, p4, u2, u3, sv, j31, q_v1, ka)
             ln[_R_G * _LANES + lane] = g10
             ln[(_R_G + 1) * _LANES + lane] = g11
             ln[(_R_G + 2) * _LANES + lane] = g12
@@ -629,49 +711,16 @@ def _block_impl(
             ln[(_R_XS + 1) * _LANES + lane] = ln[_R_A2 * _LANES + lane] + _A21 * g11
             ln[(_R_XS + 2) * _LANES + lane] = wl + _A21 * g12
             ln[(_R_XS + 3) * _LANES + lane] = ln[_R_ASC * _LANES + lane] + _A21 * g13
-        _lanes_rhs(
-            ln,
-            _R_XS,
-            _R_XS + 1,
-            _R_XS + 2,
-            _R_XS + 3,
-            _R_E0,
-            _R_E1,
-            _R_E2,
-            _R_E3,
-            _R_VMX,
-            wpow,
-            xp,
-            bits,
-            mant,
-            look,
-        )
+        _stage_rhs(ln, wpow, xp, bits, mant, look)
         for lane in range(nl):
-            inv_h = ln[_R_SOL * _LANES + lane]
-            p2 = ln[(_R_SOL + 1) * _LANES + lane]
-            p3 = ln[(_R_SOL + 2) * _LANES + lane]
-            p4 = ln[(_R_SOL + 3) * _LANES + lane]
-            u2 = ln[(_R_SOL + 4) * _LANES + lane]
-            u3 = ln[(_R_SOL + 5) * _LANES + lane]
-            sv = ln[(_R_SOL + 6) * _LANES + lane]
-            j31 = ln[(_R_SOL + 7) * _LANES + lane]
-            q_v1 = ln[(_R_P + 1) * _LANES + lane]
-            ka = ln[(_R_P + 9) * _LANES + lane]
-            g10, g11, g12, g13 = (
-                ln[_R_G * _LANES + lane],
-                ln[(_R_G + 1) * _LANES + lane],
-                ln[(_R_G + 2) * _LANES + lane],
-                ln[(_R_G + 3) * _LANES + lane],
-            )
+            inv_h, p2, p3, p4, u2, u3, sv, j31, q_v1, ka = _solver(ln, lane)
+            g10, g11, g12, g13 = _rows4(ln, _R_G, lane)
             ch = _C21 * inv_h
             b0 = ln[_R_E0 * _LANES + lane] + ch * g10
             b1 = ln[_R_E1 * _LANES + lane] + ch * g11
             b2 = ln[_R_E2 * _LANES + lane] + ch * g12
             b3 = ln[_R_E3 * _LANES + lane] + ch * g13
-            g23 = b3 * p4
-            g20 = sv * (b0 + ka * g23 + u2 * b1 + u3 * b2)
-            g21 = p2 * (b1 + q_v1 * g20)
-            g22 = p3 * (b2 + j31 * g20)
+            g20, g21, g22, g23 = _arrow_solve(b0, b1, b2, b3, p2, p3, p4, u2, u3, sv, j31, q_v1, ka)
             ln[(_R_G + 4) * _LANES + lane] = g20
             ln[(_R_G + 5) * _LANES + lane] = g21
             ln[(_R_G + 6) * _LANES + lane] = g22
@@ -680,74 +729,23 @@ def _block_impl(
             ln[(_R_XS + 1) * _LANES + lane] = ln[_R_A2 * _LANES + lane] + _A31 * g11 + _A32 * g21
             ln[(_R_XS + 2) * _LANES + lane] = ln[_R_W * _LANES + lane] + _A31 * g12 + _A32 * g22
             ln[(_R_XS + 3) * _LANES + lane] = ln[_R_ASC * _LANES + lane] + _A31 * g13 + _A32 * g23
-        _lanes_rhs(
-            ln,
-            _R_XS,
-            _R_XS + 1,
-            _R_XS + 2,
-            _R_XS + 3,
-            _R_E0,
-            _R_E1,
-            _R_E2,
-            _R_E3,
-            _R_VMX,
-            wpow,
-            xp,
-            bits,
-            mant,
-            look,
-        )
+        _stage_rhs(ln, wpow, xp, bits, mant, look)
         for lane in range(nl):
-            inv_h = ln[_R_SOL * _LANES + lane]
-            p2 = ln[(_R_SOL + 1) * _LANES + lane]
-            p3 = ln[(_R_SOL + 2) * _LANES + lane]
-            p4 = ln[(_R_SOL + 3) * _LANES + lane]
-            u2 = ln[(_R_SOL + 4) * _LANES + lane]
-            u3 = ln[(_R_SOL + 5) * _LANES + lane]
-            sv = ln[(_R_SOL + 6) * _LANES + lane]
-            j31 = ln[(_R_SOL + 7) * _LANES + lane]
-            q_v1 = ln[(_R_P + 1) * _LANES + lane]
-            ka = ln[(_R_P + 9) * _LANES + lane]
-            g10, g11, g12, g13 = (
-                ln[_R_G * _LANES + lane],
-                ln[(_R_G + 1) * _LANES + lane],
-                ln[(_R_G + 2) * _LANES + lane],
-                ln[(_R_G + 3) * _LANES + lane],
-            )
-            g20, g21, g22, g23 = (
-                ln[(_R_G + 4) * _LANES + lane],
-                ln[(_R_G + 5) * _LANES + lane],
-                ln[(_R_G + 6) * _LANES + lane],
-                ln[(_R_G + 7) * _LANES + lane],
-            )
-            ea, eb, ec, ed = (
-                ln[_R_E0 * _LANES + lane],
-                ln[_R_E1 * _LANES + lane],
-                ln[_R_E2 * _LANES + lane],
-                ln[_R_E3 * _LANES + lane],
-            )
+            inv_h, p2, p3, p4, u2, u3, sv, j31, q_v1, ka = _solver(ln, lane)
+            g10, g11, g12, g13 = _rows4(ln, _R_G, lane)
+            g20, g21, g22, g23 = _rows4(ln, _R_G + 4, lane)
+            ea, eb, ec, ed = _rows4(ln, _R_E0, lane)
             b0 = ea + inv_h * (_C31 * g10 + _C32 * g20)
             b1 = eb + inv_h * (_C31 * g11 + _C32 * g21)
             b2 = ec + inv_h * (_C31 * g12 + _C32 * g22)
             b3 = ed + inv_h * (_C31 * g13 + _C32 * g23)
-            g33 = b3 * p4
-            g30 = sv * (b0 + ka * g33 + u2 * b1 + u3 * b2)
-            g31 = p2 * (b1 + q_v1 * g30)
-            g32 = p3 * (b2 + j31 * g30)
+            g30, g31, g32, g33 = _arrow_solve(b0, b1, b2, b3, p2, p3, p4, u2, u3, sv, j31, q_v1, ka)
             b0 = ea + inv_h * (_C41 * g10 + _C42 * g20 + _C43 * g30)
             b1 = eb + inv_h * (_C41 * g11 + _C42 * g21 + _C43 * g31)
             b2 = ec + inv_h * (_C41 * g12 + _C42 * g22 + _C43 * g32)
             b3 = ed + inv_h * (_C41 * g13 + _C42 * g23 + _C43 * g33)
-            g43 = b3 * p4
-            g40 = sv * (b0 + ka * g43 + u2 * b1 + u3 * b2)
-            g41 = p2 * (b1 + q_v1 * g40)
-            g42 = p3 * (b2 + j31 * g40)
-            y0, y1, y2, y3 = (
-                ln[_R_A1 * _LANES + lane],
-                ln[_R_A2 * _LANES + lane],
-                ln[_R_W * _LANES + lane],
-                ln[_R_ASC * _LANES + lane],
-            )
+            g40, g41, g42, g43 = _arrow_solve(b0, b1, b2, b3, p2, p3, p4, u2, u3, sv, j31, q_v1, ka)
+            y0, y1, y2, y3 = _rows4(ln, _R_A1, lane)
             n0 = y0 + _B1 * g10 + _B2 * g20 + _B3 * g30 + _B4 * g40
             n1 = y1 + _B1 * g11 + _B2 * g21 + _B3 * g31 + _B4 * g41
             n2 = y2 + _B1 * g12 + _B2 * g22 + _B3 * g32 + _B4 * g42
@@ -1273,6 +1271,10 @@ _KERNELS: tuple[Any, ...] = (
     _crossing,
     _interior_extreme,
     _lanes_rhs,
+    _rows4,
+    _solver,
+    _arrow_solve,
+    _stage_rhs,
     _attempted,
     _block,
     _run,
